@@ -1,0 +1,26 @@
+# Set-up is part of every target: a fresh clone needs only `make train` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CONFIG ?= configs/default.yaml
+
+.PHONY: setup train test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev,offline]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+train: setup
+	$(PY) train/train.py --config $(CONFIG)
+	$(PY) eval/evaluate.py --checkpoint $$($(PY) -c "import yaml,sys; print(yaml.safe_load(open('$(CONFIG)'))['output_dir'])")/best --split test
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,127 @@
+"""Training configuration: a typed dataclass read from YAML, with ``--set key=value`` overrides.
+
+Unknown keys are an error naming the key, so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the key and the file."""
+
+
+@dataclass
+class TrainConfig:
+    # encoder: hub id, local HF directory, "bundled:multilingual-e5-small" or "tiny-random"
+    model: str = "aubmindlab/bert-base-arabertv02"
+    fallback_model: str | None = None
+    # data
+    data_dir: str = "data"
+    fold: int | None = None  # None: the default split; k: cross-validation run k
+    output_dir: str = "runs/default"
+    # text preprocessing applied identically at training and prediction time (stored in checkpoints)
+    preprocessing: list[str] = field(default_factory=lambda: ["strip_tatweel", "strip_diacritics"])
+    max_length: int = 256  # sub-words per window, including special tokens
+    # optimisation
+    seed: int = 13
+    epochs: int = 30
+    batch_size: int = 8
+    learning_rate: float = 5e-5
+    head_learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    patience: int = 6  # epochs without dev entity-F1 gain before stopping; 0 disables
+    freeze_word_embeddings: bool = False
+    # heads
+    relation_weight: float = 1.0  # joint loss = tagging + relation_weight * relation
+    relation_hidden: int = 256
+    width_embedding_dim: int = 32
+    none_weight: float = 0.25  # class weight of NONE in the relation loss (NONE dominates the pairs)
+    predicted_entity_negatives: bool = True  # add predicted non-gold spans as NONE-only candidates
+    dropout: float = 0.1
+    # tiny-random encoder shape (tests and smoke runs)
+    tiny_hidden_size: int = 64
+    tiny_layers: int = 2
+    tiny_heads: int = 2
+    tiny_vocab_size: int = 2000
+    # misc
+    eval_batch_size: int = 32
+    num_threads: int | None = None  # torch CPU threads; None keeps torch's default
+    progress: bool = True
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Check a value against the field's default type (YAML already parsed scalars)."""
+    default = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
+    sample = default.default if default.default is not dataclasses.MISSING else default.default_factory()
+    if value is None or sample is None:
+        return value
+    if isinstance(sample, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: key {name!r} must be true/false, got {value!r}")
+    elif isinstance(sample, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: key {name!r} must be an integer, got {value!r}")
+    elif isinstance(sample, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: key {name!r} must be a number, got {value!r}")
+        value = float(value)
+    elif isinstance(sample, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: key {name!r} must be a list, got {value!r}")
+    elif isinstance(sample, str) and not isinstance(value, str):
+        raise ConfigError(f"{source}: key {name!r} must be a string, got {value!r}")
+    return value
+
+
+def _apply(values: dict[str, Any], source: str) -> dict[str, Any]:
+    known = set(TrainConfig.field_names())
+    out = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{source}: unknown config key {key!r} (known keys: {', '.join(sorted(known))})")
+        out[key] = _coerce(key, value, source)
+    return out
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["epochs=3", "model=tiny-random"]`` -> dict, values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set {pair!r}: expected key=value")
+        key, raw = pair.split("=", 1)
+        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    return out
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config (``None``: defaults only) and apply ``key=value`` overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: top level must be a mapping of keys to values")
+        values.update(_apply(loaded, str(path)))
+    values.update(_apply(parse_overrides(overrides or []), "--set"))
+    cfg = TrainConfig(**values)
+    if cfg.fold is not None and not 0 <= cfg.fold < 5:
+        raise ConfigError(f"fold must be 0..4 or null, got {cfg.fold}")
+    return cfg

@@ -1,0 +1,1 @@
+"""Corpus tooling: sentence splitting, validation, BIO view, audit, splits and loading."""

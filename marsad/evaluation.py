@@ -1,0 +1,64 @@
+"""Score a model on held-out examples: entities (seqeval strict IOB2) and relations in two settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from marsad.examples import Example
+from marsad.inference import SentenceOutput, WordEntity, extract
+from marsad.metrics import SentenceExtraction, entity_scores, relation_scores
+from marsad.modeling import JointModel
+from marsad.schema import BIO_TAGS  # noqa: F401 - documents the tag inventory the tags use
+
+
+@dataclass
+class EvalPredictions:
+    examples: list[Example]
+    end_to_end: list[SentenceOutput]  # predicted entities and relations
+    gold_entities: list[SentenceOutput]  # relations predicted over the gold entities
+
+
+def to_extraction(example: Example, output: SentenceOutput) -> SentenceExtraction:
+    """Character-span view of a word-level output, the unit all metrics compare."""
+    return SentenceExtraction(
+        entities=tuple(example.char_span(e) for e in output.entities),
+        relations=tuple((r.head, r.tail, r.label) for r in output.relations))
+
+
+def gold_extraction(example: Example) -> SentenceExtraction:
+    return to_extraction(example, SentenceOutput(example.entities, example.relations))
+
+
+def output_tags(example: Example, output: SentenceOutput) -> list[str]:
+    tags = ["O"] * len(example.words)
+    for e in output.entities:
+        for i in range(e.start, e.end):
+            tags[i] = f"{'B' if i == e.start else 'I'}-{e.label}"
+    return tags
+
+
+def predict_examples(model: JointModel, tokenizer, examples: list[Example], preprocessing: list[str],
+                     max_length: int, batch_size: int = 32, progress: bool = False) -> EvalPredictions:
+    words = [ex.words for ex in examples]
+    e2e = extract(model, tokenizer, words, preprocessing, max_length, batch_size, progress=progress)
+    gold = [[WordEntity(e.start, e.end, e.label) for e in ex.entities] for ex in examples]
+    with_gold = extract(model, tokenizer, words, preprocessing, max_length, batch_size, gold_entities=gold)
+    return EvalPredictions(examples, e2e, with_gold)
+
+
+def score_predictions(preds: EvalPredictions) -> dict[str, Any]:
+    gold = [gold_extraction(ex) for ex in preds.examples]
+    return {
+        "n_sentences": len(preds.examples),
+        "entities": entity_scores([ex.tags for ex in preds.examples],
+                                  [output_tags(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]),
+        "relations_end_to_end": relation_scores(
+            gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]),
+        "relations_gold_entities": relation_scores(
+            gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.gold_entities)]),
+    }
+
+
+def evaluate_examples(model: JointModel, tokenizer, examples: list[Example], preprocessing: list[str],
+                      max_length: int, batch_size: int = 32) -> dict[str, Any]:
+    return score_predictions(predict_examples(model, tokenizer, examples, preprocessing, max_length, batch_size))

@@ -1,0 +1,195 @@
+"""Batched extraction over word-segmented sentences, shared by dev evaluation, eval scripts and ``predict``.
+
+Sentences are cut into encoder windows (:mod:`marsad.encoding`), windows are sorted by length and
+batched. Each word takes its tag log-probabilities from the window where it sits most centrally,
+and constrained Viterbi runs over the whole sentence, so an entity can never be cut at a window
+edge. A sentence that fits one window (the usual case) gets its relations from the same forward
+pass; longer ones get a second pass over the window that best holds each entity pair.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from marsad.decoding import viterbi_decode
+from marsad.encoding import Window, make_windows
+from marsad.modeling import RELATION_LABELS, JointModel, PairBatch, distance_bucket
+from marsad.schema import BIO_TAGS, ENTITY_TYPES, pair_can_relate
+
+TYPE_INDEX = {t: i for i, t in enumerate(ENTITY_TYPES)}
+
+
+@dataclass
+class WordEntity:
+    start: int  # first word index
+    end: int  # one past the last word
+    label: str
+    score: float = 1.0
+
+
+@dataclass
+class WordRelation:
+    head: int  # index into the sentence's entity list
+    tail: int
+    label: str
+    score: float = 1.0
+
+
+@dataclass
+class SentenceOutput:
+    entities: list[WordEntity] = field(default_factory=list)
+    relations: list[WordRelation] = field(default_factory=list)
+
+
+def tags_to_entities(tag_ids: list[int], word_log_probs: np.ndarray | None = None) -> list[WordEntity]:
+    """Word spans of a valid IOB2 id sequence, scored by the mean probability of their tags."""
+    out: list[WordEntity] = []
+    for i, tid in enumerate(tag_ids):
+        tag = BIO_TAGS[tid]
+        if tag.startswith("B-"):
+            out.append(WordEntity(i, i + 1, tag[2:]))
+        elif tag.startswith("I-") and out and out[-1].end == i and out[-1].label == tag[2:]:
+            out[-1].end = i + 1
+    if word_log_probs is not None:
+        for e in out:
+            e.score = float(np.exp(word_log_probs[np.arange(e.start, e.end), tag_ids[e.start:e.end]]).mean())
+    return out
+
+
+def candidate_pairs(entities: list[WordEntity]) -> list[tuple[int, int]]:
+    """Ordered pairs of distinct entities whose types some relation accepts."""
+    return [(h, t) for h, he in enumerate(entities) for t, te in enumerate(entities)
+            if h != t and pair_can_relate(he.label, te.label)]
+
+
+def build_pair_batch(rows: list[tuple[int, Window, list[WordEntity], list[tuple[int, int]]]],
+                     labels: list[list[int]] | None = None) -> PairBatch:
+    """Pairs of several batch rows -> tensors; entity word indices are sentence-level."""
+    cols: dict[str, list[int]] = {k: [] for k in ("example", "head_first", "head_last", "tail_first", "tail_last",
+                                                   "head_type", "tail_type", "head_width", "tail_width", "distance")}
+    for row, window, ents, pairs in rows:
+        for h, t in pairs:
+            he, te = ents[h], ents[t]
+            cols["example"].append(row)
+            cols["head_first"].append(window.first_token[he.start - window.word_start])
+            cols["head_last"].append(window.last_token[he.end - 1 - window.word_start])
+            cols["tail_first"].append(window.first_token[te.start - window.word_start])
+            cols["tail_last"].append(window.last_token[te.end - 1 - window.word_start])
+            cols["head_type"].append(TYPE_INDEX[he.label])
+            cols["tail_type"].append(TYPE_INDEX[te.label])
+            cols["head_width"].append(he.end - he.start)
+            cols["tail_width"].append(te.end - te.start)
+            gap = te.start - he.end if te.start >= he.end else -(he.start - te.end)
+            cols["distance"].append(distance_bucket(gap))
+    tensors = {k: torch.tensor(v, dtype=torch.long) for k, v in cols.items()}
+    flat_labels = None if labels is None else torch.tensor([x for ls in labels for x in ls], dtype=torch.long)
+    return PairBatch(**tensors, labels=flat_labels)
+
+
+def pad_batch(windows: list[Window], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(w.input_ids) for w in windows)
+    ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(windows), width), dtype=torch.long)
+    for i, w in enumerate(windows):
+        ids[i, :len(w.input_ids)] = torch.tensor(w.input_ids)
+        mask[i, :len(w.input_ids)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _centrality(window: Window, word: int) -> int:
+    return min(word - window.word_start, window.word_end - 1 - word)
+
+
+def _best_window(windows: list[Window], start: int, end: int) -> int | None:
+    """Index of the window holding words [start, end) most centrally, None if none holds them."""
+    holding = [(min(_centrality(w, start), _centrality(w, end - 1)), i) for i, w in enumerate(windows)
+               if w.word_start <= start and end <= w.word_end]
+    return max(holding)[1] if holding else None
+
+
+def _relations_from_logits(logits: torch.Tensor, pairs: list[tuple[int, int]]) -> list[WordRelation]:
+    probs = logits.float().softmax(dim=-1)
+    score, label = probs.max(dim=-1)
+    return [WordRelation(h, t, RELATION_LABELS[int(k)], float(s))
+            for (h, t), k, s in zip(pairs, label.tolist(), score.tolist()) if k != 0]
+
+
+@torch.inference_mode()
+def extract(model: JointModel, tokenizer, sentences: list[list[str]], preprocessing: list[str], max_length: int,
+            batch_size: int = 32, gold_entities: list[list[WordEntity]] | None = None, progress: bool = False,
+            ) -> list[SentenceOutput]:
+    """Entities and relations for each word-segmented sentence.
+
+    With ``gold_entities`` the tagger output is ignored and relations are classified over the
+    given entities (the "gold entities" evaluation setting).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    windows = [make_windows(tokenizer, words, preprocessing, max_length) for words in sentences]
+    word_lp: list[np.ndarray] = [np.zeros((len(w), len(BIO_TAGS)), dtype=np.float32) for w in sentences]
+    best_centrality = [np.full(len(w), -1) for w in sentences]
+    outputs = [SentenceOutput() for _ in sentences]
+    jobs = sorted(((s, k) for s, ws in enumerate(windows) for k in range(len(ws)) if sentences[s]),
+                  key=lambda sk: len(windows[sk[0]][sk[1]].input_ids))
+    pending_multi: set[int] = set()
+    bar = tqdm(total=len(jobs), desc="extracting", unit="window", disable=not progress)
+    for b in range(0, len(jobs), batch_size):
+        batch = jobs[b:b + batch_size]
+        ids, mask = pad_batch([windows[s][k] for s, k in batch], tokenizer.pad_token_id, device)
+        out = model.tagger(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        log_probs = out.logits.float().log_softmax(dim=-1).cpu().numpy()
+        rel_rows = []
+        for row, (s, k) in enumerate(batch):
+            win = windows[s][k]
+            for j, tok in enumerate(win.first_token):
+                word = win.word_start + j
+                c = _centrality(win, word)
+                if c > best_centrality[s][word]:
+                    best_centrality[s][word] = c
+                    word_lp[s][word] = log_probs[row, tok]
+            if len(windows[s]) > 1:
+                pending_multi.add(s)
+                continue
+            if gold_entities is None:
+                tag_ids = viterbi_decode(word_lp[s])
+                outputs[s].entities = tags_to_entities(tag_ids, word_lp[s])
+            else:
+                outputs[s].entities = list(gold_entities[s])
+            pairs = candidate_pairs(outputs[s].entities)
+            if pairs:
+                rel_rows.append((row, win, outputs[s].entities, pairs, s))
+        if rel_rows:
+            pb = build_pair_batch([r[:4] for r in rel_rows]).to(device)
+            logits = model.relation_head(out.hidden_states[-1], pb)
+            start = 0
+            for row, win, ents, pairs, s in rel_rows:
+                outputs[s].relations = _relations_from_logits(logits[start:start + len(pairs)], pairs)
+                start += len(pairs)
+        bar.update(len(batch))
+    bar.close()
+    for s in sorted(pending_multi):
+        _finish_multi_window(model, tokenizer, windows[s], word_lp[s], outputs[s],
+                             None if gold_entities is None else gold_entities[s], device)
+    return outputs
+
+
+def _finish_multi_window(model: JointModel, tokenizer, windows: list[Window], word_lp: np.ndarray,
+                         output: SentenceOutput, gold: list[WordEntity] | None, device: torch.device) -> None:
+    """Decode a long sentence over all its words, then score each pair in its best window."""
+    output.entities = tags_to_entities(viterbi_decode(word_lp), word_lp) if gold is None else list(gold)
+    by_window: dict[int, list[tuple[int, int]]] = {}
+    for h, t in candidate_pairs(output.entities):
+        lo = min(output.entities[h].start, output.entities[t].start)
+        hi = max(output.entities[h].end, output.entities[t].end)
+        k = _best_window(windows, lo, hi)
+        if k is not None:  # pairs farther apart than one window are not scored
+            by_window.setdefault(k, []).append((h, t))
+    for k, pairs in sorted(by_window.items()):
+        ids, mask = pad_batch([windows[k]], tokenizer.pad_token_id, device)
+        out = model.tagger(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        pb = build_pair_batch([(0, windows[k], output.entities, pairs)]).to(device)
+        output.relations.extend(_relations_from_logits(model.relation_head(out.hidden_states[-1], pb), pairs))
+    output.relations.sort(key=lambda r: (r.head, r.tail))

@@ -1,0 +1,71 @@
+"""The model card (README.md) written into every checkpoint, from its own metadata."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _scores_table(metrics: dict[str, Any]) -> str:
+    rows = ["| score | precision | recall | F1 |", "|---|---:|---:|---:|"]
+    ent = metrics.get("entities", {})
+    for name, vals in ent.get("per_type", {}).items():
+        rows.append(f"| entity {name} | {vals['precision']:.3f} | {vals['recall']:.3f} | {vals['f1']:.3f} |")
+    if "micro" in ent:
+        m = ent["micro"]
+        rows.append(f"| **entity micro** | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |")
+    for key, label in (("relations_end_to_end", "relation micro, end-to-end"),
+                       ("relations_gold_entities", "relation micro, gold entities")):
+        if key in metrics:
+            m = metrics[key]["micro"]
+            rows.append(f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |")
+    return "\n".join(rows)
+
+
+def render_model_card(meta: dict[str, Any]) -> str:
+    enc = meta.get("encoder", {})
+    data = meta.get("data", {})
+    cfg = meta.get("training_config", {})
+    fallback = ""
+    if enc.get("fallback_reason"):
+        fallback = (f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, which was unavailable "
+                    f"({enc['fallback_reason']}); this model was trained on `{enc['used']}` instead.\n")
+    return f"""---
+language: ar
+library_name: transformers
+pipeline_tag: token-classification
+tags: [marsad, arabic, ner, relation-extraction, conflict-news]
+---
+
+# Marsad joint entity + relation model
+
+Tags ACTOR / LOCATION / QUANTITY mentions (IOB2 over schema words) and classifies directed relations
+(ATTACKS, CONTROLS, SUPPORTS, LOCATED_IN, QUANTITY_OF, AFFILIATED_WITH) between them, in Arabic
+conflict news. Schema version {meta.get('schema_version')}.
+
+- Encoder used: `{enc.get('used')}` (requested: `{enc.get('requested')}`)
+- Training data: Marsad gold corpus, run `{data.get('run')}`, {data.get('train_sentences')} training and
+  {data.get('dev_sentences')} dev sentences; data fingerprint `{data.get('fingerprint', '')[:16]}`
+- Best epoch: {meta.get('epoch')}; seed {cfg.get('seed')}; preprocessing {meta.get('preprocessing')}
+{fallback}
+## Dev scores (selection set, not a test score)
+
+{_scores_table(meta.get('dev_metrics', {}))}
+
+Held-out test scores come from `python eval/evaluate.py --checkpoint DIR`, never from this card.
+
+## Use
+
+```python
+from marsad import Predictor
+predictor = Predictor.from_pretrained("path/to/this/dir")
+result = predictor(["سيطرت قوات النظام على أربعة أحياء في مدينة الميادين."])[0]
+```
+
+The directory is also a plain transformers token-classification model:
+`AutoModelForTokenClassification.from_pretrained(dir)` or `pipeline("token-classification", model=dir)`
+(entities only; the pipeline tokenises raw text, without Marsad's word rule and preprocessing).
+
+## Limitations
+
+Trained on about a hundred sentences from five articles on one battle (al-Mayadeen, October 2017);
+expect lower scores on other conflicts, outlets and time periods. Relations are sentence-internal.
+"""

@@ -1,0 +1,126 @@
+"""The joint model: one encoder, a token-classification head and a span-pair relation head.
+
+The tagger is a stock ``AutoModelForTokenClassification`` so a checkpoint loads in plain
+transformers and its ``token-classification`` pipeline. The relation head (in the spirit of
+SpERT / PURE) classifies ordered pairs of entity mentions from the encoder's last hidden states:
+each span is its first and last sub-word vectors plus width and type embeddings; the pair adds the
+max-pooled context between the spans and a signed word-distance embedding. Labels whose type
+signature does not fit the pair are masked out, so a prediction is always schema-valid.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from marsad.schema import ENTITY_TYPES, NO_RELATION, RELATION_TYPES, relation_fits
+
+RELATION_LABELS: tuple[str, ...] = (NO_RELATION,) + RELATION_TYPES
+WIDTH_BUCKETS = 12  # entity width in words: 1..11, 12+
+_DIST_EDGES = (0, 1, 2, 3, 4, 6, 9, 14, 22, 35)  # |word gap| bucket lower edges
+
+
+def distance_bucket(gap: int) -> int:
+    """Signed bucket of the word gap from head to tail (negative: tail comes first)."""
+    b = max(i for i, edge in enumerate(_DIST_EDGES) if abs(gap) >= edge)
+    return b if gap >= 0 else len(_DIST_EDGES) + b
+
+
+def label_mask() -> torch.Tensor:
+    """``[n_types, n_types, n_labels]``: which relation labels fit a (head, tail) type pair."""
+    mask = torch.zeros(len(ENTITY_TYPES), len(ENTITY_TYPES), len(RELATION_LABELS), dtype=torch.bool)
+    for h, ht in enumerate(ENTITY_TYPES):
+        for t, tt in enumerate(ENTITY_TYPES):
+            mask[h, t, 0] = True
+            for k, label in enumerate(RELATION_TYPES, 1):
+                mask[h, t, k] = relation_fits(label, ht, tt)
+    return mask
+
+
+@dataclass
+class PairBatch:
+    """Candidate pairs of one batch, as parallel integer tensors of length P."""
+
+    example: torch.Tensor  # row of the batch
+    head_first: torch.Tensor  # token index of the head's first sub-word
+    head_last: torch.Tensor
+    tail_first: torch.Tensor
+    tail_last: torch.Tensor
+    head_type: torch.Tensor  # index into ENTITY_TYPES
+    tail_type: torch.Tensor
+    head_width: torch.Tensor  # in words
+    tail_width: torch.Tensor
+    distance: torch.Tensor  # distance bucket (see distance_bucket)
+    labels: torch.Tensor | None = None  # index into RELATION_LABELS
+
+    def to(self, device: torch.device) -> "PairBatch":
+        return PairBatch(**{k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in vars(self).items()})
+
+    def __len__(self) -> int:
+        return int(self.example.numel())
+
+
+class RelationHead(nn.Module):
+    def __init__(self, hidden_size: int, mlp_hidden: int = 256, feature_dim: int = 32, dropout: float = 0.1):
+        super().__init__()
+        self.width_emb = nn.Embedding(WIDTH_BUCKETS, feature_dim)
+        self.type_emb = nn.Embedding(len(ENTITY_TYPES), feature_dim)
+        self.distance_emb = nn.Embedding(2 * len(_DIST_EDGES), feature_dim)
+        span_dim = 2 * hidden_size + 2 * feature_dim
+        self.mlp = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(2 * span_dim + hidden_size + feature_dim, mlp_hidden), nn.GELU(),
+            nn.Dropout(dropout), nn.Linear(mlp_hidden, len(RELATION_LABELS)))
+        self.register_buffer("allowed", label_mask(), persistent=False)
+
+    def _span(self, hidden: torch.Tensor, ex: torch.Tensor, first: torch.Tensor, last: torch.Tensor,
+              width: torch.Tensor, typ: torch.Tensor) -> torch.Tensor:
+        return torch.cat([hidden[ex, first], hidden[ex, last],
+                          self.width_emb(width.clamp(1, WIDTH_BUCKETS) - 1), self.type_emb(typ)], dim=-1)
+
+    def _between(self, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
+        """Max-pool of the tokens strictly between the two spans (zeros when adjacent)."""
+        left_end = torch.minimum(pairs.head_last, pairs.tail_last)
+        right_start = torch.maximum(pairs.head_first, pairs.tail_first)
+        positions = torch.arange(hidden.shape[1], device=hidden.device)
+        inside = (positions[None, :] > left_end[:, None]) & (positions[None, :] < right_start[:, None])
+        rows = hidden[pairs.example]  # [P, T, H]
+        pooled = rows.masked_fill(~inside[..., None], torch.finfo(rows.dtype).min).amax(dim=1)
+        return torch.where(inside.any(dim=1, keepdim=True), pooled, torch.zeros_like(pooled))
+
+    def forward(self, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
+        """Logits ``[P, len(RELATION_LABELS)]`` with type-invalid labels set to -inf."""
+        head = self._span(hidden, pairs.example, pairs.head_first, pairs.head_last, pairs.head_width, pairs.head_type)
+        tail = self._span(hidden, pairs.example, pairs.tail_first, pairs.tail_last, pairs.tail_width, pairs.tail_type)
+        features = torch.cat([head, tail, self._between(hidden, pairs), self.distance_emb(pairs.distance)], dim=-1)
+        logits = self.mlp(features)
+        allowed = self.allowed[pairs.head_type, pairs.tail_type]
+        return logits.masked_fill(~allowed, float("-inf"))
+
+
+class JointModel(nn.Module):
+    """Tagger (a HF token-classification model) + relation head over the same hidden states."""
+
+    def __init__(self, tagger: nn.Module, relation_head: RelationHead):
+        super().__init__()
+        self.tagger = tagger
+        self.relation_head = relation_head
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, tag_labels: torch.Tensor | None = None,
+                pairs: PairBatch | Callable[[torch.Tensor], PairBatch | None] | None = None,
+                ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None, PairBatch | None]:
+        """Returns (tag loss or None, tag logits [B, T, n_tags], relation logits [P, n_labels] or None, pairs).
+
+        ``pairs`` may be a function of the (detached) tag logits, so training can add the tagger's
+        own predicted spans as candidates within one forward pass (one pass keeps DDP happy).
+        """
+        out = self.tagger(input_ids=input_ids, attention_mask=attention_mask, labels=tag_labels,
+                          output_hidden_states=True)
+        if callable(pairs):
+            pairs = pairs(out.logits.detach())
+        rel_logits = None
+        if pairs is not None and len(pairs):
+            pairs = pairs.to(out.logits.device)
+            rel_logits = self.relation_head(out.hidden_states[-1], pairs)
+        return out.loss, out.logits, rel_logits, pairs

@@ -1,0 +1,117 @@
+"""``Predictor`` and ``predict``: entities and relations with exact offsets into the caller's text."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from marsad.checkpoint import Loaded, load_checkpoint
+from marsad.data.sentences import split_sentences
+from marsad.inference import extract
+from marsad.words import word_spans
+
+SENTENCES_PER_CHUNK = 512  # bounds memory on huge inputs: windows are built and run chunk by chunk
+
+
+@dataclass
+class Entity:
+    label: str
+    text: str
+    start: int  # character offsets into the input string: input[start:end] == text
+    end: int
+    score: float
+
+
+@dataclass
+class Relation:
+    head: int  # index into ``entities``
+    tail: int
+    label: str
+    score: float
+
+
+@dataclass
+class Prediction:
+    entities: list[Entity] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+def _check_text(text: object, position: int | None = None) -> str:
+    if not isinstance(text, str):
+        where = "" if position is None else f" at position {position}"
+        raise TypeError(f"predict expects str or a list of str; got {type(text).__name__}{where}")
+    return text
+
+
+class Predictor:
+    """Load a checkpoint once, then extract from any number of texts.
+
+    ``Predictor.from_pretrained(dir, device=None, quantize=False)``; ``device=None`` picks CUDA when
+    present. ``quantize=True`` applies dynamic int8 quantisation to the linear layers (CPU only).
+    """
+
+    def __init__(self, loaded: Loaded, device: torch.device):
+        self.loaded = loaded
+        self.device = device
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None,
+                        quantize: bool = False) -> "Predictor":
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if quantize and device.type != "cpu":
+            raise ValueError("quantize=True is dynamic int8 quantisation for CPU; use device='cpu'")
+        loaded = load_checkpoint(directory, device)
+        if quantize:
+            from torch.ao.quantization import quantize_dynamic
+
+            loaded.model = quantize_dynamic(loaded.model, {torch.nn.Linear}, dtype=torch.qint8)
+        return cls(loaded, device)
+
+    def __call__(self, texts: str | list[str], batch_size: int = 32, progress: bool = False,
+                 ) -> Prediction | list[Prediction]:
+        """One :class:`Prediction` for a string, a list of them for a list of strings."""
+        if isinstance(texts, str):
+            return self._run([texts], batch_size, progress)[0]
+        if not isinstance(texts, (list, tuple)):
+            raise TypeError(f"predict expects str or a list of str; got {type(texts).__name__}")
+        return self._run([_check_text(t, i) for i, t in enumerate(texts)], batch_size, progress)
+
+    def _run(self, texts: list[str], batch_size: int, progress: bool) -> list[Prediction]:
+        # (text index, sentence start offset, word spans relative to the sentence, words)
+        units = []
+        for ti, text in enumerate(texts):
+            _check_text(text)
+            for sent in split_sentences(text, drop_furniture=False):
+                spans = word_spans(sent.text)
+                units.append((ti, sent.start, spans, [sent.text[a:b] for a, b in spans]))
+        results = [Prediction() for _ in texts]
+        for c in range(0, len(units), SENTENCES_PER_CHUNK):
+            chunk = units[c:c + SENTENCES_PER_CHUNK]
+            outputs = extract(self.loaded.model, self.loaded.tokenizer, [u[3] for u in chunk],
+                              self.loaded.preprocessing, self.loaded.max_length, batch_size,
+                              progress=progress and len(units) > batch_size)
+            for (ti, base, spans, _), out in zip(chunk, outputs):
+                result, text = results[ti], texts[ti]
+                first = len(result.entities)
+                for e in out.entities:
+                    start, end = base + spans[e.start][0], base + spans[e.end - 1][1]
+                    result.entities.append(Entity(e.label, text[start:end], start, end, round(e.score, 4)))
+                result.relations.extend(Relation(first + r.head, first + r.tail, r.label, round(r.score, 4))
+                                        for r in out.relations)
+        return results
+
+
+def predict(text_or_texts: str | list[str], model: str | Path, device: str | None = None,
+            batch_size: int = 32) -> Prediction | list[Prediction]:
+    """Convenience wrapper: load ``model`` and run it once (use :class:`Predictor` for repeated calls)."""
+    if not isinstance(text_or_texts, (str, list, tuple)):
+        raise TypeError(f"predict expects str or a list of str; got {type(text_or_texts).__name__}")
+    return Predictor.from_pretrained(model, device=device)(text_or_texts, batch_size=batch_size)

@@ -1,0 +1,278 @@
+"""Joint training loop: CPU or GPU, plain ``python`` or ``accelerate launch``.
+
+Reproducible on CPU (seeded init, shuffling and dropout; deterministic algorithms), early stopping
+and best-checkpoint selection on dev entity micro-F1, resumable from ``output_dir/last``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list
+from tqdm.auto import tqdm
+from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup, set_seed
+
+from marsad.checkpoint import base_meta, save_checkpoint
+from marsad.config import TrainConfig
+from marsad.data.load import load_splits
+from marsad.decoding import viterbi_decode
+from marsad.encoders.resolve import EncoderChoice, resolve_encoder
+from marsad.encoding import Window, make_windows
+from marsad.evaluation import evaluate_examples
+from marsad.examples import Example, examples_from_split
+from marsad.fileio import atomic_directory
+from marsad.inference import WordEntity, build_pair_batch, candidate_pairs, pad_batch, tags_to_entities
+from marsad.model_card import render_model_card
+from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
+from marsad.normalize import check_steps
+from marsad.schema import BIO_TAGS
+
+logger = logging.getLogger(__name__)
+TAG_INDEX = {t: i for i, t in enumerate(BIO_TAGS)}
+REL_INDEX = {r: i for i, r in enumerate(RELATION_LABELS)}
+STATE_FILE = "training_state.pt"
+
+
+class TrainingChunk:
+    """One encoder window of a training sentence, with the gold annotation that falls inside it."""
+
+    def __init__(self, example: Example, window: Window):
+        self.window = window
+        lo, hi = window.word_start, window.word_end
+        inside = [i for i, e in enumerate(example.entities) if lo <= e.start and e.end <= hi]
+        remap = {old: new for new, old in enumerate(inside)}
+        self.entities = [example.entities[i] for i in inside]
+        self.relations = {(remap[r.head], remap[r.tail]): REL_INDEX[r.label] for r in example.relations
+                          if r.head in remap and r.tail in remap}
+        self.tag_labels = [-100] * len(window.input_ids)
+        for j, tok in enumerate(window.first_token):
+            self.tag_labels[tok] = TAG_INDEX[example.tags[lo + j]]
+
+
+def data_fingerprint(data_dir: Path) -> str:
+    """SHA-256 over the annotation files and splits, recorded in checkpoints."""
+    h = hashlib.sha256()
+    for path in sorted((data_dir / "annotations").glob("*.jsonl")) + [data_dir / "splits.json"]:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def build_model(encoder_path: str, cfg: TrainConfig) -> JointModel:
+    tagger = AutoModelForTokenClassification.from_pretrained(
+        encoder_path, num_labels=len(BIO_TAGS), id2label=dict(enumerate(BIO_TAGS)),
+        label2id={t: i for i, t in enumerate(BIO_TAGS)})
+    if cfg.freeze_word_embeddings:
+        tagger.get_input_embeddings().weight.requires_grad_(False)
+    head = RelationHead(tagger.config.hidden_size, cfg.relation_hidden, cfg.width_embedding_dim, cfg.dropout)
+    return JointModel(tagger, head)
+
+
+def head_shape(cfg: TrainConfig) -> dict[str, Any]:
+    return {"mlp_hidden": cfg.relation_hidden, "feature_dim": cfg.width_embedding_dim, "dropout": cfg.dropout}
+
+
+def _predicted_negatives(logits: torch.Tensor, chunk: TrainingChunk, row: int) -> list[WordEntity]:
+    """Spans the current tagger predicts that are not gold: extra NONE-only relation candidates."""
+    lp = logits[row, chunk.window.first_token].float().log_softmax(-1).cpu().numpy()
+    gold = {(e.start, e.end, e.label) for e in chunk.entities}
+    shift = chunk.window.word_start
+    return [WordEntity(e.start + shift, e.end + shift, e.label) for e in tags_to_entities(viterbi_decode(lp))
+            if (e.start + shift, e.end + shift, e.label) not in gold]
+
+
+def _relation_inputs(chunks: list[TrainingChunk], tag_logits: torch.Tensor | None):
+    rows, labels = [], []
+    for row, chunk in enumerate(chunks):
+        ents = list(chunk.entities)
+        if tag_logits is not None:
+            ents += _predicted_negatives(tag_logits, chunk, row)
+        pairs = candidate_pairs(ents)
+        if pairs:
+            rows.append((row, chunk.window, ents, pairs))
+            labels.append([chunk.relations.get(p, 0) for p in pairs])
+    return (build_pair_batch(rows, labels), rows) if rows else (None, rows)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, resume: bool = False):
+        check_steps(cfg.preprocessing)
+        self.cfg = cfg
+        self.resume = resume
+        self.out = Path(cfg.output_dir)
+        self.accelerator = Accelerator(kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+
+    # ---- set-up -------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        cfg = self.cfg
+        set_seed(cfg.seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        data_dir = Path(cfg.data_dir)
+        self.splits = load_splits(data_dir, cfg.fold)
+        self.train_examples = examples_from_split(self.splits["train"])
+        self.dev_examples = examples_from_split(self.splits["dev"])
+        self.encoder: EncoderChoice = resolve_encoder(
+            cfg.model, cfg.fallback_model, tiny_texts=[e.text for e in self.train_examples],
+            tiny_shape={"hidden_size": cfg.tiny_hidden_size, "layers": cfg.tiny_layers, "heads": cfg.tiny_heads,
+                        "vocab_size": cfg.tiny_vocab_size, "seed": cfg.seed})
+        self.tokenizer = AutoTokenizer.from_pretrained(self.encoder.path)
+        set_seed(cfg.seed)  # the same initial heads whatever resolving the encoder consumed
+        self.model = build_model(self.encoder.path, cfg)
+        self.chunks = [TrainingChunk(ex, w) for ex in self.train_examples
+                       for w in make_windows(self.tokenizer, ex.words, cfg.preprocessing, cfg.max_length)]
+        head_params = list(self.model.relation_head.parameters()) + [
+            p for n, p in self.model.tagger.named_parameters() if "classifier" in n]
+        head_ids = {id(p) for p in head_params}
+        encoder_params = [p for p in self.model.parameters() if id(p) not in head_ids and p.requires_grad]
+        self.optimizer = torch.optim.AdamW([
+            {"params": encoder_params, "lr": cfg.learning_rate},
+            {"params": head_params, "lr": cfg.head_learning_rate}], weight_decay=cfg.weight_decay)
+        n = self.accelerator.num_processes
+        self.steps_per_epoch = max(1, math.ceil(len(self.chunks) / (cfg.batch_size * n)))
+        total = self.steps_per_epoch * cfg.epochs
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(cfg.warmup_ratio * total), total)
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(self.model, self.optimizer, self.scheduler)
+        weights = torch.ones(len(RELATION_LABELS))
+        weights[0] = cfg.none_weight
+        self.rel_weights = weights.to(self.accelerator.device)
+        self.meta_common = {
+            **base_meta(cfg.preprocessing, cfg.max_length, head_shape(cfg)),
+            "encoder": self.encoder.to_dict(),
+            "data": {"dir": str(data_dir), "run": "default (fold0)" if cfg.fold is None else f"fold{cfg.fold}",
+                     "fingerprint": data_fingerprint(data_dir), "train_sentences": len(self.train_examples),
+                     "dev_sentences": len(self.dev_examples)},
+            "training_config": cfg.to_dict(),
+        }
+
+    # ---- one epoch ----------------------------------------------------------------------
+    def _epoch_order(self, epoch: int) -> list[int]:
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
+        order = torch.randperm(len(self.chunks), generator=gen).tolist()
+        n, rank = self.accelerator.num_processes, self.accelerator.process_index
+        per = self.steps_per_epoch * self.cfg.batch_size
+        order = (order * n)[: per * n]  # every process gets the same number of batches
+        return order[rank::n]
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg, acc = self.cfg, self.accelerator
+        self.model.train()
+        order = self._epoch_order(epoch)
+        totals = {"loss": 0.0, "tag_loss": 0.0, "relation_loss": 0.0}
+        bar = tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}", unit="batch",
+                   disable=not (cfg.progress and acc.is_local_main_process), leave=False)
+        for b in bar:
+            chunks = [self.chunks[i] for i in order[b:b + cfg.batch_size]]
+            ids, mask = pad_batch([c.window for c in chunks], self.tokenizer.pad_token_id, acc.device)
+            labels = torch.full(ids.shape, -100, dtype=torch.long)
+            for r, c in enumerate(chunks):
+                labels[r, :len(c.tag_labels)] = torch.tensor(c.tag_labels)
+            use_predicted = cfg.predicted_entity_negatives
+            with acc.autocast():
+                tag_loss, _, rel_logits, pairs = self.model(
+                    ids, mask, labels.to(acc.device),
+                    pairs=lambda logits: _relation_inputs(chunks, logits if use_predicted else None)[0])
+                rel_loss = torch.zeros((), device=acc.device)
+                if rel_logits is not None:
+                    rel_loss = torch.nn.functional.cross_entropy(rel_logits.float(), pairs.labels,
+                                                                 weight=self.rel_weights)
+                loss = tag_loss + cfg.relation_weight * rel_loss
+            acc.backward(loss)
+            if cfg.max_grad_norm:
+                acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad()
+            totals["loss"] += loss.item()
+            totals["tag_loss"] += tag_loss.item()
+            totals["relation_loss"] += rel_loss.item()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        steps = max(1, math.ceil(len(order) / cfg.batch_size))
+        return {k: v / steps for k, v in totals.items()}
+
+    # ---- state ----------------------------------------------------------------------------
+    def _save_last(self, epoch: int, best: dict[str, Any], metrics: dict[str, Any]) -> None:
+        model = self.accelerator.unwrap_model(self.model)
+        meta = {**self.meta_common, "epoch": epoch, "dev_metrics": metrics}
+        save_checkpoint(self.out / "last", model, self.tokenizer, meta, render_model_card(meta))
+        state = {"epoch": epoch, "best": best, "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                 "python_rng": random.getstate(), "numpy_rng": np.random.get_state()}
+        with atomic_directory(self.out / "state") as tmp:
+            torch.save(state, tmp / STATE_FILE)
+
+    def _load_last(self) -> tuple[int, dict[str, Any]]:
+        from safetensors.torch import load_file
+
+        from marsad.checkpoint import RELATION_FILE, load_checkpoint
+
+        state_path = self.out / "state" / STATE_FILE
+        if not state_path.exists():
+            raise FileNotFoundError(f"cannot resume: {state_path} does not exist (no finished epoch in {self.out})")
+        loaded = load_checkpoint(self.out / "last")
+        model = self.accelerator.unwrap_model(self.model)
+        model.tagger.load_state_dict(loaded.model.tagger.state_dict())
+        model.relation_head.load_state_dict(load_file(str(self.out / "last" / RELATION_FILE)))
+        state = torch.load(state_path, weights_only=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate(state["python_rng"])
+        np.random.set_state(state["numpy_rng"])
+        return state["epoch"] + 1, state["best"]
+
+    # ---- main loop --------------------------------------------------------------------------
+    def train(self) -> dict[str, Any]:
+        self._prepare()
+        cfg, acc = self.cfg, self.accelerator
+        self.out.mkdir(parents=True, exist_ok=True)
+        log_path = self.out / "metrics.jsonl"
+        start_epoch, best = 1, {"epoch": 0, "entity_f1": -1.0, "relation_f1": -1.0, "stale": 0}
+        if self.resume:
+            start_epoch, best = self._load_last()
+            logger.info("resumed from %s at epoch %d", self.out / "last", start_epoch)
+        elif log_path.exists():
+            log_path.unlink()
+        if self.encoder.fallback_reason:
+            logger.warning("training with fallback encoder %s (requested %s: %s)",
+                           self.encoder.used, self.encoder.requested, self.encoder.fallback_reason)
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            losses = self._train_epoch(epoch)
+            record: dict[str, Any] = {"epoch": epoch, **losses, "lr": self.scheduler.get_last_lr()[0]}
+            if acc.is_main_process:
+                model = acc.unwrap_model(self.model)
+                dev = evaluate_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing,
+                                        cfg.max_length, cfg.eval_batch_size)
+                ent_f1, rel_f1 = dev["entities"]["micro"]["f1"], dev["relations_end_to_end"]["micro"]["f1"]
+                record.update({"dev_entity_f1": ent_f1, "dev_relation_f1": rel_f1,
+                               "seconds": round(time.perf_counter() - t0, 2)})
+                improved = (ent_f1, rel_f1) > (best["entity_f1"], best["relation_f1"])
+                if improved:
+                    best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "stale": 0}
+                    meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev}
+                    save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta))
+                else:
+                    best["stale"] += 1
+                record["best_epoch"] = best["epoch"]
+                with log_path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record) + "\n")
+                self._save_last(epoch, best, dev)
+                logger.info("epoch %d: loss %.4f dev entity F1 %.4f relation F1 %.4f (best epoch %d)",
+                            epoch, losses["loss"], ent_f1, rel_f1, best["epoch"])
+            acc.wait_for_everyone()
+            best = broadcast_object_list([best])[0]
+            if cfg.patience and best["stale"] >= cfg.patience:
+                logger.info("early stopping: no dev entity-F1 gain for %d epochs", cfg.patience)
+                break
+        return best

@@ -1,0 +1,35 @@
+"""Annotation audit: ``python scripts/audit_data.py [--data DIR] [--markdown]``.
+
+Lists surface strings labelled differently (or left unlabelled) in different places and relation
+patterns with different labels. ``--markdown`` prints the report committed as ``data/AUDIT.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from marsad.data.audit import relation_inconsistencies, render_markdown, surface_inconsistencies  # noqa: E402
+from marsad.data.corpus import read_corpus  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    sentences = read_corpus(args.data)
+    if args.markdown:
+        sys.stdout.write(render_markdown(sentences))
+        return
+    for row in surface_inconsistencies(sentences):
+        print(f"SURFACE {row.surface!r}: {row.counts}")
+        for o in row.occurrences:
+            print(f"    {o.sent_id}@{o.start}: {o.status}")
+    for r in relation_inconsistencies(sentences):
+        print(f"RELATION {r.head} -> {r.tail} [{r.between}]: {dict(r.labels)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Shared fixtures: tests run offline against the real corpus and a tiny random encoder."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return ROOT / "data"
+
+
+@pytest.fixture
+def data_copy(tmp_path: Path, data_dir: Path) -> Path:
+    """A writable copy of data/ (annotations, raw, splits) for tests that break files."""
+    dest = tmp_path / "data"
+    for sub in ("annotations", "raw"):
+        shutil.copytree(data_dir / sub, dest / sub)
+    shutil.copy(data_dir / "splits.json", dest / "splits.json")
+    return dest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep built encoders out of the user's cache, except the bundled e5 conversion (slow to redo)."""
+    os.environ.setdefault("MARSAD_CACHE", str(tmp_path_factory.mktemp("marsad-cache")))

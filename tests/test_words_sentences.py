@@ -1,0 +1,34 @@
+from marsad.data.sentences import split_sentences
+from marsad.words import split_words, word_spans
+
+
+def test_punctuation_is_split_off():
+    assert split_words("قال: «داعش» (سانا)، و…") == ["قال", ":", "«", "داعش", "»", "(", "سانا", ")", "،", "و", "…"]
+
+
+def test_tatweel_preposition_splits_only_before_punctuation():
+    assert split_words("لـ«الشرق الأوسط»") == ["لـ", "«", "الشرق", "الأوسط", "»"]
+    assert split_words("بـ150 عنصراً") == ["بـ150", "عنصراً"]
+    assert split_words("بـ(داعش)") == ["بـ", "(", "داعش", ")"]
+
+
+def test_proclitics_stay_in_the_word():
+    assert split_words("لداعش وبمدينة") == ["لداعش", "وبمدينة"]
+
+
+def test_word_spans_are_exact_offsets():
+    text = "  سيطرت قوات النظام،\tأمس. "
+    assert [text[a:b] for a, b in word_spans(text)] == split_words(text)
+
+
+def test_sentences_split_on_newlines_and_terminators_not_brackets():
+    text = "أ ب. ج د» هـ\nقادة (...) كما قال؟ نعم\n\nEmail\n"
+    got = [s.text for s in split_sentences(text)]
+    assert got == ["أ ب.", "ج د» هـ", "قادة (...) كما قال؟", "نعم"]
+    for s in split_sentences(text):
+        assert text[s.start:s.end] == s.text
+
+
+def test_furniture_kept_when_asked():
+    assert [s.text for s in split_sentences("تويتر", drop_furniture=False)] == ["تويتر"]
+    assert split_sentences("تويتر") == []
