@@ -64,12 +64,19 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+# Fields whose default is None: a sample of the type they take otherwise.
+_OPTIONAL_SAMPLES: dict[str, Any] = {"fallback_model": "", "fold": 0, "num_threads": 0}
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Check a value against the field's default type (YAML already parsed scalars)."""
     default = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
     sample = default.default if default.default is not dataclasses.MISSING else default.default_factory()
-    if value is None or sample is None:
+    sample = _OPTIONAL_SAMPLES.get(name, sample)
+    if value is None and name in _OPTIONAL_SAMPLES:
         return value
+    if value is None:
+        raise ConfigError(f"{source}: key {name!r} must not be empty")
     if isinstance(sample, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{source}: key {name!r} must be true/false, got {value!r}")
@@ -77,6 +84,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{source}: key {name!r} must be an integer, got {value!r}")
     elif isinstance(sample, float):
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: key {name!r} must be a number, got {value!r}")
         value = float(value)

@@ -14,7 +14,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    return ROOT / "data"
+    return Path(os.environ.get("MARSAD_TEST_DATA", ROOT / "data"))
 
 
 @pytest.fixture
@@ -31,3 +31,19 @@ def data_copy(tmp_path: Path, data_dir: Path) -> Path:
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep built encoders out of the user's cache, except the bundled e5 conversion (slow to redo)."""
     os.environ.setdefault("MARSAD_CACHE", str(tmp_path_factory.mktemp("marsad-cache")))
+
+
+def train_tiny(out: Path, data_dir: Path, *overrides: str) -> dict:
+    from marsad.config import load_config
+    from marsad.training import Trainer
+
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", *overrides])
+    return Trainer(cfg).train()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """One 6-epoch tiny-model training run shared by the tests that need a trained checkpoint."""
+    out = tmp_path_factory.mktemp("tiny-run")
+    train_tiny(out, data_dir, "epochs=6")
+    return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from marsad.data.bio import render_bio
 from marsad.data.corpus import bio_to_spans, read_corpus, spans_to_bio
@@ -76,3 +77,13 @@ def test_bio_round_trip_and_orphans():
     spans = [(0, 5, "ACTOR"), (9, 11, "LOCATION")]
     assert bio_to_spans(words, spans_to_bio(words, spans)) == spans
     assert bio_to_spans(words, ["I-ACTOR", "O", "B-QUANTITY", "I-QUANTITY"]) == [(6, 11, "QUANTITY")]
+
+
+def test_dataset_card_is_in_sync(data_dir):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("data_card", Path(__file__).resolve().parents[1] / "scripts" / "data_card.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (data_dir / "README.md").read_text(encoding="utf-8") == module.render(data_dir), \
+        "data/README.md is stale: run python scripts/data_card.py"

@@ -1,0 +1,98 @@
+"""Broken or foreign checkpoints fail with an error naming the missing or inconsistent file."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from marsad.checkpoint import CheckpointError, load_checkpoint
+from marsad.predictor import Predictor
+
+
+@pytest.fixture
+def ckpt(tmp_path, tiny_run):
+    dest = tmp_path / "ckpt"
+    shutil.copytree(tiny_run / "best", dest)
+    return dest
+
+
+@pytest.mark.parametrize("missing,message", [
+    ("marsad.json", "missing marsad.json"),
+    ("relation_head.safetensors", "missing relation_head.safetensors"),
+    ("config.json", "missing config.json"),
+    ("model.safetensors", "missing model.safetensors"),
+    ("tokenizer.json", "missing tokenizer.json"),
+])
+def test_missing_file_is_named(ckpt, missing, message):
+    (ckpt / missing).unlink()
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(ckpt)
+
+
+def test_missing_directory():
+    with pytest.raises(CheckpointError, match="does not exist"):
+        Predictor.from_pretrained("/nonexistent/marsad-checkpoint")
+
+
+def test_foreign_hf_directory_is_refused(tmp_path, tiny_run):
+    """A plain HF model directory (no marsad.json) is not a Marsad checkpoint."""
+    foreign = tmp_path / "foreign"
+    shutil.copytree(tiny_run / "best", foreign)
+    (foreign / "marsad.json").unlink()
+    (foreign / "relation_head.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="not a Marsad checkpoint: missing marsad.json"):
+        Predictor.from_pretrained(foreign)
+
+
+def test_label_mismatch_is_named(ckpt):
+    config = json.loads((ckpt / "config.json").read_text())
+    config["id2label"] = {"0": "O", "1": "B-PER"}
+    (ckpt / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="config.json: id2label .* does not match marsad.json"):
+        load_checkpoint(ckpt)
+
+
+def test_schema_version_mismatch(ckpt):
+    meta = json.loads((ckpt / "marsad.json").read_text())
+    meta["schema_version"] = "0.1"
+    (ckpt / "marsad.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="schema version 0.1"):
+        load_checkpoint(ckpt)
+
+
+def test_corrupt_relation_head(ckpt):
+    (ckpt / "relation_head.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(CheckpointError, match="relation_head.safetensors does not fit"):
+        load_checkpoint(ckpt)
+
+
+def test_head_shape_mismatch(ckpt):
+    meta = json.loads((ckpt / "marsad.json").read_text())
+    meta["relation_head"]["mlp_hidden"] += 1
+    (ckpt / "marsad.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="relation_head.safetensors does not fit the relation head"):
+        load_checkpoint(ckpt)
+
+
+def test_invalid_meta_json(ckpt):
+    (ckpt / "marsad.json").write_text("{")
+    with pytest.raises(CheckpointError, match="marsad.json is not valid JSON"):
+        load_checkpoint(ckpt)
+
+
+def test_atomic_write_leaves_old_checkpoint_on_failure(ckpt, monkeypatch):
+    from marsad import checkpoint as ck
+
+    loaded = load_checkpoint(ckpt)
+    before = sorted(p.name for p in ckpt.iterdir())
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ck, "save_file", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ck.save_checkpoint(ckpt, loaded.model, loaded.tokenizer, loaded.meta, "card")
+    assert sorted(p.name for p in ckpt.iterdir()) == before
+    assert not [p for p in ckpt.parent.iterdir() if p.name.startswith(".ckpt")]
+    load_checkpoint(ckpt)

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+
+from marsad.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["default", "offline", "tiny"])
+def test_shipped_configs_load(name):
+    cfg = load_config(ROOT / "configs" / f"{name}.yaml")
+    assert cfg.output_dir.startswith("runs/")
+
+
+def test_default_config_falls_back_to_bundled_encoder():
+    cfg = load_config(ROOT / "configs" / "default.yaml")
+    assert cfg.model == "aubmindlab/bert-base-arabertv02" and cfg.fallback_model == "bundled:multilingual-e5-small"
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: tiny-random\nlearning_rte: 0.1\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown config key 'learning_rte'"):
+        load_config(path)
+
+
+def test_wrong_type_is_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("epochs: three\n")
+    with pytest.raises(ConfigError, match=r"key 'epochs' must be an integer, got 'three'"):
+        load_config(path)
+
+
+def test_overrides_parse_and_validate():
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["epochs=2", "learning_rate=1e-4", "fold=3"])
+    assert (cfg.epochs, cfg.learning_rate, cfg.fold) == (2, 1e-4, 3)
+    with pytest.raises(ConfigError, match="--set: unknown config key 'epoch'"):
+        load_config(None, ["epoch=2"])
+    with pytest.raises(ConfigError, match="expected key=value"):
+        load_config(None, ["epochs"])
+    with pytest.raises(ConfigError, match="fold must be 0..4"):
+        load_config(None, ["fold=7"])
+
+
+def test_missing_file_and_non_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(tmp_path / "list.yaml")
+
+
+def test_optional_fields_are_typed_too():
+    assert load_config(None, ["fold=null"]).fold is None
+    with pytest.raises(ConfigError, match="key 'fold' must be an integer"):
+        load_config(None, ["fold=abc"])
+    with pytest.raises(ConfigError, match="key 'epochs' must not be empty"):
+        load_config(None, ["epochs="])

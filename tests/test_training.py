@@ -1,0 +1,95 @@
+"""Tiny-model training end to end: loss falls, runs are reproducible, checkpoints reload exactly."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from marsad.checkpoint import load_checkpoint
+from marsad.config import load_config
+from marsad.data.load import load_splits
+from marsad.evaluation import predict_examples
+from marsad.examples import examples_from_split
+from marsad.training import Trainer
+
+from conftest import train_tiny
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_loss_falls_and_log_is_complete(tiny_run):
+    log = read_log(tiny_run)
+    assert [r["epoch"] for r in log] == list(range(1, 7))
+    assert log[-1]["loss"] < 0.6 * log[0]["loss"]
+    assert {"dev_entity_f1", "dev_relation_f1", "tag_loss", "relation_loss", "best_epoch"} <= set(log[0])
+
+
+def test_best_checkpoint_is_complete_and_described(tiny_run):
+    best = tiny_run / "best"
+    meta = json.loads((best / "marsad.json").read_text())
+    assert meta["encoder"]["used"] == "tiny-random"
+    assert meta["data"]["fingerprint"] and meta["training_config"]["seed"] == 13
+    assert meta["epoch"] == max(read_log(tiny_run), key=lambda r: (r["dev_entity_f1"], r["dev_relation_f1"]))["epoch"]
+    assert "Marsad joint entity + relation model" in (best / "README.md").read_text()
+
+
+def test_reloaded_checkpoint_predicts_identically(tiny_run, data_dir):
+    """The in-training model (last epoch) and its reloaded checkpoint agree on every output."""
+    examples = examples_from_split(load_splits(data_dir)["test"])
+    loaded = load_checkpoint(tiny_run / "last")
+    again = load_checkpoint(tiny_run / "last")
+    a = predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing, loaded.max_length)
+    b = predict_examples(again.model, again.tokenizer, examples, again.preprocessing, again.max_length, batch_size=3)
+    assert a.end_to_end == b.end_to_end and a.gold_entities == b.gold_entities
+    assert any(o.entities for o in a.end_to_end), "the trained tiny model should find some entities"
+
+
+def test_same_seed_same_metrics(tmp_path, data_dir, tiny_run):
+    train_tiny(tmp_path / "again", data_dir, "epochs=6")
+    for x, y in zip(read_log(tiny_run), read_log(tmp_path / "again")):
+        x.pop("seconds"), y.pop("seconds")
+        assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, data_dir, tiny_run, monkeypatch):
+    """Crash after epoch 3, resume: the log equals the uninterrupted run's, epoch for epoch."""
+    out = tmp_path / "resumed"
+    original = Trainer._train_epoch
+
+    def crash_at_4(self, epoch):
+        if epoch == 4:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", crash_at_4)
+    with pytest.raises(KeyboardInterrupt):
+        train_tiny(out, data_dir, "epochs=6")
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    assert [r["epoch"] for r in read_log(out)] == [1, 2, 3]
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", "epochs=6"])
+    Trainer(cfg, resume=True).train()
+    for x, y in zip(read_log(tiny_run), read_log(out), strict=True):
+        x.pop("seconds"), y.pop("seconds")
+        assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
+
+
+def test_resume_without_state_is_a_clear_error(tmp_path, data_dir):
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={tmp_path}", f"data_dir={data_dir}"])
+    with pytest.raises(FileNotFoundError, match="cannot resume: .*training_state.pt does not exist"):
+        Trainer(cfg, resume=True).train()
+
+
+def test_hf_pipeline_loads_checkpoint(tiny_run):
+    from transformers import AutoModelForTokenClassification, pipeline
+
+    model = AutoModelForTokenClassification.from_pretrained(tiny_run / "best")
+    assert model.config.id2label[1] == "B-ACTOR"
+    tagger = pipeline("token-classification", model=str(tiny_run / "best"))
+    out = tagger("سيطرت قوات النظام على أربعة أحياء في مدينة الميادين")
+    assert isinstance(out, list)
+    assert all(o["entity"] in model.config.label2id for o in out)
