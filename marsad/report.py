@@ -5,14 +5,10 @@ from pathlib import Path
 from typing import Any
 
 from marsad.evaluation import EvalPredictions, gold_extraction, score_predictions, to_extraction
-from marsad.metrics import SentenceExtraction, bootstrap_ci
+from marsad.metrics import bootstrap_ci, entity_counts
 from marsad.schema import ENTITY_TYPES
 
 Counts = tuple[int, int, int]
-
-
-def _relation_set(x: SentenceExtraction) -> set:
-    return {(x.entities[h], x.entities[t], label) for h, t, label in x.relations}
 
 
 def sentence_counts(preds: EvalPredictions) -> dict[str, list[Counts]]:
@@ -20,12 +16,10 @@ def sentence_counts(preds: EvalPredictions) -> dict[str, list[Counts]]:
     out: dict[str, list[Counts]] = {"entities": [], "relations_end_to_end": [], "relations_gold_entities": []}
     for ex, e2e, gold_ent in zip(preds.examples, preds.end_to_end, preds.gold_entities):
         gold = gold_extraction(ex)
-        for key, pred in (("entities", to_extraction(ex, e2e)),):
-            g, p = set(gold.entities), set(pred.entities)
-            out[key].append((len(g & p), len(p - g), len(g - p)))
+        out["entities"].append(entity_counts(gold, to_extraction(ex, e2e)))
         for key, pred in (("relations_end_to_end", to_extraction(ex, e2e)),
                           ("relations_gold_entities", to_extraction(ex, gold_ent))):
-            g, p = _relation_set(gold), _relation_set(pred)
+            g, p = gold.relation_tuples(), pred.relation_tuples()
             out[key].append((len(g & p), len(p - g), len(g - p)))
     return out
 
@@ -57,8 +51,8 @@ def error_listing(preds: EvalPredictions, limit: int = 200) -> list[str]:
         gold, pred = gold_extraction(ex), to_extraction(ex, e2e)
         fn = sorted(set(gold.entities) - set(pred.entities))
         fp = sorted(set(pred.entities) - set(gold.entities))
-        rfn = sorted(_relation_set(gold) - _relation_set(pred))
-        rfp = sorted(_relation_set(pred) - _relation_set(gold))
+        rfn = sorted(gold.relation_tuples() - pred.relation_tuples())
+        rfp = sorted(pred.relation_tuples() - gold.relation_tuples())
         if not (fn or fp or rfn or rfp):
             continue
         lines += [f"### `{ex.sent_id}`", "", f'<p dir="rtl" lang="ar">{ex.text}</p>', ""]

@@ -43,7 +43,7 @@ def train_tiny(out: Path, data_dir: Path, *overrides: str) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """One 6-epoch tiny-model training run shared by the tests that need a trained checkpoint."""
+    """One 10-epoch tiny-model training run shared by the tests that need a trained checkpoint."""
     out = tmp_path_factory.mktemp("tiny-run")
-    train_tiny(out, data_dir, "epochs=6")
+    train_tiny(out, data_dir, "epochs=10")
     return out

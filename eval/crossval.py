@@ -1,0 +1,133 @@
+"""Five-fold grouped cross-validation of a config against two baselines, side by side.
+
+    python eval/crossval.py --config configs/offline.yaml [--folds 0 1 2 3 4] [--out DIR] [--set key=value]
+
+For every fold k (test = fold k, dev = fold k+1, train = the rest; no near-duplicate cluster is split)
+it trains the configured model, scores its best checkpoint on the fold's test sentences, and in the
+same run trains and scores:
+  - a CRF tagger (sklearn-crfsuite, standard Arabic features) + "most frequent relation for the
+    type pair" on the CRF's entities;
+  - a lexicon tagger (each word's most frequent training tag) + the same relation baseline.
+Writes ``results.json`` and ``results.md`` (mean ± std over folds) into the output directory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from marsad.baselines import CrfTagger, LexiconTagger, MajorityRelationBaseline  # noqa: E402
+from marsad.checkpoint import load_checkpoint  # noqa: E402
+from marsad.config import ConfigError, load_config  # noqa: E402
+from marsad.data.corpus import bio_to_spans  # noqa: E402
+from marsad.data.load import load_splits  # noqa: E402
+from marsad.evaluation import EvalPredictions, predict_examples, score_predictions  # noqa: E402
+from marsad.examples import Example, examples_from_split  # noqa: E402
+from marsad.inference import SentenceOutput, WordEntity, WordRelation  # noqa: E402
+from marsad.training import Trainer  # noqa: E402
+
+HEADLINE = [
+    ("entity micro-F1", ("entities", "micro", "f1")),
+    ("ACTOR F1", ("entities", "per_type", "ACTOR", "f1")),
+    ("LOCATION F1", ("entities", "per_type", "LOCATION", "f1")),
+    ("QUANTITY F1", ("entities", "per_type", "QUANTITY", "f1")),
+    ("entity macro-F1", ("entities", "macro", "f1")),
+    ("relation micro-F1 (end-to-end)", ("relations_end_to_end", "micro", "f1")),
+    ("relation micro-F1 (gold entities)", ("relations_gold_entities", "micro", "f1")),
+]
+
+
+def _dig(d: dict, path: tuple[str, ...]) -> float:
+    for k in path:
+        d = d[k]
+    return float(d)
+
+
+def _word_entities(ex: Example, tags: list[str]) -> list[WordEntity]:
+    spans = bio_to_spans([(i, i + 1) for i in range(len(ex.words))], tags)
+    return [WordEntity(s, e, label) for s, e, label in spans]
+
+
+def baseline_predictions(tagger, relations: MajorityRelationBaseline, train: list[Example],
+                         test: list[Example]) -> EvalPredictions:
+    tagger.fit([ex.words for ex in train], [ex.tags for ex in train])
+    predicted = tagger.predict([ex.words for ex in test])
+    e2e, gold = [], []
+    for ex, tags in zip(test, predicted):
+        ents = _word_entities(ex, tags)
+        e2e.append(SentenceOutput(ents, [WordRelation(h, t, lab) for h, t, lab in relations.predict(ents)]))
+        gold.append(SentenceOutput(ex.entities, [WordRelation(h, t, lab) for h, t, lab in relations.predict(ex.entities)]))
+    return EvalPredictions(test, e2e, gold)
+
+
+def summarise(per_fold: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, path in HEADLINE:
+        values = [_dig(f, path) for f in per_fold]
+        out[name] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                     "folds": values}
+    return out
+
+
+def render(summary: dict[str, dict[str, dict[str, float]]], command: str, encoder: str, folds: list[int]) -> str:
+    systems = list(summary)
+    lines = [f"Cross-validation over folds {folds} (mean ± std over folds; test = fold k, dev = fold k+1).", "",
+             f"Command: `{command}`  ", f"Encoder actually used: `{encoder}`", "",
+             "| score | " + " | ".join(systems) + " |", "|---|" + "---:|" * len(systems)]
+    for name, _ in HEADLINE:
+        cells = [f"{summary[s][name]['mean']:.3f} ± {summary[s][name]['std']:.3f}" for s in systems]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Grouped 5-fold cross-validation with CRF and lexicon baselines.")
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--out", type=Path, default=None, help="default: runs/crossval-<config name>")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    out = args.out or Path("runs") / f"crossval-{args.config.stem}"
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, list[dict[str, Any]]] = {"model": [], "CRF": [], "lexicon": []}
+    encoder = "?"
+    for k in args.folds:
+        try:
+            cfg = load_config(args.config, [*args.overrides, f"fold={k}", f"output_dir={out / f'fold{k}'}"])
+        except ConfigError as exc:
+            parser.error(str(exc))
+        splits = load_splits(cfg.data_dir, k)
+        train, test = examples_from_split(splits["train"]), examples_from_split(splits["test"])
+        t0 = time.perf_counter()
+        Trainer(cfg).train()
+        loaded = load_checkpoint(out / f"fold{k}" / "best")
+        encoder = loaded.meta["encoder"]["used"]
+        scores = score_predictions(predict_examples(loaded.model, loaded.tokenizer, test, loaded.preprocessing,
+                                                    loaded.max_length))
+        results["model"].append(scores)
+        rel = MajorityRelationBaseline().fit(train)
+        results["CRF"].append(score_predictions(baseline_predictions(CrfTagger(), rel, train, test)))
+        results["lexicon"].append(score_predictions(baseline_predictions(LexiconTagger(), rel, train, test)))
+        print(f"fold {k}: model entity F1 {scores['entities']['micro']['f1']:.4f}, relation F1 (e2e) "
+              f"{scores['relations_end_to_end']['micro']['f1']:.4f}; CRF entity F1 "
+              f"{results['CRF'][-1]['entities']['micro']['f1']:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    summary = {f"model ({encoder})": summarise(results["model"]), "CRF baseline": summarise(results["CRF"]),
+               "lexicon baseline": summarise(results["lexicon"])}
+    command = " ".join(["python eval/crossval.py", "--config", str(args.config)]
+                       + (["--folds", *map(str, args.folds)] if args.folds != [0, 1, 2, 3, 4] else [])
+                       + [f"--set {o}" for o in args.overrides])
+    (out / "results.json").write_text(json.dumps({"command": command, "encoder": encoder, "folds": args.folds,
+                                                  "summary": summary, "per_fold": results}, indent=1) + "\n")
+    table = render(summary, command, encoder, args.folds)
+    (out / "results.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
