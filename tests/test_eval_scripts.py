@@ -1,0 +1,67 @@
+"""The evaluation, cross-validation and prediction command lines on a tiny checkpoint."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(rel: str):
+    spec = importlib.util.spec_from_file_location(Path(rel).stem + "_script", ROOT / rel)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_evaluate_writes_metrics_report_and_plot(tiny_run, data_dir, tmp_path):
+    evaluate = load_script("eval/evaluate.py")
+    assert evaluate.main(["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir),
+                          "--out", str(tmp_path), "--bootstrap", "200"]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    micro = metrics["all"]["entities"]["micro"]
+    assert micro["ci95"][0] <= micro["f1"] <= micro["ci95"][1]
+    assert set(metrics["all"]) >= {"entities", "relations_end_to_end", "relations_gold_entities"}
+    assert metrics["encoder"]["used"] == "tiny-random"
+    report = (tmp_path / "report.md").read_text()
+    assert "## All held-out sentences" in report and 'dir="rtl"' in report
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_refuses_another_runs_test_set(tiny_run, data_dir, tmp_path):
+    evaluate = load_script("eval/evaluate.py")
+    with pytest.raises(SystemExit):
+        evaluate.main(["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir), "--fold", "2",
+                       "--out", str(tmp_path)])
+
+
+def test_crossval_one_fold(data_dir, tmp_path):
+    crossval = load_script("eval/crossval.py")
+    assert crossval.main(["--config", str(ROOT / "configs" / "tiny.yaml"), "--folds", "1", "--out", str(tmp_path),
+                          "--set", f"data_dir={data_dir}", "--set", "epochs=2"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["per_fold"]) == {"model", "CRF", "lexicon"}
+    assert "| entity micro-F1 |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "fold1" / "best" / "marsad.json").exists()
+
+
+def test_predict_cli_jsonl(tiny_run, tmp_path, monkeypatch):
+    predict_cli = load_script("eval/predict.py")
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": 7, "text": "سيطرت قوات النظام على الميادين."}, ensure_ascii=False) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert predict_cli.main(["--checkpoint", str(tiny_run / "best"), "--input", str(src), "--jsonl",
+                             "--output", str(out)]) == 0
+    row = json.loads(out.read_text())
+    assert row["id"] == 7 and "entities" in row and "relations" in row
+    monkeypatch.setattr(sys, "stdin", io.StringIO("نص أول\nنص ثان\n"))
+    assert predict_cli.main(["--checkpoint", str(tiny_run / "best"), "--output", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 2
+    src.write_text("{broken\n")
+    with pytest.raises(SystemExit, match="input line 1: invalid JSON"):
+        predict_cli.main(["--checkpoint", str(tiny_run / "best"), "--input", str(src), "--jsonl"])
