@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.data.audit import relation_inconsistencies, render_markdown, surface_inconsistencies  # noqa: E402
+from marsad.data.audit import (near_duplicate_relation_diffs, relation_inconsistencies, render_markdown,  # noqa: E402
+                               surface_inconsistencies)
 from marsad.data.corpus import read_corpus  # noqa: E402
 
 
@@ -29,6 +30,8 @@ def main() -> None:
             print(f"    {o.sent_id}@{o.start}: {o.status}")
     for r in relation_inconsistencies(sentences):
         print(f"RELATION {r.head} -> {r.tail} [{r.between}]: {dict(r.labels)}")
+    for t in near_duplicate_relation_diffs(sentences):
+        print(f"TWINS {t.a} ~ {t.b} ({t.similarity}): only A {list(t.only_a)}; only B {list(t.only_b)}")
 
 
 if __name__ == "__main__":

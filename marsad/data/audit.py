@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from marsad.data.corpus import Sentence
+from marsad.data.similarity import normalise, similarity_matrix
+from marsad.data.splits import CLUSTER_THRESHOLD
 from marsad.schema import pair_can_relate
 from marsad.words import word_spans
 
@@ -101,6 +103,48 @@ def relation_inconsistencies(sentences: list[Sentence]) -> list[RelationRow]:
             for k, v in sorted(groups.items()) if len(v) > 1]
 
 
+def _key(text: str) -> str:
+    """Surface key that survives wire-copy variation: normalised, one leading proclitic removed."""
+    norm = normalise(text)
+    return norm[1:] if norm[:1] in "وفبل" and len(norm) > 4 and not norm.startswith("لل") else norm
+
+
+def _relation_keys(s: Sentence) -> set[tuple[str, str, str]]:
+    by_id = {e.id: e for e in s.entities}
+    return {(_key(by_id[r.head].text), _key(by_id[r.tail].text), r.label) for r in s.relations}
+
+
+def _entity_keys(s: Sentence) -> set[str]:
+    return {_key(e.text) for e in s.entities}
+
+
+@dataclass(frozen=True)
+class TwinRow:
+    a: str
+    b: str
+    similarity: float
+    only_a: tuple[tuple[str, str, str], ...]
+    only_b: tuple[tuple[str, str, str], ...]
+
+
+def near_duplicate_relation_diffs(sentences: list[Sentence], threshold: float = CLUSTER_THRESHOLD) -> list[TwinRow]:
+    """Near-twin sentences (similarity >= threshold) whose relations between shared mentions differ."""
+    sim = similarity_matrix([s.text for s in sentences])
+    rows = []
+    for i, a in enumerate(sentences):
+        for j in range(i + 1, len(sentences)):
+            if sim[i][j] < threshold:
+                continue
+            b = sentences[j]
+            shared = _entity_keys(a) & _entity_keys(b)
+            ra = {r for r in _relation_keys(a) if r[0] in shared and r[1] in shared}
+            rb = {r for r in _relation_keys(b) if r[0] in shared and r[1] in shared}
+            if ra != rb:
+                rows.append(TwinRow(a.sent_id, b.sent_id, round(sim[i][j], 2),
+                                    tuple(sorted(ra - rb)), tuple(sorted(rb - ra))))
+    return rows
+
+
 def render_markdown(sentences: list[Sentence]) -> str:
     surf = surface_inconsistencies(sentences)
     rels = relation_inconsistencies(sentences)
@@ -119,4 +163,11 @@ def render_markdown(sentences: list[Sentence]) -> str:
     for r in rels:
         labs = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(r.labels.items()))
         lines.append(f"| \u200f{r.head} | \u200f{r.tail} | \u200f{r.between} | {labs} |")
+    twins = near_duplicate_relation_diffs(sentences)
+    lines += ["", f"## Near-twin sentences whose relations differ ({len(twins)})", "",
+              "Relations between mentions both sentences share (normalised surface, one proclitic removed).", "",
+              "| sentence A | sentence B | similarity | only in A | only in B |", "|---|---|---:|---|---|"]
+    for t in twins:
+        fmt = lambda rs: "; ".join(f"\u200f{h} → {tl} {lab}" for h, tl, lab in rs) or "—"  # noqa: E731
+        lines.append(f"| {t.a} | {t.b} | {t.similarity} | {fmt(t.only_a)} | {fmt(t.only_b)} |")
     return "\n".join(lines) + "\n"
