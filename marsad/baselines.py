@@ -1,47 +1,112 @@
-"""Baselines for cross-validation: a feature CRF, a lexicon tagger and a majority relation classifier."""
+"""Baselines for cross-validation: a feature CRF, a lexicon tagger and a majority relation classifier.
+
+They answer "what does the neural model buy over cheap, standard methods on the same folds?", so
+they use the same word segmentation and data as the model and are scored by :mod:`marsad.metrics`.
+Taggers take and return word-level IOB2 tag strings (``load_splits`` stores ClassLabel ids; see
+:func:`split_words_tags`) and always return valid IOB2, so strict scoring never sees orphan ``I-``.
+"""
 from __future__ import annotations
 
-import re
+import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sklearn_crfsuite
 
-from marsad.inference import WordEntity, candidate_pairs
-from marsad.schema import NO_RELATION
+from marsad.schema import BIO_TAGS, NO_RELATION, RELATION_TYPES, pair_can_relate, relation_fits
+from marsad.words import SPLIT_PUNCTUATION
 
-PROCLITICS = ("وبال", "وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
-_ARABIC = re.compile(r"^[\u0600-\u06FF]+$")
-_LATIN = re.compile(r"^[A-Za-z]+$")
+# ---------------------------------------------------------------------------------------------- data
+
+
+def tag_strings(tags: Sequence[int | str], names: Sequence[str] = BIO_TAGS) -> list[str]:
+    """Tags as strings; ids are mapped through ``names`` (``load_splits``'s ClassLabel is ``BIO_TAGS``)."""
+    return [names[t] if not isinstance(t, str) else t for t in tags]
+
+
+def split_words_tags(dataset: Any) -> tuple[list[list[str]], list[list[str]]]:
+    """``(words, tags)`` lists of a ``load_splits`` split, ClassLabel ids turned into tag strings."""
+    int2str = dataset.features["tags"].feature.int2str
+    return [list(w) for w in dataset["words"]], [[int2str(int(t)) for t in ts] for ts in dataset["tags"]]
+
+
+# ------------------------------------------------------------------------------------------ features
+
+
+
+def _proclitic_clusters() -> tuple[str, ...]:
+    """Conjunction (و/ف) + preposition (ب/ك/ل) + article (ال), each optional; ل + ال is written لل.
+    Longest first, so the longest cluster is stripped."""
+    out = set()
+    for conj in ("", "و", "ف"):
+        for prep in ("", "ب", "ك", "ل"):
+            for art in ("", "ال"):
+                out.add(conj + ("لل" if prep == "ل" and art else prep + art))
+    out.discard("")
+    return tuple(sorted(out, key=lambda s: (-len(s), s)))
+
+
+PROCLITICS: tuple[str, ...] = _proclitic_clusters()
+_TATWEEL = "\u0640"
+_NORMALISE = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
 
 
 def strip_proclitics(word: str) -> str:
-    """Remove one common proclitic cluster, keeping at least two letters of stem."""
+    """Remove the longest leading proclitic cluster (و ف ب ك ل ال and combinations such as
+    وال بال لل فال كال وبال).
+
+    A stem keeps at least two letters, three after a single-letter clitic, so short words that
+    merely start with و/ب/ل are mostly left alone. Tatweel is dropped first ("لـداعش" -> "داعش").
+    This is light stemming for features, not morphological analysis.
+    """
+    bare = word.replace(_TATWEEL, "") or word
     for p in PROCLITICS:
-        if word.startswith(p) and len(word) - len(p) >= 2:
-            return word[len(p):]
-    return word
+        if bare.startswith(p) and len(bare) - len(p) >= (3 if len(p) == 1 else 2):
+            return bare[len(p):]
+    return bare
 
 
-def _shape(word: str) -> str:
-    if word.isdigit():
-        return "digits"
-    if any(c.isdigit() for c in word):
-        return "has_digit"
-    if _ARABIC.match(word):
-        return "arabic"
-    if _LATIN.match(word):
-        return "latin"
-    if not any(c.isalnum() for c in word):
-        return "punct"
-    return "mixed"
+def normalise(word: str) -> str:
+    """Merge common spelling variants (alef forms, alef maqsura, ta marbuta) for a sparse-safe feature."""
+    return word.translate(_NORMALISE)
 
 
-def word_features(words: list[str], i: int) -> dict[str, object]:
+def _char_class(c: str) -> str:
+    if c.isdigit():
+        return "d"
+    if c.isalpha():
+        return "a" if "ARABIC" in unicodedata.name(c, "") else "x" if c.isascii() else "o"
+    if c in SPLIT_PUNCTUATION or unicodedata.category(c).startswith("P"):
+        return "p"
+    return "s"
+
+
+def word_shape(word: str) -> str:
+    """Collapsed character-class string: a = Arabic letter, x = Latin, d = digit (any script),
+    p = punctuation, o = other letter, s = symbol; e.g. "2023" -> "d", "12.5" -> "dpd"."""
+    out: list[str] = []
+    for c in word:
+        k = _char_class(c)
+        if not out or out[-1] != k:
+            out.append(k)
+    return "".join(out)
+
+
+def _length_bucket(n: int) -> str:
+    return "1" if n <= 1 else "2" if n == 2 else "3" if n == 3 else "4-5" if n <= 5 else "6-8" if n <= 8 else "9+"
+
+
+def word_features(words: Sequence[str], i: int) -> dict[str, Any]:
+    """CRF features of word ``i``: the word, its stem and affixes, digit/shape/length/punctuation
+    cues, and the neighbouring words (±1 with stems and shapes, ±2 bare) with BOS/EOS markers."""
     w = words[i]
     stem = strip_proclitics(w)
-    feats: dict[str, object] = {
-        "bias": 1.0, "w": w, "stem": stem, "shape": _shape(w), "len": min(len(w), 8),
-        "has_al": "ال" in w[:4],
+    shape = word_shape(w)
+    feats: dict[str, Any] = {
+        "bias": 1.0, "w": w, "stem": stem, "norm": normalise(stem), "has_clitic": stem != w.replace(_TATWEEL, ""),
+        "is_digit": w.isdigit(), "has_digit": any(c.isdigit() for c in w), "shape": shape,
+        "is_punct": set(shape) == {"p"}, "len": _length_bucket(len(w)),
     }
     for k in (1, 2, 3):
         feats[f"pre{k}"] = w[:k]
@@ -51,35 +116,26 @@ def word_features(words: list[str], i: int) -> dict[str, object]:
         j = i + off
         if 0 <= j < len(words):
             feats[f"{off}:w"] = words[j]
-            feats[f"{off}:stem"] = strip_proclitics(words[j])
-            feats[f"{off}:shape"] = _shape(words[j])
+            if abs(off) == 1:
+                feats[f"{off}:stem"] = strip_proclitics(words[j])
+                feats[f"{off}:shape"] = word_shape(words[j])
         else:
             feats[f"{off}:w"] = "BOS" if j < 0 else "EOS"
     return feats
 
 
-class CrfTagger:
-    """Linear-chain CRF (L-BFGS, elastic net) over standard Arabic word features.
+def sentence_features(words: Sequence[str]) -> list[dict[str, Any]]:
+    return [word_features(words, i) for i in range(len(words))]
 
-    Training is deterministic (L-BFGS, no sampling), so cross-validation rows are reproducible.
+
+def repair_iob2(tags: Sequence[str]) -> list[str]:
+    """Turn an I-X that does not continue an X into B-X, so the output is valid IOB2.
+
+    Repair (rather than dropping the word) keeps the word in an entity, which is what a tagger
+    that emits I-X for it most plausibly meant.
     """
-
-    def __init__(self, c1: float = 0.1, c2: float = 0.1, max_iterations: int = 100):
-        self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=max_iterations,
-                                        all_possible_transitions=True)
-
-    def fit(self, sentences: list[list[str]], tags: list[list[str]]) -> "CrfTagger":
-        self.crf.fit([[word_features(s, i) for i in range(len(s))] for s in sentences], tags)
-        return self
-
-    def predict(self, sentences: list[list[str]]) -> list[list[str]]:
-        predicted = self.crf.predict([[word_features(s, i) for i in range(len(s))] for s in sentences])
-        return [repair_iob2(list(p)) for p in predicted]
-
-
-def repair_iob2(tags: list[str]) -> list[str]:
-    """Turn an I-X that does not continue an X into B-X, so the output is valid IOB2."""
-    out, prev = [], "O"
+    out: list[str] = []
+    prev = "O"
     for t in tags:
         if t.startswith("I-") and prev[2:] != t[2:]:
             t = "B-" + t[2:]
@@ -88,45 +144,146 @@ def repair_iob2(tags: list[str]) -> list[str]:
     return out
 
 
+# ------------------------------------------------------------------------------------------- taggers
+
+
+class CrfTagger:
+    """Linear-chain CRF (sklearn-crfsuite, L-BFGS with elastic net c1/c2) over :func:`word_features`.
+
+    Training is deterministic: L-BFGS has no random initialisation or sampling, so the same
+    sentences in the same order give the same model and cross-validation rows are reproducible
+    without a seed. Predictions go through :func:`repair_iob2` because ``all_possible_transitions``
+    lets the CRF emit (rarely) an O -> I-X transition.
+    """
+
+    def __init__(self, c1: float = 0.1, c2: float = 0.1, max_iterations: int = 100,
+                 all_possible_transitions: bool = True):
+        self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=max_iterations,
+                                        all_possible_transitions=all_possible_transitions)
+
+    def fit(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int | str]]) -> "CrfTagger":
+        if len(sentences) != len(tags):
+            raise ValueError(f"{len(sentences)} sentences but {len(tags)} tag sequences")
+        pairs = [(s, tag_strings(t)) for s, t in zip(sentences, tags) if len(s)]
+        for s, t in pairs:
+            if len(s) != len(t):
+                raise ValueError(f"{len(s)} words but {len(t)} tags in {' '.join(s)[:60]!r}")
+        if not pairs:
+            raise ValueError("CrfTagger.fit needs at least one non-empty sentence")
+        self.crf.fit([sentence_features(s) for s, _ in pairs], [t for _, t in pairs])
+        return self
+
+    def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Valid IOB2 tag strings, one list per sentence (empty sentences give ``[]``)."""
+        nonempty = [s for s in sentences if len(s)]
+        predicted = iter(self.crf.predict([sentence_features(s) for s in nonempty]) if nonempty else [])
+        return [repair_iob2(list(next(predicted))) if len(s) else [] for s in sentences]
+
+
 class LexiconTagger:
     """Each word gets the tag it carried most often in training ('O' if unseen), then IOB2 repair.
 
-    Word-level memorisation is the simplest lexicon baseline; repair keeps the output scoreable in
-    strict mode (a lone I- becomes B-).
+    Word-level memorisation of the exact word form is the simplest lexicon baseline: it measures how
+    much of the test set is known names. Ties between tags go to the earlier tag in ``BIO_TAGS``
+    (so 'O' wins a tie), which makes the lexicon independent of training order. Tagging word by
+    word can give I-X after O (a word seen mostly inside an entity now standing alone);
+    :func:`repair_iob2` turns it into B-X so the output is valid IOB2 and the word still counts.
     """
 
-    def fit(self, sentences: list[list[str]], tags: list[list[str]]) -> "LexiconTagger":
+    def __init__(self) -> None:
+        self.lexicon: dict[str, str] = {}
+
+    def fit(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int | str]]) -> "LexiconTagger":
+        if len(sentences) != len(tags):
+            raise ValueError(f"{len(sentences)} sentences but {len(tags)} tag sequences")
         counts: dict[str, Counter[str]] = defaultdict(Counter)
         for words, ts in zip(sentences, tags):
-            for w, t in zip(words, ts):
+            for w, t in zip(words, tag_strings(ts), strict=True):
                 counts[w][t] += 1
-        self.lexicon = {w: c.most_common(1)[0][0] for w, c in counts.items()}
+        order = {t: i for i, t in enumerate(BIO_TAGS)}
+        self.lexicon = {w: min(c, key=lambda t: (-c[t], order.get(t, len(order)), t)) for w, c in counts.items()}
         return self
 
-    def predict(self, sentences: list[list[str]]) -> list[list[str]]:
+    def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         return [repair_iob2([self.lexicon.get(w, "O") for w in s]) for s in sentences]
+
+
+# ---------------------------------------------------------------------------------------- relations
+
+
+def _get(obj: Any, name: str, position: int) -> Any:
+    if isinstance(obj, dict):
+        return obj[name]
+    if isinstance(obj, (tuple, list)):
+        return obj[position]
+    return getattr(obj, name)
+
+
+def _entity_labels(entities: Iterable[Any]) -> list[str]:
+    """Labels of entities given as WordEntity/Entity objects, ``load_splits`` dicts or (start, end, label)."""
+    return [_get(e, "label", 2) for e in entities]
+
+
+def _sentence_view(sentence: Any) -> tuple[list[str], list[tuple[int, int, str]]]:
+    """(entity labels, relations by entity index) of an Example, corpus Sentence, ``load_splits``
+    row or SentenceExtraction; relations given by entity id are resolved to indices."""
+    entities = list(_get(sentence, "entities", 0))
+    ids = {}
+    for i, e in enumerate(entities):
+        eid = e.get("id") if isinstance(e, dict) else getattr(e, "id", None)
+        if eid is not None:
+            ids[eid] = i
+    relations = []
+    for r in _get(sentence, "relations", 1):
+        head, tail, label = _get(r, "head", 0), _get(r, "tail", 1), _get(r, "label", 2)
+        relations.append((ids[head] if isinstance(head, str) else head, ids[tail] if isinstance(tail, str) else tail,
+                          label))
+    return _entity_labels(entities), relations
+
+
+def candidate_pairs(labels: Sequence[str]) -> list[tuple[int, int]]:
+    """Ordered pairs of distinct entities whose types some relation accepts (as the model's candidates)."""
+    return [(h, t) for h, hl in enumerate(labels) for t, tl in enumerate(labels)
+            if h != t and pair_can_relate(hl, tl)]
 
 
 class MajorityRelationBaseline:
     """For each ordered (head type, tail type) pair, predict its most frequent training label.
 
-    Counted over all candidate pairs of gold mentions, NONE included: where NONE wins (as it does
-    for most type pairs) the baseline predicts nothing for that type pair.
+    Counted over all candidate pairs of gold entities (ordered, distinct, types fitting some
+    relation signature), NONE included: where NONE wins (as it does for most type pairs) the
+    baseline predicts nothing for that type pair, and a type pair unseen in training gets nothing.
+    Ties go to NONE, then to the earlier label in ``RELATION_TYPES``, so the choice does not
+    depend on data order. ``fit`` accepts :class:`marsad.examples.Example` objects, corpus
+    ``Sentence`` objects, ``load_splits`` rows (or a split itself) and ``SentenceExtraction``.
     """
 
-    def fit(self, examples) -> "MajorityRelationBaseline":
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], Counter[str]] = {}
+        self.majority: dict[tuple[str, str], str] = {}
+
+    def fit(self, sentences: Iterable[Any]) -> "MajorityRelationBaseline":
         counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-        for ex in examples:
-            gold = {(r.head, r.tail): r.label for r in ex.relations}
-            for h, t in candidate_pairs(ex.entities):
-                counts[(ex.entities[h].label, ex.entities[t].label)][gold.get((h, t), NO_RELATION)] += 1
-        self.majority = {k: c.most_common(1)[0][0] for k, c in counts.items()}
+        for sentence in sentences:
+            labels, relations = _sentence_view(sentence)
+            gold: dict[tuple[int, int], list[str]] = defaultdict(list)
+            for h, t, label in relations:
+                gold[(h, t)].append(label)
+            for h, t in candidate_pairs(labels):
+                for label in gold.get((h, t)) or [NO_RELATION]:
+                    counts[(labels[h], labels[t])][label] += 1
+        order = {label: i for i, label in enumerate((NO_RELATION,) + RELATION_TYPES)}
+        self.counts = dict(counts)
+        self.majority = {k: min(c, key=lambda lab: (-c[lab], order.get(lab, len(order)), lab))
+                         for k, c in counts.items()}
         return self
 
-    def predict(self, entities: list[WordEntity]) -> list[tuple[int, int, str]]:
+    def predict(self, entities: Sequence[Any]) -> list[tuple[int, int, str]]:
+        """``(head index, tail index, label)`` for one sentence's entities (any form ``fit`` reads)."""
+        labels = _entity_labels(entities)
         out = []
-        for h, t in candidate_pairs(entities):
-            label = self.majority.get((entities[h].label, entities[t].label), NO_RELATION)
-            if label != NO_RELATION:
+        for h, t in candidate_pairs(labels):
+            label = self.majority.get((labels[h], labels[t]), NO_RELATION)
+            if label in RELATION_TYPES and relation_fits(label, labels[h], labels[t]):
                 out.append((h, t, label))
         return out

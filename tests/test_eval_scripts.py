@@ -65,3 +65,16 @@ def test_predict_cli_jsonl(tiny_run, tmp_path, monkeypatch):
     src.write_text("{broken\n")
     with pytest.raises(SystemExit, match="input line 1: invalid JSON"):
         predict_cli.main(["--checkpoint", str(tiny_run / "best"), "--input", str(src), "--jsonl"])
+
+
+def test_anercorp_reader_and_scoring(tiny_run, tmp_path):
+    anercorp = load_script("eval/anercorp.py")
+    conll = tmp_path / "mini.txt"
+    conll.write_text("قال O\nبوش B-PERS\nفي O\nبغداد B-LOC\n\nالأمم B-ORG\nالمتحدة I-ORG\nكأس B-MISC\n"
+                     "العالم I-MISC\nأمس I-LOC", encoding="utf-8")
+    words, tags = anercorp.read_conll(conll)
+    assert tags == [["O", "B-ACTOR", "O", "B-LOCATION"], ["B-ACTOR", "I-ACTOR", "O", "O", "B-LOCATION"]]
+    out = tmp_path / "m.json"
+    assert anercorp.main(["--checkpoint", str(tiny_run / "best"), "--file", str(conll), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["sentences"] == 2 and result["ACTOR"]["support"] == 2 and result["LOCATION"]["support"] == 2

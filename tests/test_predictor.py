@@ -56,7 +56,9 @@ def test_article_equals_its_sentences(predictor, data_dir):
     for s in split_sentences(raw, drop_furniture=False):
         r = predictor(s.text)
         pieces += [(e.start + s.start, e.end + s.start, e.label, e.score) for e in r.entities]
-    assert [(e.start, e.end, e.label, e.score) for e in whole.entities] == pieces
+    # batching pads differently, so scores may differ by float noise; spans and labels may not
+    assert [(e.start, e.end, e.label) for e in whole.entities] == [p[:3] for p in pieces]
+    assert [e.score for e in whole.entities] == pytest.approx([p[3] for p in pieces], abs=1e-3)
 
 
 def test_long_input_is_windowed(predictor, data_dir):
