@@ -76,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     a = metrics["all"]
     print(f"{wanted} {args.split} ({len(examples)} sentences), encoder {enc.get('used')}:")
-    print(f"  entity micro-F1 {a['entities']['micro']['f1']:.4f} CI95 {a['entities']['micro']['ci95']}")
-    print(f"  relation micro-F1 end-to-end {a['relations_end_to_end']['micro']['f1']:.4f} "
-          f"CI95 {a['relations_end_to_end']['micro']['ci95']}")
-    print(f"  relation micro-F1 gold entities {a['relations_gold_entities']['micro']['f1']:.4f}")
+    for key, name in (("entities", "entity micro-F1"), ("relations_end_to_end", "relation micro-F1, end-to-end"),
+                      ("relations_gold_entities", "relation micro-F1, gold entities")):
+        m = a[key]["micro"]
+        print(f"  {name:34s} {m['f1']:.4f}  95% CI [{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}]")
     print(f"  report: {out / 'report.md'}")
     return 0
 
