@@ -24,9 +24,23 @@ class Window:
     last_token: list[int]  # per word: index of its last sub-word
 
 
+_PIECE_CACHE_SIZE = 200_000
+
+
 def _word_piece_counts(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[list[int]]:
-    enc = tokenizer(words, add_special_tokens=False, is_split_into_words=False)["input_ids"]
-    return [ids or [tokenizer.unk_token_id] for ids in enc]
+    """Sub-word ids per word, memoised per tokenizer: news text repeats its words heavily, and the
+    bundled tokenizer's normaliser is the slowest step of prediction on CPU."""
+    cache: dict[str, list[int]] | None = getattr(tokenizer, "_marsad_piece_cache", None)
+    if cache is None:
+        cache = {}
+        tokenizer._marsad_piece_cache = cache
+    missing = list(dict.fromkeys(w for w in words if w not in cache))
+    if missing:
+        if len(cache) + len(missing) > _PIECE_CACHE_SIZE:
+            cache.clear()
+        encoded = tokenizer(missing, add_special_tokens=False)["input_ids"]
+        cache.update((w, ids or [tokenizer.unk_token_id]) for w, ids in zip(missing, encoded))
+    return [cache[w] for w in words]
 
 
 def special_affixes(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], list[int]]:
