@@ -8,7 +8,6 @@ from marsad.examples import Example
 from marsad.inference import SentenceOutput, WordEntity, extract
 from marsad.metrics import SentenceExtraction, entity_scores, relation_scores
 from marsad.modeling import JointModel
-from marsad.schema import BIO_TAGS  # noqa: F401 - documents the tag inventory the tags use
 
 
 @dataclass

@@ -14,6 +14,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
+    """The committed corpus, or ``$MARSAD_TEST_DATA`` to run the suite against another data directory."""
     return Path(os.environ.get("MARSAD_TEST_DATA", ROOT / "data"))
 
 

@@ -39,7 +39,7 @@ def test_best_checkpoint_is_complete_and_described(tiny_run):
 
 
 def test_reloaded_checkpoint_predicts_identically(tiny_run, data_dir):
-    """The in-training model (last epoch) and its reloaded checkpoint agree on every output."""
+    """Two loads of a saved checkpoint agree on every output (nothing is re-initialised at load)."""
     examples = examples_from_split(load_splits(data_dir)["test"])
     loaded = load_checkpoint(tiny_run / "last")
     again = load_checkpoint(tiny_run / "last")

@@ -132,8 +132,8 @@ def validate_file(path: Path, raw_text: str | None) -> list[Problem]:
     seen_ids: set[str] = set()
     present: set[tuple[int, str]] = set()
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        def report(where: str, reason: str, _l=lineno, _sid="?") -> None:
-            problems.append(Problem(str(path), _l, where, reason))
+        def report(where: str, reason: str, _line: int = lineno) -> None:
+            problems.append(Problem(str(path), _line, where, reason))
 
         if not line.strip():
             report("line", "empty line")
@@ -150,8 +150,8 @@ def validate_file(path: Path, raw_text: str | None) -> list[Problem]:
             continue
         sid = row["sent_id"]
 
-        def sreport(where: str, reason: str, _l=lineno, _sid=sid) -> None:
-            problems.append(Problem(str(path), _l, f"{_sid} {where}".strip(), reason))
+        def sreport(where: str, reason: str, _line: int = lineno, _sid: str = sid) -> None:
+            problems.append(Problem(str(path), _line, f"{_sid} {where}".strip(), reason))
 
         if sid in seen_ids:
             sreport("", "duplicate sent_id")
