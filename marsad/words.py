@@ -22,3 +22,15 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 def split_words(text: str) -> list[str]:
     """Return the words of ``text`` (see :func:`word_spans`)."""
     return [text[s:e] for s, e in word_spans(text)]
+
+
+def word_aligned_occurrences(text: str, surface: str) -> list[int]:
+    """Start offsets where ``surface`` occurs in ``text`` beginning and ending on word boundaries."""
+    spans = word_spans(text)
+    starts, ends = {s for s, _ in spans}, {e for _, e in spans}
+    hits, i = [], text.find(surface)
+    while i != -1:
+        if i in starts and i + len(surface) in ends:
+            hits.append(i)
+        i = text.find(surface, i + 1)
+    return hits

@@ -13,20 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.words import word_spans  # noqa: E402
-
-
-def word_boundary_matches(sentence: str, surface: str) -> list[int]:
-    """Start offsets where ``surface`` occurs starting and ending on word boundaries."""
-    spans = word_spans(sentence)
-    starts = {s for s, _ in spans}
-    ends = {e for _, e in spans}
-    hits, i = [], sentence.find(surface)
-    while i != -1:
-        if i in starts and i + len(surface) in ends:
-            hits.append(i)
-        i = sentence.find(surface, i + 1)
-    return hits
+from marsad.words import word_aligned_occurrences  # noqa: E402
 
 
 def fill_file(path: Path) -> list[str]:
@@ -37,7 +24,7 @@ def fill_file(path: Path) -> list[str]:
         for ent in row["entities"]:
             if "start" in ent and "end" in ent and "occurrence" not in ent:
                 continue
-            hits = word_boundary_matches(row["text"], ent["text"])
+            hits = word_aligned_occurrences(row["text"], ent["text"])
             k = ent.pop("occurrence", None)
             where = f"{path}:{lineno}: {row['sent_id']} entity {ent.get('id')}"
             if not hits:

@@ -15,7 +15,7 @@ from marsad.data.corpus import Sentence
 from marsad.data.similarity import normalise, similarity_matrix
 from marsad.data.splits import CLUSTER_THRESHOLD
 from marsad.schema import pair_can_relate
-from marsad.words import word_spans
+from marsad.words import word_aligned_occurrences
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,6 @@ class RelationRow:
     labels: dict[str, list[str]]  # label -> sent_ids
 
 
-def _occurrences(sentence: Sentence, surface: str) -> list[int]:
-    spans = word_spans(sentence.text)
-    starts, ends = {s for s, _ in spans}, {e for _, e in spans}
-    out, i = [], sentence.text.find(surface)
-    while i != -1:
-        if i in starts and i + len(surface) in ends:
-            out.append(i)
-        i = sentence.text.find(surface, i + 1)
-    return out
-
-
 def _status(sentence: Sentence, start: int, end: int) -> str | None:
     """Label if an entity equals [start, end); None if inside a longer entity; else unlabeled/partial."""
     for e in sentence.entities:
@@ -71,7 +60,7 @@ def surface_inconsistencies(sentences: list[Sentence]) -> list[SurfaceRow]:
     for surface in surfaces:
         occ = []
         for s in sentences:
-            for start in _occurrences(s, surface):
+            for start in word_aligned_occurrences(s.text, surface):
                 status = _status(s, start, start + len(surface))
                 if status is not None:
                     occ.append(Occurrence(s.sent_id, start, status))
