@@ -11,6 +11,7 @@ Layout (all written into a temp dir and swapped into place atomically):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,11 @@ def base_meta(preprocessing: list[str], max_length: int, head_shape: dict[str, A
 
 
 def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenizerBase, meta: dict[str, Any],
-                    model_card: str) -> Path:
-    """Write the checkpoint atomically: ``dest`` is either the old or the complete new checkpoint."""
+                    model_card: str, extra: Callable[[Path], None] | None = None) -> Path:
+    """Write the checkpoint atomically: ``dest`` is either the old or the complete new checkpoint.
+
+    ``extra(tmp_dir)`` may add files (e.g. optimizer state) inside the same atomic write.
+    """
     with atomic_directory(Path(dest)) as tmp:
         model.tagger.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -70,6 +74,8 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
         save_file(state, str(tmp / RELATION_FILE))
         (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(model_card, encoding="utf-8")
+        if extra is not None:
+            extra(tmp)
     return Path(dest)
 
 

@@ -29,7 +29,6 @@ from marsad.encoders.resolve import EncoderChoice, resolve_encoder
 from marsad.encoding import Window, make_windows
 from marsad.evaluation import evaluate_examples
 from marsad.examples import Example, examples_from_split
-from marsad.fileio import atomic_directory
 from marsad.inference import WordEntity, build_pair_batch, candidate_pairs, pad_batch, tags_to_entities
 from marsad.model_card import render_model_card
 from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
@@ -204,19 +203,19 @@ class Trainer:
     def _save_last(self, epoch: int, best: dict[str, Any], metrics: dict[str, Any]) -> None:
         model = self.accelerator.unwrap_model(self.model)
         meta = {**self.meta_common, "epoch": epoch, "dev_metrics": metrics}
-        save_checkpoint(self.out / "last", model, self.tokenizer, meta, render_model_card(meta))
         state = {"epoch": epoch, "best": best, "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
                  "python_rng": random.getstate(), "numpy_rng": np.random.get_state()}
-        with atomic_directory(self.out / "state") as tmp:
-            torch.save(state, tmp / STATE_FILE)
+        # weights and optimizer state in one atomic write, so a crash never pairs mismatched halves
+        save_checkpoint(self.out / "last", model, self.tokenizer, meta, render_model_card(meta),
+                        extra=lambda tmp: torch.save(state, tmp / STATE_FILE))
 
     def _load_last(self) -> tuple[int, dict[str, Any]]:
         from safetensors.torch import load_file
 
         from marsad.checkpoint import RELATION_FILE, load_checkpoint
 
-        state_path = self.out / "state" / STATE_FILE
+        state_path = self.out / "last" / STATE_FILE
         if not state_path.exists():
             raise FileNotFoundError(f"cannot resume: {state_path} does not exist (no finished epoch in {self.out})")
         loaded = load_checkpoint(self.out / "last")
