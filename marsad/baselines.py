@@ -14,7 +14,7 @@ from typing import Any
 
 import sklearn_crfsuite
 
-from marsad.schema import BIO_TAGS, NO_RELATION, RELATION_TYPES, pair_can_relate, relation_fits
+from marsad.schema import BIO_TAGS, NO_RELATION, RELATION_TYPES, candidate_pairs, relation_fits
 from marsad.words import SPLIT_PUNCTUATION
 
 # ---------------------------------------------------------------------------------------------- data
@@ -239,12 +239,6 @@ def _sentence_view(sentence: Any) -> tuple[list[str], list[tuple[int, int, str]]
         relations.append((ids[head] if isinstance(head, str) else head, ids[tail] if isinstance(tail, str) else tail,
                           label))
     return _entity_labels(entities), relations
-
-
-def candidate_pairs(labels: Sequence[str]) -> list[tuple[int, int]]:
-    """Ordered pairs of distinct entities whose types some relation accepts (as the model's candidates)."""
-    return [(h, t) for h, hl in enumerate(labels) for t, tl in enumerate(labels)
-            if h != t and pair_can_relate(hl, tl)]
 
 
 class MajorityRelationBaseline:

@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 from marsad.decoding import viterbi_decode
 from marsad.encoding import Window, make_windows
 from marsad.modeling import RELATION_LABELS, JointModel, PairBatch, distance_bucket
-from marsad.schema import BIO_TAGS, ENTITY_TYPES, pair_can_relate
+from marsad.schema import BIO_TAGS, ENTITY_TYPES
+from marsad.schema import candidate_pairs as schema_candidate_pairs
 
 TYPE_INDEX = {t: i for i, t in enumerate(ENTITY_TYPES)}
 
@@ -60,9 +61,8 @@ def tags_to_entities(tag_ids: list[int], word_log_probs: np.ndarray | None = Non
 
 
 def candidate_pairs(entities: list[WordEntity]) -> list[tuple[int, int]]:
-    """Ordered pairs of distinct entities whose types some relation accepts."""
-    return [(h, t) for h, he in enumerate(entities) for t, te in enumerate(entities)
-            if h != t and pair_can_relate(he.label, te.label)]
+    """Ordered pairs of distinct entities whose types some relation accepts (see :mod:`marsad.schema`)."""
+    return schema_candidate_pairs([e.label for e in entities])
 
 
 def build_pair_batch(rows: list[tuple[int, Window, list[WordEntity], list[tuple[int, int]]]],

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from marsad.evaluation import EvalPredictions, gold_extraction, score_predictions, to_extraction
-from marsad.metrics import bootstrap_ci, entity_counts
+from marsad.metrics import bootstrap_ci, entity_counts, sentence_relation_counts
 from marsad.schema import ENTITY_TYPES
 
 Counts = tuple[int, int, int]
@@ -13,15 +13,12 @@ Counts = tuple[int, int, int]
 
 def sentence_counts(preds: EvalPredictions) -> dict[str, list[Counts]]:
     """(tp, fp, fn) per sentence for entities and both relation settings (strict matching)."""
-    out: dict[str, list[Counts]] = {"entities": [], "relations_end_to_end": [], "relations_gold_entities": []}
-    for ex, e2e, gold_ent in zip(preds.examples, preds.end_to_end, preds.gold_entities):
-        gold = gold_extraction(ex)
-        out["entities"].append(entity_counts(gold, to_extraction(ex, e2e)))
-        for key, pred in (("relations_end_to_end", to_extraction(ex, e2e)),
-                          ("relations_gold_entities", to_extraction(ex, gold_ent))):
-            g, p = gold.relation_tuples(), pred.relation_tuples()
-            out[key].append((len(g & p), len(p - g), len(g - p)))
-    return out
+    gold = [gold_extraction(ex) for ex in preds.examples]
+    e2e = [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]
+    with_gold = [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.gold_entities)]
+    return {"entities": [entity_counts(g, p) for g, p in zip(gold, e2e)],
+            "relations_end_to_end": sentence_relation_counts(gold, e2e),
+            "relations_gold_entities": sentence_relation_counts(gold, with_gold)}
 
 
 def subset(preds: EvalPredictions, keep: list[bool]) -> EvalPredictions:

@@ -30,3 +30,12 @@ def relation_fits(label: str, head_type: str, tail_type: str) -> bool:
 def pair_can_relate(head_type: str, tail_type: str) -> bool:
     """True when at least one relation type accepts this ordered type pair (candidate filter)."""
     return any(relation_fits(label, head_type, tail_type) for label in RELATION_TYPES)
+
+
+def candidate_pairs(labels: list[str] | tuple[str, ...]) -> list[tuple[int, int]]:
+    """Ordered pairs of distinct mentions (by index) whose types some relation accepts.
+
+    The one candidate rule shared by the model, its training and the majority baseline.
+    """
+    return [(h, t) for h, hl in enumerate(labels) for t, tl in enumerate(labels)
+            if h != t and pair_can_relate(hl, tl)]
