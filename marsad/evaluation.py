@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from marsad.examples import Example
-from marsad.inference import SentenceOutput, WordEntity, extract
+from marsad.inference import SentenceOutput, WordEntity, extract_both
 from marsad.metrics import SentenceExtraction, entity_scores, relation_scores
 from marsad.modeling import JointModel
 
@@ -38,10 +38,9 @@ def output_tags(example: Example, output: SentenceOutput) -> list[str]:
 
 def predict_examples(model: JointModel, tokenizer, examples: list[Example], preprocessing: list[str],
                      max_length: int, batch_size: int = 32, progress: bool = False) -> EvalPredictions:
-    words = [ex.words for ex in examples]
-    e2e = extract(model, tokenizer, words, preprocessing, max_length, batch_size, progress=progress)
     gold = [[WordEntity(e.start, e.end, e.label) for e in ex.entities] for ex in examples]
-    with_gold = extract(model, tokenizer, words, preprocessing, max_length, batch_size, gold_entities=gold)
+    e2e, with_gold = extract_both(model, tokenizer, [ex.words for ex in examples], preprocessing, max_length,
+                                  batch_size, gold, progress)
     return EvalPredictions(examples, e2e, with_gold)
 
 

@@ -126,12 +126,30 @@ def extract(model: JointModel, tokenizer, sentences: list[list[str]], preprocess
     With ``gold_entities`` the tagger output is ignored and relations are classified over the
     given entities (the "gold entities" evaluation setting).
     """
+    if gold_entities is None:
+        return extract_both(model, tokenizer, sentences, preprocessing, max_length, batch_size, None, progress)[0]
+    return extract_both(model, tokenizer, sentences, preprocessing, max_length, batch_size, gold_entities,
+                        progress, predicted=False)[1]
+
+
+@torch.inference_mode()
+def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], preprocessing: list[str],
+                 max_length: int, batch_size: int = 32, gold_entities: list[list[WordEntity]] | None = None,
+                 progress: bool = False, predicted: bool = True,
+                 ) -> tuple[list[SentenceOutput] | None, list[SentenceOutput] | None]:
+    """End-to-end outputs and, when ``gold_entities`` is given, relations over the gold entities,
+    from one encoder pass per window (evaluation needs both settings)."""
     model.eval()
     device = next(model.parameters()).device
     windows = [make_windows(tokenizer, words, preprocessing, max_length) for words in sentences]
     word_lp: list[np.ndarray] = [np.zeros((len(w), len(BIO_TAGS)), dtype=np.float32) for w in sentences]
     best_centrality = [np.full(len(w), -1) for w in sentences]
-    outputs = [SentenceOutput() for _ in sentences]
+    # setting name -> (outputs, entity source: None = decode the tagger)
+    settings: dict[str, tuple[list[SentenceOutput], list[list[WordEntity]] | None]] = {}
+    if predicted:
+        settings["predicted"] = ([SentenceOutput() for _ in sentences], None)
+    if gold_entities is not None:
+        settings["gold"] = ([SentenceOutput() for _ in sentences], gold_entities)
     jobs = sorted(((s, k) for s, ws in enumerate(windows) for k in range(len(ws)) if sentences[s]),
                   key=lambda sk: len(windows[sk[0]][sk[1]].input_ids))
     pending_multi: set[int] = set()
@@ -153,27 +171,27 @@ def extract(model: JointModel, tokenizer, sentences: list[list[str]], preprocess
             if len(windows[s]) > 1:
                 pending_multi.add(s)
                 continue
-            if gold_entities is None:
-                tag_ids = viterbi_decode(word_lp[s])
-                outputs[s].entities = tags_to_entities(tag_ids, word_lp[s])
-            else:
-                outputs[s].entities = list(gold_entities[s])
-            pairs = candidate_pairs(outputs[s].entities)
-            if pairs:
-                rel_rows.append((row, win, outputs[s].entities, pairs, s))
+            for outputs, source in settings.values():
+                outputs[s].entities = (tags_to_entities(viterbi_decode(word_lp[s]), word_lp[s]) if source is None
+                                       else list(source[s]))
+                pairs = candidate_pairs(outputs[s].entities)
+                if pairs:
+                    rel_rows.append((row, win, outputs[s].entities, pairs, outputs[s]))
         if rel_rows:
             pb = build_pair_batch([r[:4] for r in rel_rows]).to(device)
             logits = model.relation_head(out.hidden_states[-1], pb)
             start = 0
-            for row, win, ents, pairs, s in rel_rows:
-                outputs[s].relations = _relations_from_logits(logits[start:start + len(pairs)], pairs)
+            for _, _, _, pairs, target in rel_rows:
+                target.relations = _relations_from_logits(logits[start:start + len(pairs)], pairs)
                 start += len(pairs)
         bar.update(len(batch))
     bar.close()
     for s in sorted(pending_multi):
-        _finish_multi_window(model, tokenizer, windows[s], word_lp[s], outputs[s],
-                             None if gold_entities is None else gold_entities[s], device)
-    return outputs
+        for outputs, source in settings.values():
+            _finish_multi_window(model, tokenizer, windows[s], word_lp[s], outputs[s],
+                                 None if source is None else source[s], device)
+    return (settings["predicted"][0] if predicted else None,
+            settings["gold"][0] if gold_entities is not None else None)
 
 
 def _finish_multi_window(model: JointModel, tokenizer, windows: list[Window], word_lp: np.ndarray,
