@@ -211,9 +211,7 @@ class Trainer:
                         extra=lambda tmp: torch.save(state, tmp / STATE_FILE))
 
     def _load_last(self) -> tuple[int, dict[str, Any]]:
-        from safetensors.torch import load_file
-
-        from marsad.checkpoint import RELATION_FILE, load_checkpoint
+        from marsad.checkpoint import load_checkpoint
 
         state_path = self.out / "last" / STATE_FILE
         if not state_path.exists():
@@ -221,7 +219,7 @@ class Trainer:
         loaded = load_checkpoint(self.out / "last")
         model = self.accelerator.unwrap_model(self.model)
         model.tagger.load_state_dict(loaded.model.tagger.state_dict())
-        model.relation_head.load_state_dict(load_file(str(self.out / "last" / RELATION_FILE)))
+        model.relation_head.load_state_dict(loaded.model.relation_head.state_dict())
         state = torch.load(state_path, weights_only=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
