@@ -85,6 +85,12 @@ def render(summary: dict[str, dict[str, dict[str, float]]], command: str, encode
     return "\n".join(lines) + "\n"
 
 
+def render_dev(dev_summary: dict[str, dict[str, float]]) -> str:
+    """The model's dev scores at its selected epoch: the numbers to compare configs by (not test)."""
+    cells = " ".join(f"{name} {dev_summary[name]['mean']:.3f};" for name, _ in HEADLINE)
+    return f"\nModel on dev (fold k+1, selection set; compare configurations on these, never on test): {cells}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Grouped 5-fold cross-validation with CRF and lexicon baselines.")
     parser.add_argument("--config", required=True, type=Path)
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out or Path("runs") / f"crossval-{args.config.stem}"
     out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, list[dict[str, Any]]] = {"model": [], "CRF": [], "lexicon": []}
+    results: dict[str, list[dict[str, Any]]] = {"model": [], "CRF": [], "lexicon": [], "model_dev": []}
     encoder = "?"
     for k in args.folds:
         try:
@@ -110,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = score_predictions(predict_examples(loaded.model, loaded.tokenizer, test, loaded.preprocessing,
                                                     loaded.max_length))
         results["model"].append(scores)
+        results["model_dev"].append(loaded.meta["dev_metrics"])  # the selection set's scores, for tuning
         rel = MajorityRelationBaseline().fit(train)
         results["CRF"].append(score_predictions(baseline_predictions(CrfTagger(), rel, train, test)))
         results["lexicon"].append(score_predictions(baseline_predictions(LexiconTagger(), rel, train, test)))
@@ -118,12 +125,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{results['CRF'][-1]['entities']['micro']['f1']:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
     summary = {f"model ({encoder})": summarise(results["model"]), "CRF baseline": summarise(results["CRF"]),
                "lexicon baseline": summarise(results["lexicon"])}
+    dev_summary = summarise(results["model_dev"])
     command = " ".join(["python eval/crossval.py", "--config", str(args.config)]
                        + (["--folds", *map(str, args.folds)] if args.folds != [0, 1, 2, 3, 4] else [])
                        + [f"--set {o}" for o in args.overrides])
     (out / "results.json").write_text(json.dumps({"command": command, "encoder": encoder, "folds": args.folds,
-                                                  "summary": summary, "per_fold": results}, indent=1) + "\n")
-    table = render(summary, command, encoder, args.folds)
+                                                  "summary": summary, "dev_summary": dev_summary,
+                                                  "per_fold": results}, indent=1) + "\n")
+    table = render(summary, command, encoder, args.folds) + render_dev(dev_summary)
     (out / "results.md").write_text(table)
     print(table)
     return 0

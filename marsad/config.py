@@ -12,6 +12,9 @@ from typing import Any
 import yaml
 
 
+SELECTION_METRICS = ("entity", "entity+relation")
+
+
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the key and the file."""
 
@@ -37,7 +40,10 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
-    patience: int = 6  # epochs without dev entity-F1 gain before stopping; 0 disables
+    patience: int = 6  # epochs without dev gain (see selection_metric) before stopping; 0 disables
+    # dev score that picks the best epoch: "entity" (entity micro-F1, relation F1 breaks ties) or
+    # "entity+relation" (their sum: the relation head matures later than the tagger)
+    selection_metric: str = "entity+relation"
     freeze_word_embeddings: bool = False
     # heads
     relation_weight: float = 1.0  # joint loss = tagging + relation_weight * relation
@@ -46,6 +52,7 @@ class TrainConfig:
     none_weight: float = 0.25  # class weight of NONE in the relation loss (NONE dominates the pairs)
     predicted_entity_negatives: bool = True  # add predicted non-gold spans as NONE-only candidates
     dropout: float = 0.1
+    tune_none_bias: bool = True  # pick the relation decision threshold on dev (saved with the head)
     # tiny-random encoder shape (tests and smoke runs)
     tiny_hidden_size: int = 64
     tiny_layers: int = 2
@@ -136,4 +143,6 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     cfg = TrainConfig(**values)
     if cfg.fold is not None and not 0 <= cfg.fold < 5:
         raise ConfigError(f"fold must be 0..4 or null, got {cfg.fold}")
+    if cfg.selection_metric not in SELECTION_METRICS:
+        raise ConfigError(f"selection_metric must be one of {', '.join(SELECTION_METRICS)}, got {cfg.selection_metric!r}")
     return cfg

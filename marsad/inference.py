@@ -4,7 +4,9 @@ Sentences are cut into encoder windows (:mod:`marsad.encoding`), windows are sor
 batched. Each word takes its tag log-probabilities from the window where it sits most centrally,
 and constrained Viterbi runs over the whole sentence, so an entity can never be cut at a window
 edge. A sentence that fits one window (the usual case) gets its relations from the same forward
-pass; longer ones get a second pass over the window that best holds each entity pair.
+pass; longer ones get a second pass over the window that best holds each entity pair. Each output
+keeps the relation scores of all its candidate pairs, so relations can be re-decoded at another
+NONE threshold without running the encoder again (dev tuning, see :mod:`marsad.relation_decoding`).
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from tqdm.auto import tqdm
 
 from marsad.decoding import viterbi_decode
 from marsad.encoding import Window, make_windows
-from marsad.modeling import RELATION_LABELS, JointModel, PairBatch, distance_bucket
+from marsad.modeling import JointModel, PairBatch, distance_bucket
+from marsad.relation_decoding import decode_relations
 from marsad.schema import BIO_TAGS, ENTITY_TYPES
 from marsad.schema import candidate_pairs as schema_candidate_pairs
 
@@ -43,6 +46,23 @@ class WordRelation:
 class SentenceOutput:
     entities: list[WordEntity] = field(default_factory=list)
     relations: list[WordRelation] = field(default_factory=list)
+    # every scored candidate pair and its relation logits [len(candidates), n_labels]; outputs
+    # compare by their entities and relations only
+    candidates: list[tuple[int, int]] = field(default_factory=list, compare=False)
+    candidate_logits: np.ndarray | None = field(default=None, compare=False)
+
+    def decode_relations(self, none_bias: float) -> None:
+        """(Re)derive ``relations`` from the stored candidate scores at a given NONE bias."""
+        if self.candidate_logits is None:
+            self.relations = []
+            return
+        self.relations = [WordRelation(h, t, label, score) for h, t, label, score
+                          in decode_relations(self.candidates, self.candidate_logits, none_bias)]
+
+    def add_candidates(self, pairs: list[tuple[int, int]], logits: torch.Tensor) -> None:
+        new = logits.float().cpu().numpy()
+        self.candidates.extend(pairs)
+        self.candidate_logits = new if self.candidate_logits is None else np.concatenate([self.candidate_logits, new])
 
 
 def tags_to_entities(tag_ids: list[int], word_log_probs: np.ndarray | None = None) -> list[WordEntity]:
@@ -69,7 +89,8 @@ def build_pair_batch(rows: list[tuple[int, Window, list[WordEntity], list[tuple[
                      labels: list[list[int]] | None = None) -> PairBatch:
     """Pairs of several batch rows -> tensors; entity word indices are sentence-level."""
     cols: dict[str, list[int]] = {k: [] for k in ("example", "head_first", "head_last", "tail_first", "tail_last",
-                                                   "head_type", "tail_type", "head_width", "tail_width", "distance")}
+                                                   "head_type", "tail_type", "head_width", "tail_width", "distance",
+                                                   "between")}
     for row, window, ents, pairs in rows:
         for h, t in pairs:
             he, te = ents[h], ents[t]
@@ -84,6 +105,8 @@ def build_pair_batch(rows: list[tuple[int, Window, list[WordEntity], list[tuple[
             cols["tail_width"].append(te.end - te.start)
             gap = te.start - he.end if te.start >= he.end else -(he.start - te.end)
             cols["distance"].append(distance_bucket(gap))
+            left_end, right_start = min(he.end, te.end), max(he.start, te.start)
+            cols["between"].append(sum(1 for e in ents if left_end <= e.start and e.end <= right_start))
     tensors = {k: torch.tensor(v, dtype=torch.long) for k, v in cols.items()}
     flat_labels = None if labels is None else torch.tensor([x for ls in labels for x in ls], dtype=torch.long)
     return PairBatch(**tensors, labels=flat_labels)
@@ -110,13 +133,6 @@ def _best_window(windows: list[Window], start: int, end: int) -> int | None:
     return max(holding)[1] if holding else None
 
 
-def _relations_from_logits(logits: torch.Tensor, pairs: list[tuple[int, int]]) -> list[WordRelation]:
-    probs = logits.float().softmax(dim=-1)
-    score, label = probs.max(dim=-1)
-    return [WordRelation(h, t, RELATION_LABELS[int(k)], float(s))
-            for (h, t), k, s in zip(pairs, label.tolist(), score.tolist()) if k != 0]
-
-
 @torch.inference_mode()
 def extract(model: JointModel, tokenizer, sentences: list[list[str]], preprocessing: list[str], max_length: int,
             batch_size: int = 32, gold_entities: list[list[WordEntity]] | None = None, progress: bool = False,
@@ -141,6 +157,7 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
     from one encoder pass per window (evaluation needs both settings)."""
     model.eval()
     device = next(model.parameters()).device
+    none_bias = float(model.relation_head.none_bias)
     windows = [make_windows(tokenizer, words, preprocessing, max_length) for words in sentences]
     word_lp: list[np.ndarray] = [np.zeros((len(w), len(BIO_TAGS)), dtype=np.float32) for w in sentences]
     best_centrality = [np.full(len(w), -1) for w in sentences]
@@ -182,7 +199,8 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
             logits = model.relation_head(out.hidden_states[-1], pb)
             start = 0
             for _, _, _, pairs, target in rel_rows:
-                target.relations = _relations_from_logits(logits[start:start + len(pairs)], pairs)
+                target.add_candidates(pairs, logits[start:start + len(pairs)])
+                target.decode_relations(none_bias)
                 start += len(pairs)
         bar.update(len(batch))
     bar.close()
@@ -190,6 +208,7 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
         for outputs, source in settings.values():
             _finish_multi_window(model, tokenizer, windows[s], word_lp[s], outputs[s],
                                  None if source is None else source[s], device)
+            outputs[s].decode_relations(none_bias)
     return (settings["predicted"][0] if predicted else None,
             settings["gold"][0] if gold_entities is not None else None)
 
@@ -209,5 +228,4 @@ def _finish_multi_window(model: JointModel, tokenizer, windows: list[Window], wo
         ids, mask = pad_batch([windows[k]], tokenizer.pad_token_id, device)
         out = model.tagger(input_ids=ids, attention_mask=mask, output_hidden_states=True)
         pb = build_pair_batch([(0, windows[k], output.entities, pairs)]).to(device)
-        output.relations.extend(_relations_from_logits(model.relation_head(out.hidden_states[-1], pb), pairs))
-    output.relations.sort(key=lambda r: (r.head, r.tail))
+        output.add_candidates(pairs, model.relation_head(out.hidden_states[-1], pb))

@@ -44,7 +44,9 @@ conflict news. Schema version {meta.get('schema_version')}.
 - Encoder used: `{enc.get('used')}` (requested: `{enc.get('requested')}`)
 - Training data: Marsad gold corpus, run `{data.get('run')}`, {data.get('train_sentences')} training and
   {data.get('dev_sentences')} dev sentences; data fingerprint `{data.get('fingerprint', '')[:16]}`
-- Best epoch: {meta.get('epoch')}; seed {cfg.get('seed')}; preprocessing {meta.get('preprocessing')}
+- Best epoch: {meta.get('epoch')} (chosen by dev {cfg.get('selection_metric', 'entity')} F1); seed {cfg.get('seed')};
+  preprocessing {meta.get('preprocessing')}
+- Relation decision: NONE logit shifted by {meta.get('relation_none_bias', 0.0)} (tuned on dev end-to-end relation F1)
 {fallback}
 ## Dev scores (selection set, not a test score)
 

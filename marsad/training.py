@@ -1,7 +1,8 @@
 """Joint training loop: CPU or GPU, plain ``python`` or ``accelerate launch``.
 
 Reproducible on CPU (seeded init, shuffling and dropout; deterministic algorithms), early stopping
-and best-checkpoint selection on dev entity micro-F1, resumable from ``output_dir/last``.
+and best-checkpoint selection on dev scores (``selection_metric``), relation threshold tuned on dev,
+resumable from ``output_dir/last``.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from marsad.data.load import load_splits
 from marsad.decoding import viterbi_decode
 from marsad.encoders.resolve import EncoderChoice, resolve_encoder
 from marsad.encoding import Window, make_windows
-from marsad.evaluation import evaluate_examples
+from marsad.evaluation import predict_examples, score_predictions, tune_none_bias
 from marsad.examples import Example, examples_from_split
 from marsad.inference import WordEntity, build_pair_batch, candidate_pairs, pad_batch, tags_to_entities
 from marsad.model_card import render_model_card
@@ -228,13 +229,29 @@ class Trainer:
         np.random.set_state(state["numpy_rng"])
         return state["epoch"] + 1, state["best"]
 
+    # ---- dev evaluation -------------------------------------------------------------------
+    def _evaluate_dev(self, model: JointModel) -> tuple[dict[str, Any], float]:
+        """Dev scores, with the relation threshold tuned on dev when configured (set on the head)."""
+        cfg = self.cfg
+        model.relation_head.none_bias.fill_(0.0)
+        preds = predict_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing, cfg.max_length,
+                                 cfg.eval_batch_size)
+        if cfg.tune_none_bias:
+            model.relation_head.none_bias.fill_(tune_none_bias(preds))
+        return score_predictions(preds), float(model.relation_head.none_bias)
+
+    def _selection_score(self, entity_f1: float, relation_f1: float) -> tuple[float, ...]:
+        if self.cfg.selection_metric == "entity":
+            return (entity_f1, relation_f1)
+        return (entity_f1 + relation_f1, entity_f1)
+
     # ---- main loop --------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
         self._prepare()
         cfg, acc = self.cfg, self.accelerator
         self.out.mkdir(parents=True, exist_ok=True)
         log_path = self.out / "metrics.jsonl"
-        start_epoch, best = 1, {"epoch": 0, "entity_f1": -1.0, "relation_f1": -1.0, "stale": 0}
+        start_epoch, best = 1, {"epoch": 0, "entity_f1": -1.0, "relation_f1": -1.0, "score": (-1.0,), "stale": 0}
         if self.resume:
             start_epoch, best = self._load_last()
             logger.info("resumed from %s at epoch %d", self.out / "last", start_epoch)
@@ -249,15 +266,15 @@ class Trainer:
             record: dict[str, Any] = {"epoch": epoch, **losses, "lr": self.scheduler.get_last_lr()[0]}
             if acc.is_main_process:
                 model = acc.unwrap_model(self.model)
-                dev = evaluate_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing,
-                                        cfg.max_length, cfg.eval_batch_size)
+                dev, none_bias = self._evaluate_dev(model)
                 ent_f1, rel_f1 = dev["entities"]["micro"]["f1"], dev["relations_end_to_end"]["micro"]["f1"]
-                record.update({"dev_entity_f1": ent_f1, "dev_relation_f1": rel_f1,
+                record.update({"dev_entity_f1": ent_f1, "dev_relation_f1": rel_f1, "none_bias": none_bias,
                                "seconds": round(time.perf_counter() - t0, 2)})
-                improved = (ent_f1, rel_f1) > (best["entity_f1"], best["relation_f1"])
-                if improved:
-                    best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "stale": 0}
-                    meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev}
+                score = self._selection_score(ent_f1, rel_f1)
+                if score > tuple(best["score"]):
+                    best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "score": score,
+                            "none_bias": none_bias, "stale": 0}
+                    meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev, "relation_none_bias": none_bias}
                     save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta))
                 else:
                     best["stale"] += 1
@@ -270,6 +287,6 @@ class Trainer:
             acc.wait_for_everyone()
             best = broadcast_object_list([best])[0]
             if cfg.patience and best["stale"] >= cfg.patience:
-                logger.info("early stopping: no dev entity-F1 gain for %d epochs", cfg.patience)
+                logger.info("early stopping: no dev %s gain for %d epochs", cfg.selection_metric, cfg.patience)
                 break
         return best

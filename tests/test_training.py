@@ -34,7 +34,10 @@ def test_best_checkpoint_is_complete_and_described(tiny_run):
     meta = json.loads((best / "marsad.json").read_text())
     assert meta["encoder"]["used"] == "tiny-random"
     assert meta["data"]["fingerprint"] and meta["training_config"]["seed"] == 13
-    assert meta["epoch"] == max(read_log(tiny_run), key=lambda r: (r["dev_entity_f1"], r["dev_relation_f1"]))["epoch"]
+    # default selection: the first epoch with the highest dev entity F1 + relation F1
+    assert meta["epoch"] == max(read_log(tiny_run), key=lambda r: (r["dev_entity_f1"] + r["dev_relation_f1"],
+                                                                   r["dev_entity_f1"]))["epoch"]
+    assert meta["relation_none_bias"] == next(r["none_bias"] for r in read_log(tiny_run) if r["epoch"] == meta["epoch"])
     assert "Marsad joint entity + relation model" in (best / "README.md").read_text()
 
 
