@@ -7,6 +7,8 @@ Layout (all written into a temp dir and swapped into place atomically):
   marsad.json                        schema, label sets, preprocessing, encoder provenance, data hash,
                                      training config, dev metrics
   README.md                          model card
+  activation_absmax.safetensors      (best checkpoints) activation ranges on training sentences, for
+                                     smoothed int8 inference (marsad.quantization)
 """
 from __future__ import annotations
 

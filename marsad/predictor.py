@@ -6,10 +6,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from marsad.checkpoint import Loaded, load_checkpoint
 from marsad.data.sentences import split_sentences
 from marsad.inference import extract
+from marsad.quantization import ACTIVATION_FILE, quantize_encoder
 from marsad.words import word_spans
 
 SENTENCES_PER_CHUNK = 512  # bounds memory on huge inputs: windows are built and run chunk by chunk
@@ -55,7 +57,8 @@ class Predictor:
     """Load a checkpoint once, then extract from any number of texts.
 
     ``Predictor.from_pretrained(dir, device=None, quantize=False)``; ``device=None`` picks CUDA when
-    present. ``quantize=True`` applies dynamic int8 quantisation to the linear layers (CPU only).
+    present. ``quantize=True`` applies dynamic int8 quantisation to the encoder's linear layers, smoothed
+    with the activation ranges saved at training time (CPU only; see :mod:`marsad.quantization`).
     """
 
     def __init__(self, loaded: Loaded, device: torch.device):
@@ -70,13 +73,8 @@ class Predictor:
             raise ValueError("quantize=True is dynamic int8 quantisation for CPU; use device='cpu'")
         loaded = load_checkpoint(directory, device)
         if quantize:
-            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-            # Only the encoder's linear layers: the small heads gain no speed and lose accuracy.
-            encoder = loaded.model.tagger.base_model
-            # per output channel: per-tensor scales cost this small encoder several F1 points
-            quantized = quantize_dynamic(encoder, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
-            setattr(loaded.model.tagger, loaded.model.tagger.base_model_prefix, quantized)
+            stats_path = Path(directory) / ACTIVATION_FILE
+            quantize_encoder(loaded.model, load_file(str(stats_path)) if stats_path.exists() else None)
         return cls(loaded, device)
 
     def __call__(self, texts: str | list[str], batch_size: int = 32, progress: bool = False,

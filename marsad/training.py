@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup, set_seed
 
@@ -34,6 +35,7 @@ from marsad.inference import WordEntity, build_pair_batch, candidate_pairs, pad_
 from marsad.model_card import render_model_card
 from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
 from marsad.normalize import check_steps
+from marsad.quantization import ACTIVATION_FILE, activation_absmax
 from marsad.schema import BIO_TAGS
 
 logger = logging.getLogger(__name__)
@@ -240,6 +242,12 @@ class Trainer:
             model.relation_head.none_bias.fill_(tune_none_bias(preds))
         return score_predictions(preds), float(model.relation_head.none_bias)
 
+    def _save_calibration(self, model: JointModel, directory: Path) -> None:
+        """Activation ranges over the training sentences, for smoothed int8 inference."""
+        stats = activation_absmax(model, self.tokenizer, [ex.words for ex in self.train_examples],
+                                  self.cfg.preprocessing, self.cfg.max_length)
+        save_file({k: v.contiguous() for k, v in stats.items()}, str(directory / ACTIVATION_FILE))
+
     def _selection_score(self, entity_f1: float, relation_f1: float) -> tuple[float, ...]:
         if self.cfg.selection_metric == "entity":
             return (entity_f1, relation_f1)
@@ -275,7 +283,8 @@ class Trainer:
                     best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "score": score,
                             "none_bias": none_bias, "stale": 0}
                     meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev, "relation_none_bias": none_bias}
-                    save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta))
+                    save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta),
+                                    extra=lambda tmp, m=model: self._save_calibration(m, tmp))
                 else:
                     best["stale"] += 1
                 record["best_epoch"] = best["epoch"]
