@@ -128,7 +128,8 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot load tagger/tokenizer from {directory}: {exc}") from exc
     shape = meta["relation_head"]
-    head = RelationHead(tagger.config.hidden_size, shape["mlp_hidden"], shape["feature_dim"], shape["dropout"])
+    head = RelationHead(tagger.config.hidden_size, shape["mlp_hidden"], shape["feature_dim"], shape["dropout"],
+                        shape.get("projection", 0))
     try:
         state = load_file(str(rel_path))
         head.load_state_dict(state)

@@ -70,8 +70,15 @@ class PairBatch:
 
 
 class RelationHead(nn.Module):
-    def __init__(self, hidden_size: int, mlp_hidden: int = 256, feature_dim: int = 32, dropout: float = 0.1):
+    """``projection > 0`` first maps the encoder states to that many dimensions (fewer weights to fit
+    from ~100 training relations); 0 uses them as they are."""
+
+    def __init__(self, hidden_size: int, mlp_hidden: int = 256, feature_dim: int = 32, dropout: float = 0.1,
+                 projection: int = 0):
         super().__init__()
+        self.project = (nn.Sequential(nn.Linear(hidden_size, projection), nn.GELU()) if projection
+                        else nn.Identity())
+        hidden_size = projection or hidden_size
         self.width_emb = nn.Embedding(WIDTH_BUCKETS, feature_dim)
         self.type_emb = nn.Embedding(len(ENTITY_TYPES), feature_dim)
         self.distance_emb = nn.Embedding(2 * len(_DIST_EDGES), feature_dim)
@@ -100,6 +107,7 @@ class RelationHead(nn.Module):
 
     def forward(self, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
         """Logits ``[P, len(RELATION_LABELS)]`` with type-invalid labels set to -inf."""
+        hidden = self.project(hidden)
         head = self._span(hidden, pairs.example, pairs.head_first, pairs.head_last, pairs.head_width, pairs.head_type)
         tail = self._span(hidden, pairs.example, pairs.tail_first, pairs.tail_last, pairs.tail_width, pairs.tail_type)
         features = torch.cat([head, tail, self._between(hidden, pairs), self.distance_emb(pairs.distance),

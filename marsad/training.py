@@ -75,12 +75,14 @@ def build_model(encoder_path: str, cfg: TrainConfig) -> JointModel:
         label2id={t: i for i, t in enumerate(BIO_TAGS)})
     if cfg.freeze_word_embeddings:
         tagger.get_input_embeddings().weight.requires_grad_(False)
-    head = RelationHead(tagger.config.hidden_size, cfg.relation_hidden, cfg.width_embedding_dim, cfg.dropout)
+    head = RelationHead(tagger.config.hidden_size, cfg.relation_hidden, cfg.width_embedding_dim, cfg.dropout,
+                        cfg.relation_projection)
     return JointModel(tagger, head)
 
 
 def head_shape(cfg: TrainConfig) -> dict[str, Any]:
-    return {"mlp_hidden": cfg.relation_hidden, "feature_dim": cfg.width_embedding_dim, "dropout": cfg.dropout}
+    return {"mlp_hidden": cfg.relation_hidden, "feature_dim": cfg.width_embedding_dim, "dropout": cfg.dropout,
+            "projection": cfg.relation_projection}
 
 
 def _predicted_negatives(logits: torch.Tensor, chunk: TrainingChunk, row: int) -> list[WordEntity]:
