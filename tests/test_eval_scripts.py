@@ -78,3 +78,12 @@ def test_anercorp_reader_and_scoring(tiny_run, tmp_path):
     assert anercorp.main(["--checkpoint", str(tiny_run / "best"), "--file", str(conll), "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["sentences"] == 2 and result["ACTOR"]["support"] == 2 and result["LOCATION"]["support"] == 2
+
+
+def test_tune_int8_compares_alphas_on_dev(tiny_run, data_dir, tmp_path, capsys):
+    (tmp_path / "fold0").symlink_to(tiny_run)  # the tiny run trains on the default split = run 0
+    tune = load_script("scripts/tune_int8.py")
+    assert tune.main(["--runs", str(tmp_path), "--folds", "0", "--alphas", "0", "0.75", "--data", str(data_dir)]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("alpha")]
+    assert [ln.split(":")[0] for ln in lines] == ["alpha 0.00", "alpha 0.75"]
+    assert all("entities shared with fp32" in ln for ln in lines)
