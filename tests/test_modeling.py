@@ -23,3 +23,32 @@ def test_head_masks_labels_that_do_not_fit_the_types(projection):
     assert allowed_q_to_a == {"NONE", "QUANTITY_OF"}
     assert {RELATION_LABELS[i] for i in torch.isfinite(logits[1]).nonzero().flatten().tolist()} == {"NONE"}
     assert sum(p.numel() for p in head.project.parameters()) == (32 * 16 + 16 if projection else 0)
+
+
+def _naive_between(hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
+    """Reference: mask everything outside the gap and take the max (zeros for an empty gap)."""
+    left_end = torch.minimum(pairs.head_last, pairs.tail_last)
+    right_start = torch.maximum(pairs.head_first, pairs.tail_first)
+    positions = torch.arange(hidden.shape[1])
+    inside = (positions[None, :] > left_end[:, None]) & (positions[None, :] < right_start[:, None])
+    rows = hidden[pairs.example].masked_fill(~inside[..., None], float("-inf")).amax(dim=1)
+    return torch.where(inside.any(dim=1, keepdim=True), rows, torch.zeros_like(rows))
+
+
+def test_between_pooling_matches_the_naive_masked_max():
+    torch.manual_seed(1)
+    hidden = torch.randn(3, 40, 8, requires_grad=True)
+    n = 200
+    first_a, first_b = torch.randint(0, 40, (n,)), torch.randint(0, 40, (n,))
+    width_a, width_b = torch.randint(0, 3, (n,)), torch.randint(0, 3, (n,))
+    last_a, last_b = (first_a + width_a).clamp(max=39), (first_b + width_b).clamp(max=39)
+    zeros = torch.zeros(n, dtype=torch.long)
+    pairs = PairBatch(example=torch.randint(0, 3, (n,)), head_first=first_a, head_last=last_a, tail_first=first_b,
+                      tail_last=last_b, head_type=zeros, tail_type=zeros, head_width=zeros + 1, tail_width=zeros + 1,
+                      distance=zeros, between=zeros)
+    head = RelationHead(hidden_size=8, mlp_hidden=4, feature_dim=2)
+    fast = head._between(hidden, pairs)
+    assert torch.equal(fast, _naive_between(hidden, pairs))
+    assert (fast == 0).all(dim=1).any() and (fast != 0).any(dim=1).any()  # both kinds of gap occur
+    fast.sum().backward()  # differentiable, as training needs
+    assert hidden.grad is not None and hidden.grad.abs().sum() > 0
