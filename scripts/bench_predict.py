@@ -79,7 +79,8 @@ def main() -> None:
         f1[name] = scores["entities"]["micro"]["f1"]
 
     print(f"checkpoint {args.checkpoint} (encoder {meta.get('encoder', {}).get('used')}), "
-          f"{len(sentences)} sentences, torch threads {torch.get_num_threads()}")
+          f"{len(sentences)} sentences, torch threads {torch.get_num_threads()}, CPU capability "
+          f"{torch.backends.cpu.get_cpu_capability()}, quantized engine {torch.backends.quantized.engine}")
     print(f"{'':22s} {'sent/s':>9s} {'p50 ms':>9s} {'p95 ms':>9s}")
     for name, r in results.items():
         print(f"{name:22s} {r['sentences_per_s']:9.1f} {r['p50_ms']:9.1f} {r['p95_ms']:9.1f}")
