@@ -7,8 +7,8 @@ divides each input channel by ``s_j = max|X_j|^alpha / max|W_j|^(1 - alpha)`` an
 weight's column by the same factor, which leaves the product unchanged in exact arithmetic but
 moves the outliers from the activations into the (per-channel quantised) weights. ``max|X_j|`` comes
 from a calibration pass over training sentences at training time, stored in the checkpoint as
-:data:`ACTIVATION_FILE`. ``alpha = 0.75`` was chosen on the dev folds of cross-validation runs 0-2
-(see the notes of issue #4); 0.5, the paper's default, was worse than no smoothing here.
+:data:`ACTIVATION_FILE`. ``alpha = 0.75`` was chosen on the dev sentences of cross-validation runs
+0-2 with ``scripts/tune_int8.py``; 0.5, the paper's default, was worse than no smoothing here.
 """
 from __future__ import annotations
 

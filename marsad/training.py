@@ -281,7 +281,7 @@ class Trainer:
                 record.update({"dev_entity_f1": ent_f1, "dev_relation_f1": rel_f1, "none_bias": none_bias,
                                "seconds": round(time.perf_counter() - t0, 2)})
                 score = self._selection_score(ent_f1, rel_f1)
-                if score > tuple(best["score"]):
+                if score > tuple(best.get("score", (-1.0,))):
                     best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "score": score,
                             "none_bias": none_bias, "stale": 0}
                     meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev, "relation_none_bias": none_bias}
