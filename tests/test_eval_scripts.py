@@ -45,8 +45,12 @@ def test_crossval_one_fold(data_dir, tmp_path):
     assert crossval.main(["--config", str(ROOT / "configs" / "tiny.yaml"), "--folds", "1", "--out", str(tmp_path),
                           "--set", f"data_dir={data_dir}", "--set", "epochs=2"]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results["per_fold"]) == {"model", "CRF", "lexicon"}
-    assert "| entity micro-F1 |" in (tmp_path / "results.md").read_text()
+    assert set(results["per_fold"]) == {"model", "CRF", "lexicon", "model_dev"}
+    meta = json.loads((tmp_path / "fold1" / "best" / "marsad.json").read_text())
+    assert results["per_fold"]["model_dev"] == [meta["dev_metrics"]]  # dev scores of the selected epoch
+    assert set(results["dev_summary"]) == set(results["summary"]["CRF baseline"])
+    table = (tmp_path / "results.md").read_text()
+    assert "| entity micro-F1 |" in table and "Model on dev (fold k+1, selection set" in table
     assert (tmp_path / "fold1" / "best" / "marsad.json").exists()
 
 
