@@ -59,11 +59,6 @@ def score_predictions(preds: EvalPredictions) -> dict[str, Any]:
     }
 
 
-def evaluate_examples(model: JointModel, tokenizer, examples: list[Example], preprocessing: list[str],
-                      max_length: int, batch_size: int = 32) -> dict[str, Any]:
-    return score_predictions(predict_examples(model, tokenizer, examples, preprocessing, max_length, batch_size))
-
-
 # NONE-logit shifts tried when tuning the relation threshold on dev (0 = plain argmax)
 NONE_BIAS_GRID: tuple[float, ...] = tuple(float(b) for b in np.arange(-2.0, 6.01, 0.5))
 

@@ -73,18 +73,17 @@ class SmoothedInt8Linear(nn.Module):
 def quantize_encoder(model: JointModel, absmax: dict[str, torch.Tensor] | None,
                      alpha: float = SMOOTHING_ALPHA) -> None:
     """Replace the encoder's linear layers by int8 ones, in place (the small heads stay fp32)."""
-    linears = _encoder_linears(model)
+    encoder = model.tagger.base_model
     if absmax is None:
         logger.warning("no %s in the checkpoint: plain dynamic int8 quantisation, expect a few F1 points less",
                        ACTIVATION_FILE)
-        encoder = model.tagger.base_model
         quantize_dynamic(encoder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
         return
+    linears = _encoder_linears(model)
     missing = sorted(set(linears) - set(absmax))
     if missing:
         raise ValueError(f"{ACTIVATION_FILE} lacks statistics for encoder layers {missing[:3]}"
                          f"{' ...' if len(missing) > 3 else ''}; it does not belong to this encoder")
-    encoder = model.tagger.base_model
     for name, linear in linears.items():
         x_max = absmax[name].clamp(min=1e-5)
         if x_max.numel() != linear.in_features:

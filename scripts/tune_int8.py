@@ -9,6 +9,7 @@ are never read, so the chosen alpha stays honest for the test-split numbers of `
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 from pathlib import Path
@@ -41,30 +42,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
     args = parser.parse_args(argv)
     print(f"dev sentences of runs {args.folds} in {args.runs}; alpha 0 = plain dynamic int8")
-    for alpha in args.alphas:
-        deltas, both, either = [], 0, 0
-        for k in args.folds:
-            ckpt = args.runs / f"fold{k}" / "best"
-            splits = load_splits(args.data, k)
-            dev = examples_from_split(splits["dev"])
-            fp32, int8 = load_checkpoint(ckpt), load_checkpoint(ckpt)
-            stats = None
-            if alpha:
-                stats = (load_file(str(ckpt / ACTIVATION_FILE)) if (ckpt / ACTIVATION_FILE).exists() else
-                         # older checkpoints: the same ranges training would have saved (training sentences)
-                         activation_absmax(fp32.model, fp32.tokenizer,
-                                           [ex.words for ex in examples_from_split(splits["train"])],
-                                           fp32.preprocessing, fp32.max_length))
-            quantize_encoder(int8.model, stats, alpha)
-            p32 = predict_examples(fp32.model, fp32.tokenizer, dev, fp32.preprocessing, fp32.max_length)
-            p8 = predict_examples(int8.model, int8.tokenizer, dev, int8.preprocessing, int8.max_length)
-            deltas.append(score_predictions(p8)["entities"]["micro"]["f1"]
-                          - score_predictions(p32)["entities"]["micro"]["f1"])
+    # per alpha: F1 deltas, entities shared, entities in either
+    tallies: dict[float, tuple[list[float], int, int]] = {alpha: ([], 0, 0) for alpha in args.alphas}
+    for k in args.folds:  # each checkpoint is loaded, run in fp32 and calibrated once
+        ckpt = args.runs / f"fold{k}" / "best"
+        splits = load_splits(args.data, k)
+        dev = examples_from_split(splits["dev"])
+        fp32 = load_checkpoint(ckpt)
+        p32 = predict_examples(fp32.model, fp32.tokenizer, dev, fp32.preprocessing, fp32.max_length)
+        f1_32 = score_predictions(p32)["entities"]["micro"]["f1"]
+        stats = (load_file(str(ckpt / ACTIVATION_FILE)) if (ckpt / ACTIVATION_FILE).exists() else
+                 # older checkpoints: the same ranges training would have saved (training sentences)
+                 activation_absmax(fp32.model, fp32.tokenizer,
+                                   [ex.words for ex in examples_from_split(splits["train"])],
+                                   fp32.preprocessing, fp32.max_length))
+        for alpha in args.alphas:
+            int8 = copy.deepcopy(fp32.model)
+            quantize_encoder(int8, stats if alpha else None, alpha)
+            p8 = predict_examples(int8, fp32.tokenizer, dev, fp32.preprocessing, fp32.max_length)
+            deltas, both, either = tallies[alpha]
             b, e = entity_agreement(p32, p8)
-            both, either = both + b, either + e
+            deltas.append(score_predictions(p8)["entities"]["micro"]["f1"] - f1_32)
+            tallies[alpha] = (deltas, both + b, either + e)
+    for alpha, (deltas, both, either) in tallies.items():
         print(f"alpha {alpha:4.2f}: dev entity F1 int8 - fp32 {100 * statistics.fmean(deltas):+.2f} points "
-              f"(per run {', '.join(f'{100 * d:+.1f}' for d in deltas)}); entities shared with fp32 {both / either:.3f}",
-              flush=True)
+              f"(per run {', '.join(f'{100 * d:+.1f}' for d in deltas)}); "
+              f"entities shared with fp32 {both / either:.3f}", flush=True)
     return 0
 
 
