@@ -4,6 +4,7 @@ Layout (all written into a temp dir and swapped into place atomically):
   config.json, model.safetensors     the tagger; loads with AutoModelForTokenClassification
   tokenizer.json, tokenizer_config.json, ...
   relation_head.safetensors          the relation head's weights
+  tag_transitions.safetensors        (CRF models) learned tag-transition scores, see marsad.crf
   marsad.json                        schema, label sets, preprocessing, encoder provenance, data hash,
                                      training config, dev metrics
   README.md                          model card
@@ -22,12 +23,14 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerBase
 
+from marsad.crf import TagTransitions
 from marsad.fileio import atomic_directory
 from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
 from marsad.schema import BIO_TAGS, ENTITY_TYPES, SCHEMA_VERSION
 
 META_FILE = "marsad.json"
 RELATION_FILE = "relation_head.safetensors"
+TRANSITIONS_FILE = "tag_transitions.safetensors"
 FORMAT_VERSION = 1
 
 
@@ -50,7 +53,8 @@ class Loaded:
         return int(self.meta["max_length"])
 
 
-def base_meta(preprocessing: list[str], max_length: int, head_shape: dict[str, Any]) -> dict[str, Any]:
+def base_meta(preprocessing: list[str], max_length: int, head_shape: dict[str, Any], crf: bool = False
+              ) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "schema_version": SCHEMA_VERSION,
@@ -60,6 +64,7 @@ def base_meta(preprocessing: list[str], max_length: int, head_shape: dict[str, A
         "preprocessing": list(preprocessing),
         "max_length": max_length,
         "relation_head": head_shape,
+        "tag_transitions": crf,
     }
 
 
@@ -69,11 +74,17 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
 
     ``extra(tmp_dir)`` may add files (e.g. optimizer state) inside the same atomic write.
     """
+    if bool(meta.get("tag_transitions")) != (model.transitions is not None):
+        raise ValueError(f"meta tag_transitions={meta.get('tag_transitions')!r} but the model "
+                         f"{'has' if model.transitions is not None else 'has no'} CRF transitions")
     with atomic_directory(Path(dest)) as tmp:
         model.tagger.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         state = {k: v.detach().cpu().contiguous() for k, v in model.relation_head.state_dict().items()}
         save_file(state, str(tmp / RELATION_FILE))
+        if model.transitions is not None:
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.transitions.state_dict().items()},
+                      str(tmp / TRANSITIONS_FILE))
         (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(model_card, encoding="utf-8")
         if extra is not None:
@@ -136,5 +147,13 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
     except Exception as exc:  # noqa: BLE001 - any corruption or shape mismatch is a checkpoint error
         raise CheckpointError(f"{rel_path} does not fit the relation head described in {META_FILE} "
                               f"(hidden {tagger.config.hidden_size}, {shape}): {exc}") from exc
-    model = JointModel(tagger, head).to(device).eval()
+    transitions = None
+    if meta.get("tag_transitions"):  # older checkpoints lack the key: no CRF
+        trans_path = _require(directory / TRANSITIONS_FILE, "CRF tag transitions; marsad.json says the model has them")
+        transitions = TagTransitions(len(BIO_TAGS))
+        try:
+            transitions.load_state_dict(load_file(str(trans_path)))
+        except Exception as exc:  # noqa: BLE001
+            raise CheckpointError(f"{trans_path} does not hold {len(BIO_TAGS)}-tag CRF transitions: {exc}") from exc
+    model = JointModel(tagger, head, transitions).to(device).eval()
     return Loaded(model, tokenizer, meta)

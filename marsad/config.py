@@ -46,6 +46,8 @@ class TrainConfig:
     selection_metric: str = "entity+relation"
     freeze_word_embeddings: bool = False
     # heads
+    crf: bool = False  # learned tag transitions over words (linear-chain CRF) instead of per-word softmax
+    crf_learning_rate: float = 1.0e-2
     relation_weight: float = 1.0  # joint loss = tagging + relation_weight * relation
     relation_hidden: int = 256
     relation_projection: int = 0  # >0: project encoder states to this size inside the relation head

@@ -158,6 +158,7 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
     model.eval()
     device = next(model.parameters()).device
     none_bias = float(model.relation_head.none_bias)
+    transitions = model.transition_scores()
     windows = [make_windows(tokenizer, words, preprocessing, max_length) for words in sentences]
     word_lp: list[np.ndarray] = [np.zeros((len(w), len(BIO_TAGS)), dtype=np.float32) for w in sentences]
     best_centrality = [np.full(len(w), -1) for w in sentences]
@@ -189,7 +190,8 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
                 pending_multi.add(s)
                 continue
             for outputs, source in settings.values():
-                outputs[s].entities = (tags_to_entities(viterbi_decode(word_lp[s]), word_lp[s]) if source is None
+                outputs[s].entities = (tags_to_entities(viterbi_decode(word_lp[s], transitions), word_lp[s])
+                                       if source is None
                                        else list(source[s]))
                 pairs = candidate_pairs(outputs[s].entities)
                 if pairs:
@@ -216,7 +218,8 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
 def _finish_multi_window(model: JointModel, tokenizer, windows: list[Window], word_lp: np.ndarray,
                          output: SentenceOutput, gold: list[WordEntity] | None, device: torch.device) -> None:
     """Decode a long sentence over all its words, then score each pair in its best window."""
-    output.entities = tags_to_entities(viterbi_decode(word_lp), word_lp) if gold is None else list(gold)
+    output.entities = (tags_to_entities(viterbi_decode(word_lp, model.transition_scores()), word_lp)
+                       if gold is None else list(gold))
     by_window: dict[int, list[tuple[int, int]]] = {}
     for h, t in candidate_pairs(output.entities):
         lo = min(output.entities[h].start, output.entities[t].start)

@@ -24,6 +24,9 @@ def render_model_card(meta: dict[str, Any]) -> str:
     enc = meta.get("encoder", {})
     data = meta.get("data", {})
     cfg = meta.get("training_config", {})
+    decoding = ("constrained Viterbi with learned tag transitions (linear-chain CRF, "
+                "`tag_transitions.safetensors`; the transformers pipeline does not use them)"
+                if meta.get("tag_transitions") else "constrained Viterbi (valid IOB2 only)")
     fallback = ""
     if enc.get("fallback_reason"):
         fallback = (f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, which was unavailable "
@@ -46,6 +49,7 @@ conflict news. Schema version {meta.get('schema_version')}.
   {data.get('dev_sentences')} dev sentences; data fingerprint `{data.get('fingerprint', '')[:16]}`
 - Best epoch: {meta.get('epoch')} (chosen by dev {cfg.get('selection_metric', 'entity')} F1); seed {cfg.get('seed')};
   preprocessing {meta.get('preprocessing')}
+- Tag decoding: {decoding}
 - Relation decision: NONE logit shifted by {meta.get('relation_none_bias', 0.0)} (tuned on dev end-to-end relation F1)
 {fallback}
 ## Dev scores (selection set, not a test score)

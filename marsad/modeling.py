@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from marsad.crf import TagTransitions, TransitionScores
 from marsad.schema import ENTITY_TYPES, NO_RELATION, RELATION_TYPES, relation_fits
 
 RELATION_LABELS: tuple[str, ...] = (NO_RELATION,) + RELATION_TYPES
@@ -134,27 +135,38 @@ class RelationHead(nn.Module):
 
 
 class JointModel(nn.Module):
-    """Tagger (a HF token-classification model) + relation head over the same hidden states."""
+    """Tagger (a HF token-classification model) + relation head over the same hidden states, and
+    optionally learned tag transitions (a CRF over words, :mod:`marsad.crf`)."""
 
-    def __init__(self, tagger: nn.Module, relation_head: RelationHead):
+    def __init__(self, tagger: nn.Module, relation_head: RelationHead, transitions: TagTransitions | None = None):
         super().__init__()
         self.tagger = tagger
         self.relation_head = relation_head
+        self.transitions = transitions
+
+    def transition_scores(self) -> TransitionScores | None:
+        """What Viterbi adds to the emissions: the CRF's scores, or None (constraints only)."""
+        return None if self.transitions is None else self.transitions.scores()
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, tag_labels: torch.Tensor | None = None,
                 pairs: PairBatch | Callable[[torch.Tensor], PairBatch | None] | None = None,
                 ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None, PairBatch | None]:
         """Returns (tag loss or None, tag logits [B, T, n_tags], relation logits [P, n_labels] or None, pairs).
 
+        The tag loss is token cross-entropy, or the CRF's per-word NLL when the model has transitions.
         ``pairs`` may be a function of the (detached) tag logits, so training can add the tagger's
         own predicted spans as candidates within one forward pass (one pass keeps DDP happy).
         """
-        out = self.tagger(input_ids=input_ids, attention_mask=attention_mask, labels=tag_labels,
-                          output_hidden_states=True)
+        crf = self.transitions is not None
+        out = self.tagger(input_ids=input_ids, attention_mask=attention_mask,
+                          labels=None if crf else tag_labels, output_hidden_states=True)
+        tag_loss = out.loss
+        if crf and tag_labels is not None:
+            tag_loss = self.transitions.nll_from_tokens(out.logits, tag_labels)
         if callable(pairs):
             pairs = pairs(out.logits.detach())
         rel_logits = None
         if pairs is not None and len(pairs):
             pairs = pairs.to(out.logits.device)
             rel_logits = self.relation_head(out.hidden_states[-1], pairs)
-        return out.loss, out.logits, rel_logits, pairs
+        return tag_loss, out.logits, rel_logits, pairs

@@ -26,6 +26,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, get_lin
 from marsad.checkpoint import base_meta, save_checkpoint
 from marsad.config import TrainConfig
 from marsad.data.load import load_splits
+from marsad.crf import TagTransitions, TransitionScores
 from marsad.decoding import viterbi_decode
 from marsad.encoders.resolve import EncoderChoice, resolve_encoder
 from marsad.encoding import Window, make_windows
@@ -77,7 +78,7 @@ def build_model(encoder_path: str, cfg: TrainConfig) -> JointModel:
         tagger.get_input_embeddings().weight.requires_grad_(False)
     head = RelationHead(tagger.config.hidden_size, cfg.relation_hidden, cfg.width_embedding_dim, cfg.dropout,
                         cfg.relation_projection)
-    return JointModel(tagger, head)
+    return JointModel(tagger, head, TagTransitions(len(BIO_TAGS)) if cfg.crf else None)
 
 
 def head_shape(cfg: TrainConfig) -> dict[str, Any]:
@@ -85,21 +86,24 @@ def head_shape(cfg: TrainConfig) -> dict[str, Any]:
             "projection": cfg.relation_projection}
 
 
-def _predicted_negatives(logits: torch.Tensor, chunk: TrainingChunk, row: int) -> list[WordEntity]:
+def _predicted_negatives(logits: torch.Tensor, chunk: TrainingChunk, row: int,
+                         transitions: TransitionScores | None) -> list[WordEntity]:
     """Spans the current tagger predicts that are not gold: extra NONE-only relation candidates."""
     lp = logits[row, chunk.window.first_token].float().log_softmax(-1).cpu().numpy()
     gold = {(e.start, e.end, e.label) for e in chunk.entities}
     shift = chunk.window.word_start
-    return [WordEntity(e.start + shift, e.end + shift, e.label) for e in tags_to_entities(viterbi_decode(lp))
+    return [WordEntity(e.start + shift, e.end + shift, e.label)
+            for e in tags_to_entities(viterbi_decode(lp, transitions))
             if (e.start + shift, e.end + shift, e.label) not in gold]
 
 
-def _relation_inputs(chunks: list[TrainingChunk], tag_logits: torch.Tensor | None):
+def _relation_inputs(chunks: list[TrainingChunk], tag_logits: torch.Tensor | None,
+                     transitions: TransitionScores | None = None):
     rows, labels = [], []
     for row, chunk in enumerate(chunks):
         ents = list(chunk.entities)
         if tag_logits is not None:
-            ents += _predicted_negatives(tag_logits, chunk, row)
+            ents += _predicted_negatives(tag_logits, chunk, row, transitions)
         pairs = candidate_pairs(ents)
         if pairs:
             rows.append((row, chunk.window, ents, pairs))
@@ -137,11 +141,14 @@ class Trainer:
                        for w in make_windows(self.tokenizer, ex.words, cfg.preprocessing, cfg.max_length)]
         head_params = list(self.model.relation_head.parameters()) + [
             p for n, p in self.model.tagger.named_parameters() if "classifier" in n]
-        head_ids = {id(p) for p in head_params}
+        crf_params = [] if self.model.transitions is None else list(self.model.transitions.parameters())
+        head_ids = {id(p) for p in head_params + crf_params}
         encoder_params = [p for p in self.model.parameters() if id(p) not in head_ids and p.requires_grad]
-        self.optimizer = torch.optim.AdamW([
-            {"params": encoder_params, "lr": cfg.learning_rate},
-            {"params": head_params, "lr": cfg.head_learning_rate}], weight_decay=cfg.weight_decay)
+        groups = [{"params": encoder_params, "lr": cfg.learning_rate},
+                  {"params": head_params, "lr": cfg.head_learning_rate}]
+        if crf_params:  # a handful of scores that must move by whole nats: no weight decay, own rate
+            groups.append({"params": crf_params, "lr": cfg.crf_learning_rate, "weight_decay": 0.0})
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
         n = self.accelerator.num_processes
         self.steps_per_epoch = max(1, math.ceil(len(self.chunks) / (cfg.batch_size * n)))
         total = self.steps_per_epoch * cfg.epochs
@@ -151,7 +158,7 @@ class Trainer:
         weights[0] = cfg.none_weight
         self.rel_weights = weights.to(self.accelerator.device)
         self.meta_common = {
-            **base_meta(cfg.preprocessing, cfg.max_length, head_shape(cfg)),
+            **base_meta(cfg.preprocessing, cfg.max_length, head_shape(cfg), crf=cfg.crf),
             "encoder": self.encoder.to_dict(),
             "data": {"dir": str(data_dir), "run": "default (fold0)" if cfg.fold is None else f"fold{cfg.fold}",
                      "fingerprint": data_fingerprint(data_dir), "train_sentences": len(self.train_examples),
@@ -182,10 +189,11 @@ class Trainer:
             for r, c in enumerate(chunks):
                 labels[r, :len(c.tag_labels)] = torch.tensor(c.tag_labels)
             use_predicted = cfg.predicted_entity_negatives
+            transitions = acc.unwrap_model(self.model).transition_scores() if use_predicted else None
             with acc.autocast():
                 tag_loss, _, rel_logits, pairs = self.model(
                     ids, mask, labels.to(acc.device),
-                    pairs=lambda logits: _relation_inputs(chunks, logits if use_predicted else None)[0])
+                    pairs=lambda logits: _relation_inputs(chunks, logits if use_predicted else None, transitions)[0])
                 rel_loss = torch.zeros((), device=acc.device)
                 if rel_logits is not None:
                     rel_loss = torch.nn.functional.cross_entropy(rel_logits.float(), pairs.labels,
@@ -225,6 +233,8 @@ class Trainer:
         model = self.accelerator.unwrap_model(self.model)
         model.tagger.load_state_dict(loaded.model.tagger.state_dict())
         model.relation_head.load_state_dict(loaded.model.relation_head.state_dict())
+        if model.transitions is not None:
+            model.transitions.load_state_dict(loaded.model.transitions.state_dict())
         state = torch.load(state_path, weights_only=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
