@@ -1,10 +1,11 @@
 """Learned tag-transition scores over words: a linear-chain CRF on top of the tagger's emissions.
 
 With a softmax tagger every word is tagged on its own, and constrained Viterbi only forbids invalid
-IOB2 steps. On this data the commonest boundary error is a span cut in two: "تنظيم داعش" tagged
-B-ACTOR B-ACTOR, since "داعش" alone is usually B-ACTOR. B-ACTOR -> B-ACTOR is valid IOB2 but rare
-(8 of 259 in the corpus), and a CRF learns how rare from the training sentences jointly with the
-emissions.
+IOB2 steps. A boundary error seen in the cross-validation error listings is a span cut in two:
+"تنظيم داعش" tagged B-ACTOR B-ACTOR, since "داعش" alone is usually B-ACTOR. B-ACTOR -> B-ACTOR is
+valid IOB2 but rare (8 of 259 B-ACTOR tags in the corpus), and a CRF learns how rare from the
+training sentences jointly with the emissions. (On this corpus it did not beat the softmax tagger
+on dev; see the README's "Tried, not shipped".)
 
 The tagger itself stays a stock token-classification model (its logits are the emissions at each
 word's first sub-word), so a checkpoint still loads in the transformers pipeline; the transition
