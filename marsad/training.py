@@ -25,8 +25,8 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, get_lin
 
 from marsad.checkpoint import base_meta, save_checkpoint
 from marsad.config import TrainConfig
-from marsad.data.load import load_splits
 from marsad.crf import TagTransitions, TransitionScores
+from marsad.data.load import load_splits
 from marsad.decoding import viterbi_decode
 from marsad.encoders.resolve import EncoderChoice, resolve_encoder
 from marsad.encoding import Window, make_windows
@@ -231,10 +231,7 @@ class Trainer:
             raise FileNotFoundError(f"cannot resume: {state_path} does not exist (no finished epoch in {self.out})")
         loaded = load_checkpoint(self.out / "last")
         model = self.accelerator.unwrap_model(self.model)
-        model.tagger.load_state_dict(loaded.model.tagger.state_dict())
-        model.relation_head.load_state_dict(loaded.model.relation_head.state_dict())
-        if model.transitions is not None:
-            model.transitions.load_state_dict(loaded.model.transitions.state_dict())
+        model.load_state_dict(loaded.model.state_dict())  # tagger, relation head and CRF transitions if any
         state = torch.load(state_path, weights_only=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])

@@ -1,6 +1,7 @@
 """Shared fixtures: tests run offline against the real corpus and a tiny random encoder."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -40,6 +41,30 @@ def train_tiny(out: Path, data_dir: Path, *overrides: str) -> dict:
 
     cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", *overrides])
     return Trainer(cfg).train()
+
+
+def train_tiny_interrupted(out: Path, data_dir: Path, crash_epoch: int, *overrides: str) -> None:
+    """Train until ``crash_epoch`` starts (a simulated crash), then ``--resume`` to the end."""
+    from marsad.config import load_config
+    from marsad.training import Trainer
+
+    original = Trainer._train_epoch
+
+    def crash(self, epoch):
+        if epoch == crash_epoch:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    Trainer._train_epoch = crash
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_tiny(out, data_dir, *overrides)
+    finally:
+        Trainer._train_epoch = original
+    logged = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert logged == list(range(1, crash_epoch)), "the crash should leave the finished epochs' log"
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", *overrides])
+    Trainer(cfg, resume=True).train()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from marsad.evaluation import predict_examples
 from marsad.examples import examples_from_split
 from marsad.training import Trainer
 
-from conftest import train_tiny
+from conftest import train_tiny, train_tiny_interrupted
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,23 +64,10 @@ def test_same_seed_same_metrics(tmp_path, data_dir, tiny_run):
         assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
 
 
-def test_interrupted_run_resumes_to_the_same_result(tmp_path, data_dir, tiny_run, monkeypatch):
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, data_dir, tiny_run):
     """Crash after epoch 4, resume: the log equals the uninterrupted run's, epoch for epoch."""
     out = tmp_path / "resumed"
-    original = Trainer._train_epoch
-
-    def crash_at_5(self, epoch):
-        if epoch == 5:
-            raise KeyboardInterrupt
-        return original(self, epoch)
-
-    monkeypatch.setattr(Trainer, "_train_epoch", crash_at_5)
-    with pytest.raises(KeyboardInterrupt):
-        train_tiny(out, data_dir, "epochs=10")
-    monkeypatch.setattr(Trainer, "_train_epoch", original)
-    assert [r["epoch"] for r in read_log(out)] == [1, 2, 3, 4]
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", "epochs=10"])
-    Trainer(cfg, resume=True).train()
+    train_tiny_interrupted(out, data_dir, 5, "epochs=10")
     for x, y in zip(read_log(tiny_run), read_log(out), strict=True):
         x.pop("seconds"), y.pop("seconds")
         assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
