@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from marsad.crf import TransitionScores
 from marsad.decoding import viterbi_decode
 from marsad.encoding import Window, make_windows
 from marsad.modeling import JointModel, PairBatch, distance_bucket
@@ -209,16 +210,17 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
     for s in sorted(pending_multi):
         for outputs, source in settings.values():
             _finish_multi_window(model, tokenizer, windows[s], word_lp[s], outputs[s],
-                                 None if source is None else source[s], device)
+                                 None if source is None else source[s], device, transitions)
             outputs[s].decode_relations(none_bias)
     return (settings["predicted"][0] if predicted else None,
             settings["gold"][0] if gold_entities is not None else None)
 
 
 def _finish_multi_window(model: JointModel, tokenizer, windows: list[Window], word_lp: np.ndarray,
-                         output: SentenceOutput, gold: list[WordEntity] | None, device: torch.device) -> None:
+                         output: SentenceOutput, gold: list[WordEntity] | None, device: torch.device,
+                         transitions: TransitionScores | None) -> None:
     """Decode a long sentence over all its words, then score each pair in its best window."""
-    output.entities = (tags_to_entities(viterbi_decode(word_lp, model.transition_scores()), word_lp)
+    output.entities = (tags_to_entities(viterbi_decode(word_lp, transitions), word_lp)
                        if gold is None else list(gold))
     by_window: dict[int, list[tuple[int, int]]] = {}
     for h, t in candidate_pairs(output.entities):
