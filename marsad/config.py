@@ -45,6 +45,9 @@ class TrainConfig:
     # "entity+relation" (their sum: the relation head matures later than the tagger)
     selection_metric: str = "entity+relation"
     freeze_word_embeddings: bool = False
+    # per epoch, swap each training mention for a random training mention of its type with this
+    # probability (marsad.augment); 0 trains on the gold sentences as they are
+    mention_replacement: float = 0.0
     # heads
     crf: bool = False  # learned tag transitions over words (linear-chain CRF) instead of per-word softmax
     crf_learning_rate: float = 1.0e-2
@@ -146,6 +149,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     cfg = TrainConfig(**values)
     if cfg.fold is not None and not 0 <= cfg.fold < 5:
         raise ConfigError(f"fold must be 0..4 or null, got {cfg.fold}")
+    if not 0.0 <= cfg.mention_replacement <= 1.0:
+        raise ConfigError(f"mention_replacement is a probability (0..1), got {cfg.mention_replacement}")
     if cfg.selection_metric not in SELECTION_METRICS:
         raise ConfigError(f"selection_metric must be one of {', '.join(SELECTION_METRICS)}, got {cfg.selection_metric!r}")
     return cfg

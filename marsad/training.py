@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup, set_seed
 
+from marsad.augment import MentionBank, replace_mentions
 from marsad.checkpoint import base_meta, save_checkpoint
 from marsad.config import TrainConfig
 from marsad.crf import TagTransitions, TransitionScores
@@ -137,8 +138,9 @@ class Trainer:
         self.tokenizer = AutoTokenizer.from_pretrained(self.encoder.path)
         set_seed(cfg.seed)  # the same initial heads whatever resolving the encoder consumed
         self.model = build_model(self.encoder.path, cfg)
-        self.chunks = [TrainingChunk(ex, w) for ex in self.train_examples
-                       for w in make_windows(self.tokenizer, ex.words, cfg.preprocessing, cfg.max_length)]
+        self.chunks_by_example = [self._chunks(ex) for ex in self.train_examples]
+        self.chunks = [c for chunks in self.chunks_by_example for c in chunks]
+        self.mention_bank = MentionBank(self.train_examples)
         head_params = list(self.model.relation_head.parameters()) + [
             p for n, p in self.model.tagger.named_parameters() if "classifier" in n]
         crf_params = [] if self.model.transitions is None else list(self.model.transitions.parameters())
@@ -167,6 +169,24 @@ class Trainer:
         }
 
     # ---- one epoch ----------------------------------------------------------------------
+    def _chunks(self, example: Example) -> list[TrainingChunk]:
+        return [TrainingChunk(example, w)
+                for w in make_windows(self.tokenizer, example.words, self.cfg.preprocessing, self.cfg.max_length)]
+
+    def _epoch_chunks(self, epoch: int) -> list[TrainingChunk]:
+        """This epoch's training chunks: the gold sentences, or with ``mention_replacement`` a fresh
+        augmented copy of each (seeded by epoch, so resuming replays it). A copy that would need
+        a different number of windows keeps the original, so every epoch has the same step count."""
+        prob = self.cfg.mention_replacement
+        if not prob:
+            return self.chunks
+        rng = random.Random(self.cfg.seed * 1000 + epoch)
+        out: list[TrainingChunk] = []
+        for example, original in zip(self.train_examples, self.chunks_by_example):
+            augmented = self._chunks(replace_mentions(example, self.mention_bank, prob, rng))
+            out += augmented if len(augmented) == len(original) else original
+        return out
+
     def _epoch_order(self, epoch: int) -> list[int]:
         gen = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
         order = torch.randperm(len(self.chunks), generator=gen).tolist()
@@ -179,11 +199,12 @@ class Trainer:
         cfg, acc = self.cfg, self.accelerator
         self.model.train()
         order = self._epoch_order(epoch)
+        epoch_chunks = self._epoch_chunks(epoch)
         totals = {"loss": 0.0, "tag_loss": 0.0, "relation_loss": 0.0}
         bar = tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}", unit="batch",
                    disable=not (cfg.progress and acc.is_local_main_process), leave=False)
         for b in bar:
-            chunks = [self.chunks[i] for i in order[b:b + cfg.batch_size]]
+            chunks = [epoch_chunks[i] for i in order[b:b + cfg.batch_size]]
             ids, mask = pad_batch([c.window for c in chunks], self.tokenizer.pad_token_id, acc.device)
             labels = torch.full(ids.shape, -100, dtype=torch.long)
             for r, c in enumerate(chunks):
