@@ -140,7 +140,7 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
         raise CheckpointError(f"cannot load tagger/tokenizer from {directory}: {exc}") from exc
     shape = meta["relation_head"]
     head = RelationHead(tagger.config.hidden_size, shape["mlp_hidden"], shape["feature_dim"], shape["dropout"],
-                        shape.get("projection", 0))
+                        shape.get("projection", 0), shape.get("left_context", 0))
     try:
         state = load_file(str(rel_path))
         head.load_state_dict(state)

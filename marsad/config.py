@@ -54,6 +54,7 @@ class TrainConfig:
     relation_weight: float = 1.0  # joint loss = tagging + relation_weight * relation
     relation_hidden: int = 256
     relation_projection: int = 0  # >0: project encoder states to this size inside the relation head
+    relation_left_context: int = 0  # >0: also max-pool this many sub-words before the earlier mention
     width_embedding_dim: int = 32
     none_weight: float = 0.25  # class weight of NONE in the relation loss (NONE dominates the pairs)
     predicted_entity_negatives: bool = True  # add predicted non-gold spans as NONE-only candidates

@@ -78,13 +78,13 @@ def build_model(encoder_path: str, cfg: TrainConfig) -> JointModel:
     if cfg.freeze_word_embeddings:
         tagger.get_input_embeddings().weight.requires_grad_(False)
     head = RelationHead(tagger.config.hidden_size, cfg.relation_hidden, cfg.width_embedding_dim, cfg.dropout,
-                        cfg.relation_projection)
+                        cfg.relation_projection, cfg.relation_left_context)
     return JointModel(tagger, head, TagTransitions(len(BIO_TAGS)) if cfg.crf else None)
 
 
 def head_shape(cfg: TrainConfig) -> dict[str, Any]:
     return {"mlp_hidden": cfg.relation_hidden, "feature_dim": cfg.width_embedding_dim, "dropout": cfg.dropout,
-            "projection": cfg.relation_projection}
+            "projection": cfg.relation_projection, "left_context": cfg.relation_left_context}
 
 
 def _predicted_negatives(logits: torch.Tensor, chunk: TrainingChunk, row: int,

@@ -8,10 +8,10 @@ from marsad.modeling import RELATION_LABELS, PairBatch, RelationHead
 from marsad.schema import ENTITY_TYPES
 
 
-@pytest.mark.parametrize("projection", [0, 16])
-def test_head_masks_labels_that_do_not_fit_the_types(projection):
+@pytest.mark.parametrize(("projection", "left_context"), [(0, 0), (16, 0), (0, 3)])
+def test_head_masks_labels_that_do_not_fit_the_types(projection, left_context):
     torch.manual_seed(0)
-    head = RelationHead(hidden_size=32, mlp_hidden=8, feature_dim=4, projection=projection)
+    head = RelationHead(hidden_size=32, mlp_hidden=8, feature_dim=4, projection=projection, left_context=left_context)
     q, a = ENTITY_TYPES.index("QUANTITY"), ENTITY_TYPES.index("ACTOR")
     t = lambda *v: torch.tensor(v)  # noqa: E731
     pairs = PairBatch(example=t(0, 0), head_first=t(1, 3), head_last=t(1, 3), tail_first=t(3, 1), tail_last=t(4, 1),
@@ -52,3 +52,18 @@ def test_between_pooling_matches_the_naive_masked_max():
     assert (fast == 0).all(dim=1).any() and (fast != 0).any(dim=1).any()  # both kinds of gap occur
     fast.sum().backward()  # differentiable, as training needs
     assert hidden.grad is not None and hidden.grad.abs().sum() > 0
+
+
+def test_left_context_pools_the_tokens_before_the_earlier_span():
+    hidden = torch.zeros(1, 12, 2)
+    hidden[0, :, 0] = torch.arange(12.0)  # channel 0 = position, so the max is the last pooled token
+    hidden[0, :, 1] = -torch.arange(12.0)  # channel 1: its max is the first pooled token
+    t = lambda *v: torch.tensor(v)  # noqa: E731
+    zeros = t(0, 0, 0)
+    # tail first (8 before 5), earlier span at token 5; far-left span at 2 (only token 1 is left of it:
+    # position 0 is the [CLS]-style prefix); a span at token 1 has nothing on its left
+    pairs = PairBatch(example=zeros, head_first=t(8, 2, 1), head_last=t(9, 2, 1), tail_first=t(5, 6, 4),
+                      tail_last=t(6, 7, 4), head_type=zeros, tail_type=zeros, head_width=zeros + 1,
+                      tail_width=zeros + 1, distance=zeros, between=zeros)
+    pooled = RelationHead(hidden_size=2, mlp_hidden=4, feature_dim=2, left_context=3)._left(hidden, pairs)
+    assert pooled.tolist() == [[4.0, -2.0], [1.0, -1.0], [0.0, 0.0]]

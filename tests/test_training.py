@@ -88,3 +88,17 @@ def test_hf_pipeline_loads_checkpoint(tiny_run):
     out = tagger("سيطرت قوات النظام على أربعة أحياء في مدينة الميادين")
     assert isinstance(out, list)
     assert all(o["entity"] in model.config.label2id for o in out)
+
+
+def test_relation_left_context_round_trips_through_the_checkpoint(tmp_path, data_dir):
+    from marsad.checkpoint import CheckpointError, load_checkpoint
+
+    train_tiny(tmp_path, data_dir, "epochs=1", "relation_left_context=4")
+    meta_path = tmp_path / "best" / "marsad.json"
+    assert json.loads(meta_path.read_text())["relation_head"]["left_context"] == 4
+    assert load_checkpoint(tmp_path / "best").model.relation_head.left_context == 4
+    meta = json.loads(meta_path.read_text())
+    del meta["relation_head"]["left_context"]  # as if written without the option: the weights no longer fit
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="does not fit the relation head"):
+        load_checkpoint(tmp_path / "best")
