@@ -27,6 +27,11 @@ def render_model_card(meta: dict[str, Any]) -> str:
     decoding = ("constrained Viterbi with learned tag transitions (linear-chain CRF, "
                 "`tag_transitions.safetensors`; the transformers pipeline does not use them)"
                 if meta.get("tag_transitions") else "constrained Viterbi (valid IOB2 only)")
+    head = meta.get("relation_head", {})
+    head_line = (f"MLP {head.get('mlp_hidden')} hidden; context pooled between the mentions"
+                 + (f" and over the {head['left_context']} sub-words before the earlier one"
+                    if head.get("left_context") else ""))
+    augment = (f"; mention replacement p={cfg['mention_replacement']}" if cfg.get("mention_replacement") else "")
     fallback = ""
     if enc.get("fallback_reason"):
         fallback = (f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, which was unavailable "
@@ -48,7 +53,8 @@ conflict news. Schema version {meta.get('schema_version')}.
 - Training data: Marsad gold corpus, run `{data.get('run')}`, {data.get('train_sentences')} training and
   {data.get('dev_sentences')} dev sentences; data fingerprint `{data.get('fingerprint', '')[:16]}`
 - Best epoch: {meta.get('epoch')} (chosen by dev {cfg.get('selection_metric', 'entity')} F1); seed {cfg.get('seed')};
-  preprocessing {meta.get('preprocessing')}
+  preprocessing {meta.get('preprocessing')}{augment}
+- Relation head: {head_line}
 - Tag decoding: {decoding}
 - Relation decision: NONE logit shifted by {meta.get('relation_none_bias', 0.0)} (tuned on dev end-to-end relation F1)
 {fallback}

@@ -4,10 +4,11 @@ The tagger is a stock ``AutoModelForTokenClassification`` so a checkpoint loads 
 transformers and its ``token-classification`` pipeline. The relation head (in the spirit of
 SpERT / PURE) classifies ordered pairs of entity mentions from the encoder's last hidden states:
 each span is its first and last sub-word vectors plus width and type embeddings; the pair adds the
-max-pooled context between the spans, a signed word-distance embedding and an embedding of how many
-other mentions stand between the two (62% of gold relations have none, so "is it the nearest
-mention" is the single most telling cue on this data). Labels whose type signature does not fit the
-pair are masked out, so a prediction is always schema-valid.
+max-pooled context between the spans (and, optionally, before the earlier one), a signed
+word-distance embedding and an embedding of how many other mentions stand between the two (62% of
+gold relations have none, so "is it the nearest mention" is the single most telling cue on this
+data). Labels whose type signature does not fit the pair are masked out, so a prediction is always
+schema-valid.
 
 ``none_bias`` is a decision threshold, not a trained weight: it is added to the NONE logit when
 relations are decoded (never in training), tuned on dev after training and saved with the head.

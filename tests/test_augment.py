@@ -92,6 +92,8 @@ def test_augmented_run_trains_differently_and_resumes_to_the_same_log(tmp_path, 
     train_tiny_interrupted(resumed, data_dir, 2, "epochs=3", "mention_replacement=0.5")
     read = lambda out: [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     assert read(straight)[0]["loss"] != pytest.approx(read(plain)[0]["loss"]), "augmentation changed nothing"
+    assert "mention replacement p=0.5" in (straight / "best" / "README.md").read_text()
+    assert "mention replacement" not in (plain / "best" / "README.md").read_text()
     for x, y in zip(read(straight), read(resumed), strict=True):
         x.pop("seconds"), y.pop("seconds")
         assert x == pytest.approx(y, rel=1e-6, abs=1e-9)

@@ -97,6 +97,7 @@ def test_relation_left_context_round_trips_through_the_checkpoint(tmp_path, data
     meta_path = tmp_path / "best" / "marsad.json"
     assert json.loads(meta_path.read_text())["relation_head"]["left_context"] == 4
     assert load_checkpoint(tmp_path / "best").model.relation_head.left_context == 4
+    assert "the 4 sub-words before the earlier one" in (tmp_path / "best" / "README.md").read_text()
     meta = json.loads(meta_path.read_text())
     del meta["relation_head"]["left_context"]  # as if written without the option: the weights no longer fit
     meta_path.write_text(json.dumps(meta))
