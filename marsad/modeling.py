@@ -71,29 +71,36 @@ class PairBatch:
         return int(self.example.numel())
 
 
-def _range_max(hidden: torch.Tensor, example: torch.Tensor, start: torch.Tensor, stop: torch.Tensor) -> torch.Tensor:
-    """Max of ``hidden[example, start:stop]`` per row (zeros where the range is empty).
+def _range_max(hidden: torch.Tensor, example: torch.Tensor,
+               ranges: list[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+    """Per ``(start, stop)`` pair of index tensors: the max of ``hidden[example, start:stop]`` per row
+    (zeros where the range is empty).
 
-    A range-maximum table (level k = max over 2**k consecutive tokens) answers every range with
-    two lookups, instead of materialising a [pairs, tokens, hidden] masked copy, which made the
-    relation head a visible share of prediction time.
+    A range-maximum table (level k = max over 2**k consecutive tokens), built once for all ranges,
+    answers every range with two lookups, instead of materialising a [pairs, tokens, hidden] masked
+    copy, which made the relation head a visible share of prediction time.
     """
-    length = stop - start
-    out = hidden.new_zeros(example.numel(), hidden.shape[-1])
-    nonempty = length > 0
-    if not bool(nonempty.any()):
-        return out
-    level = torch.zeros_like(length)
-    level[nonempty] = torch.floor(torch.log2(length[nonempty].float())).long()
+    levels = []
+    for start, stop in ranges:
+        length = stop - start
+        level = torch.full_like(length, -1)  # -1: empty range
+        nonempty = length > 0
+        level[nonempty] = torch.floor(torch.log2(length[nonempty].float())).long()
+        levels.append(level)
     tables = [hidden]
-    for k in range(1, int(level.max()) + 1):  # tables[k][b, t] = max(hidden[b, t : t + 2**k])
+    top = max((int(level.max()) for level in levels if level.numel()), default=0)
+    for k in range(1, top + 1):  # tables[k][b, t] = max(hidden[b, t : t + 2**k])
         half = 1 << (k - 1)
         tables.append(torch.maximum(tables[-1][:, :-half], tables[-1][:, half:]))
-    for k in level[nonempty].unique().tolist():
-        sel = nonempty & (level == k)
-        ex, a, b = example[sel], start[sel], stop[sel] - (1 << k)
-        out[sel] = torch.maximum(tables[k][ex, a], tables[k][ex, b])
-    return out
+    outs = []
+    for (start, stop), level in zip(ranges, levels):
+        out = hidden.new_zeros(example.numel(), hidden.shape[-1])
+        for k in level[level >= 0].unique().tolist():
+            sel = level == k
+            ex, a, b = example[sel], start[sel], stop[sel] - (1 << k)
+            out[sel] = torch.maximum(tables[k][ex, a], tables[k][ex, b])
+        outs.append(out)
+    return outs
 
 
 class RelationHead(nn.Module):
@@ -129,26 +136,23 @@ class RelationHead(nn.Module):
         return torch.cat([hidden[ex, first], hidden[ex, last],
                           self.width_emb(width.clamp(1, WIDTH_BUCKETS) - 1), self.type_emb(typ)], dim=-1)
 
-    def _between(self, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
-        """Max-pool of the tokens strictly between the two spans (zeros when adjacent)."""
-        start = torch.minimum(pairs.head_last, pairs.tail_last) + 1
-        stop = torch.maximum(pairs.head_first, pairs.tail_first)
-        return _range_max(hidden, pairs.example, start, stop)
-
-    def _left(self, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
-        """Max-pool of up to ``left_context`` tokens before the earlier span (special tokens excluded)."""
-        stop = torch.minimum(pairs.head_first, pairs.tail_first)
-        return _range_max(hidden, pairs.example, (stop - self.left_context).clamp(min=1), stop)
+    def _context(self, hidden: torch.Tensor, pairs: PairBatch) -> list[torch.Tensor]:
+        """Max-pool of the tokens strictly between the two spans (zeros when adjacent) and, with
+        ``left_context``, of up to that many tokens before the earlier span (never the leading [CLS])."""
+        first = torch.minimum(pairs.head_first, pairs.tail_first)
+        earlier_last = torch.minimum(pairs.head_last, pairs.tail_last)
+        ranges = [(earlier_last + 1, torch.maximum(pairs.head_first, pairs.tail_first))]
+        if self.left_context:
+            ranges.append(((first - self.left_context).clamp(min=1), first))
+        return _range_max(hidden, pairs.example, ranges)
 
     def forward(self, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
         """Logits ``[P, len(RELATION_LABELS)]`` with type-invalid labels set to -inf."""
         hidden = self.project(hidden)
         head = self._span(hidden, pairs.example, pairs.head_first, pairs.head_last, pairs.head_width, pairs.head_type)
         tail = self._span(hidden, pairs.example, pairs.tail_first, pairs.tail_last, pairs.tail_width, pairs.tail_type)
-        parts = [head, tail, self._between(hidden, pairs)]
-        if self.left_context:
-            parts.append(self._left(hidden, pairs))
-        parts += [self.distance_emb(pairs.distance), self.between_emb(pairs.between.clamp(0, BETWEEN_BUCKETS - 1))]
+        parts = [head, tail, *self._context(hidden, pairs), self.distance_emb(pairs.distance),
+                 self.between_emb(pairs.between.clamp(0, BETWEEN_BUCKETS - 1))]
         features = torch.cat(parts, dim=-1)
         logits = self.mlp(features)
         allowed = self.allowed[pairs.head_type, pairs.tail_type]

@@ -47,7 +47,7 @@ def test_between_pooling_matches_the_naive_masked_max():
                       tail_last=last_b, head_type=zeros, tail_type=zeros, head_width=zeros + 1, tail_width=zeros + 1,
                       distance=zeros, between=zeros)
     head = RelationHead(hidden_size=8, mlp_hidden=4, feature_dim=2)
-    fast = head._between(hidden, pairs)
+    fast, = head._context(hidden, pairs)
     assert torch.equal(fast, _naive_between(hidden, pairs))
     assert (fast == 0).all(dim=1).any() and (fast != 0).any(dim=1).any()  # both kinds of gap occur
     fast.sum().backward()  # differentiable, as training needs
@@ -65,5 +65,6 @@ def test_left_context_pools_the_tokens_before_the_earlier_span():
     pairs = PairBatch(example=zeros, head_first=t(8, 2, 1), head_last=t(9, 2, 1), tail_first=t(5, 6, 4),
                       tail_last=t(6, 7, 4), head_type=zeros, tail_type=zeros, head_width=zeros + 1,
                       tail_width=zeros + 1, distance=zeros, between=zeros)
-    pooled = RelationHead(hidden_size=2, mlp_hidden=4, feature_dim=2, left_context=3)._left(hidden, pairs)
+    between, pooled = RelationHead(hidden_size=2, mlp_hidden=4, feature_dim=2, left_context=3)._context(hidden, pairs)
+    assert between.tolist() == [[7.0, -7.0], [5.0, -3.0], [3.0, -2.0]]
     assert pooled.tolist() == [[4.0, -2.0], [1.0, -1.0], [0.0, 0.0]]
