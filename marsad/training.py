@@ -131,10 +131,11 @@ class Trainer:
         self.splits = load_splits(data_dir, cfg.fold)
         self.train_examples = examples_from_split(self.splits["train"])
         self.dev_examples = examples_from_split(self.splits["dev"])
-        self.encoder: EncoderChoice = resolve_encoder(
-            cfg.model, cfg.fallback_model, tiny_texts=[e.text for e in self.train_examples],
-            tiny_shape={"hidden_size": cfg.tiny_hidden_size, "layers": cfg.tiny_layers, "heads": cfg.tiny_heads,
-                        "vocab_size": cfg.tiny_vocab_size, "seed": cfg.seed})
+        with self.accelerator.main_process_first():  # one process converts/builds into the cache, the others reuse it
+            self.encoder: EncoderChoice = resolve_encoder(
+                cfg.model, cfg.fallback_model, tiny_texts=[e.text for e in self.train_examples],
+                tiny_shape={"hidden_size": cfg.tiny_hidden_size, "layers": cfg.tiny_layers, "heads": cfg.tiny_heads,
+                            "vocab_size": cfg.tiny_vocab_size, "seed": cfg.seed})
         self.tokenizer = AutoTokenizer.from_pretrained(self.encoder.path)
         set_seed(cfg.seed)  # the same initial heads whatever resolving the encoder consumed
         self.model = build_model(self.encoder.path, cfg)
@@ -153,8 +154,11 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
         n = self.accelerator.num_processes
         self.steps_per_epoch = max(1, math.ceil(len(self.chunks) / (cfg.batch_size * n)))
-        total = self.steps_per_epoch * cfg.epochs
-        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(cfg.warmup_ratio * total), total)
+        # accelerate steps a prepared scheduler once per process at every optimizer step (it assumes
+        # batches grew n-fold), so the schedule is laid out in n x the optimizer steps; otherwise the
+        # learning rate would reach zero after 1/n of the epochs under multi-process training
+        steps = self.steps_per_epoch * cfg.epochs
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(cfg.warmup_ratio * steps) * n, steps * n)
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(self.model, self.optimizer, self.scheduler)
         weights = torch.ones(len(RELATION_LABELS))
         weights[0] = cfg.none_weight

@@ -103,3 +103,29 @@ def test_relation_left_context_round_trips_through_the_checkpoint(tmp_path, data
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="does not fit the relation head"):
         load_checkpoint(tmp_path / "best")
+
+
+def test_two_process_ddp_on_cpu_keeps_the_single_process_schedule(tmp_path, data_dir, tiny_run):
+    """Real multi-process DDP (gloo, 2 CPU processes via torchrun, as on a multi-GPU machine): it
+    finishes, writes one log and a loadable checkpoint, and with half the batch per process it
+    follows the single-process learning-rate schedule epoch for epoch (accelerate steps a prepared
+    scheduler once per process; miscounting that ends training at lr 0 halfway through)."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(ROOT / "train" / "train.py"), "--config", str(ROOT / "configs" / "tiny.yaml"),
+           "--set", f"output_dir={out}", "--set", f"data_dir={data_dir}", "--set", "epochs=10",
+           "--set", "batch_size=4"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("best epoch") == 2  # both ranks finished and agree on what was kept
+    log = read_log(out)
+    single = read_log(tiny_run)
+    assert [r["epoch"] for r in log] == list(range(1, 11))
+    assert [r["lr"] for r in log] == pytest.approx([r["lr"] for r in single], rel=1e-9)
+    assert log[-1]["loss"] < 0.6 * log[0]["loss"]
+    assert load_checkpoint(out / "best").model.relation_head is not None
