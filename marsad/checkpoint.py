@@ -10,6 +10,8 @@ Layout (all written into a temp dir and swapped into place atomically):
   README.md                          model card
   activation_absmax.safetensors      (best checkpoints) activation ranges on training sentences, for
                                      smoothed int8 inference (marsad.quantization)
+  lexical_crf.crfsuite               (lexical_prior models) the feature CRF mixed into tag decoding,
+                                     see marsad.lexical_prior; its weight is in marsad.json
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrai
 
 from marsad.crf import TagTransitions
 from marsad.fileio import atomic_directory
+from marsad.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
 from marsad.schema import BIO_TAGS, ENTITY_TYPES, SCHEMA_VERSION
 
@@ -77,6 +80,11 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
     if bool(meta.get("tag_transitions")) != (model.transitions is not None):
         raise ValueError(f"meta tag_transitions={meta.get('tag_transitions')!r} but the model "
                          f"{'has' if model.transitions is not None else 'has no'} CRF transitions")
+    prior = model.lexical_prior
+    if (meta.get("lexical_prior") is None) != (prior is None) or (
+            prior is not None and meta["lexical_prior"] != {"file": PRIOR_FILE, "weight": prior.weight}):
+        described = f"lexical prior (weight {prior.weight})" if prior is not None else "absent lexical prior"
+        raise ValueError(f"meta lexical_prior={meta.get('lexical_prior')!r} does not describe the model's {described}")
     with atomic_directory(Path(dest)) as tmp:
         model.tagger.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -85,6 +93,8 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
         if model.transitions is not None:
             save_file({k: v.detach().cpu().contiguous() for k, v in model.transitions.state_dict().items()},
                       str(tmp / TRANSITIONS_FILE))
+        if prior is not None:
+            prior.save(tmp)
         (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(model_card, encoding="utf-8")
         if extra is not None:
@@ -155,5 +165,12 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
             transitions.load_state_dict(load_file(str(trans_path)))
         except Exception as exc:  # noqa: BLE001
             raise CheckpointError(f"{trans_path} does not hold {len(BIO_TAGS)}-tag CRF transitions: {exc}") from exc
-    model = JointModel(tagger, head, transitions).to(device).eval()
+    prior = None
+    if meta.get("lexical_prior"):  # older checkpoints lack the key: no prior
+        prior_path = _require(directory / PRIOR_FILE, "lexical prior CRF; marsad.json says the model has one")
+        try:
+            prior = LexicalPrior.load(prior_path, float(meta["lexical_prior"]["weight"]))
+        except Exception as exc:  # noqa: BLE001 - crfsuite raises bare errors on a corrupt model file
+            raise CheckpointError(f"{prior_path} is not a readable crfsuite model: {exc}") from exc
+    model = JointModel(tagger, head, transitions, prior).to(device).eval()
     return Loaded(model, tokenizer, meta)

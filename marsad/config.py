@@ -51,6 +51,9 @@ class TrainConfig:
     # heads
     crf: bool = False  # learned tag transitions over words (linear-chain CRF) instead of per-word softmax
     crf_learning_rate: float = 1.0e-2
+    # mix a feature CRF's tag marginals (trained on the same training sentences) into tag decoding,
+    # with a weight chosen on dev entity F1 (marsad.lexical_prior)
+    lexical_prior: bool = False
     relation_weight: float = 1.0  # joint loss = tagging + relation_weight * relation
     relation_hidden: int = 256
     relation_projection: int = 0  # >0: project encoder states to this size inside the relation head

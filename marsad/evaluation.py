@@ -6,8 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from marsad.crf import TransitionScores
 from marsad.examples import Example
-from marsad.inference import SentenceOutput, WordEntity, extract_both
+from marsad.inference import SentenceOutput, WordEntity, decode_entities, extract_both
+from marsad.lexical_prior import WEIGHT_GRID, LexicalPrior
 from marsad.metrics import SentenceExtraction, entity_scores, relation_scores
 from marsad.modeling import JointModel
 
@@ -80,3 +82,21 @@ def tune_none_bias(preds: EvalPredictions, grid: tuple[float, ...] = NONE_BIAS_G
     for out in preds.end_to_end + preds.gold_entities:
         out.decode_relations(best)
     return best
+
+
+def tune_prior_weight(preds: EvalPredictions, prior: LexicalPrior, transitions: TransitionScores | None = None,
+                      grid: tuple[float, ...] = WEIGHT_GRID) -> float:
+    """The lexical-prior weight that maximises entity micro-F1 on ``preds`` (ties: the smaller weight).
+
+    Re-decodes the stored encoder scores, so no encoder pass per weight. Call it on dev predictions only.
+    """
+    crf_log_probs = [prior.log_marginals(ex.words) for ex in preds.examples]
+    gold = [ex.tags for ex in preds.examples]
+
+    def f1_at(weight: float) -> float:
+        predicted = [output_tags(ex, SentenceOutput(decode_entities(out.word_log_probs, transitions, prior, lp,
+                                                                    weight)))
+                     for ex, out, lp in zip(preds.examples, preds.end_to_end, crf_log_probs)]
+        return entity_scores(gold, predicted)["micro"]["f1"]
+
+    return max(sorted(grid), key=f1_at)

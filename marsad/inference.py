@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from marsad.crf import TransitionScores
 from marsad.decoding import viterbi_decode
 from marsad.encoding import Window, make_windows
+from marsad.lexical_prior import LexicalPrior
 from marsad.modeling import JointModel, PairBatch, distance_bucket
 from marsad.relation_decoding import decode_relations
 from marsad.schema import BIO_TAGS, ENTITY_TYPES
@@ -51,6 +52,9 @@ class SentenceOutput:
     # compare by their entities and relations only
     candidates: list[tuple[int, int]] = field(default_factory=list, compare=False)
     candidate_logits: np.ndarray | None = field(default=None, compare=False)
+    # the encoder's own per-word tag log-probabilities [words, tags] (predicted entities only), so
+    # entities can be re-decoded with another lexical-prior weight (dev tuning)
+    word_log_probs: np.ndarray | None = field(default=None, compare=False)
 
     def decode_relations(self, none_bias: float) -> None:
         """(Re)derive ``relations`` from the stored candidate scores at a given NONE bias."""
@@ -79,6 +83,15 @@ def tags_to_entities(tag_ids: list[int], word_log_probs: np.ndarray | None = Non
         for e in out:
             e.score = float(np.exp(word_log_probs[np.arange(e.start, e.end), tag_ids[e.start:e.end]]).mean())
     return out
+
+
+def decode_entities(word_log_probs: np.ndarray, transitions: TransitionScores | None = None,
+                    prior: LexicalPrior | None = None, prior_log_probs: np.ndarray | None = None,
+                    weight: float | None = None) -> list[WordEntity]:
+    """Constrained Viterbi over the encoder's tag scores, mixed with the lexical prior's when given."""
+    scores = word_log_probs if prior is None or prior_log_probs is None else prior.mix(
+        word_log_probs, prior_log_probs, weight)
+    return tags_to_entities(viterbi_decode(scores, transitions), scores)
 
 
 def candidate_pairs(entities: list[WordEntity]) -> list[tuple[int, int]]:
@@ -160,7 +173,9 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
     device = next(model.parameters()).device
     none_bias = float(model.relation_head.none_bias)
     transitions = model.transition_scores()
+    prior = model.lexical_prior if model.lexical_prior is not None and model.lexical_prior.weight else None
     windows = [make_windows(tokenizer, words, preprocessing, max_length) for words in sentences]
+    prior_lp = [prior.log_marginals(words) if prior is not None and predicted else None for words in sentences]
     word_lp: list[np.ndarray] = [np.zeros((len(w), len(BIO_TAGS)), dtype=np.float32) for w in sentences]
     best_centrality = [np.full(len(w), -1) for w in sentences]
     # setting name -> (outputs, entity source: None = decode the tagger)
@@ -191,9 +206,8 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
                 pending_multi.add(s)
                 continue
             for outputs, source in settings.values():
-                outputs[s].entities = (tags_to_entities(viterbi_decode(word_lp[s], transitions), word_lp[s])
-                                       if source is None
-                                       else list(source[s]))
+                outputs[s].entities = (decode_entities(word_lp[s], transitions, prior, prior_lp[s])
+                                       if source is None else list(source[s]))
                 pairs = candidate_pairs(outputs[s].entities)
                 if pairs:
                     rel_rows.append((row, win, outputs[s].entities, pairs, outputs[s]))
@@ -209,19 +223,22 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
     bar.close()
     for s in sorted(pending_multi):
         for outputs, source in settings.values():
-            _finish_multi_window(model, tokenizer, windows[s], word_lp[s], outputs[s],
-                                 None if source is None else source[s], device, transitions)
+            if source is None:
+                outputs[s].entities = decode_entities(word_lp[s], transitions, prior, prior_lp[s])
+            else:
+                outputs[s].entities = list(source[s])
+            _finish_multi_window(model, tokenizer, windows[s], outputs[s], device)
             outputs[s].decode_relations(none_bias)
+    if predicted:
+        for out, lp in zip(settings["predicted"][0], word_lp):
+            out.word_log_probs = lp
     return (settings["predicted"][0] if predicted else None,
             settings["gold"][0] if gold_entities is not None else None)
 
 
-def _finish_multi_window(model: JointModel, tokenizer, windows: list[Window], word_lp: np.ndarray,
-                         output: SentenceOutput, gold: list[WordEntity] | None, device: torch.device,
-                         transitions: TransitionScores | None) -> None:
-    """Decode a long sentence over all its words, then score each pair in its best window."""
-    output.entities = (tags_to_entities(viterbi_decode(word_lp, transitions), word_lp)
-                       if gold is None else list(gold))
+def _finish_multi_window(model: JointModel, tokenizer, windows: list[Window], output: SentenceOutput,
+                         device: torch.device) -> None:
+    """Score each entity pair of a long sentence (entities decoded over all its words) in its best window."""
     by_window: dict[int, list[tuple[int, int]]] = {}
     for h, t in candidate_pairs(output.entities):
         lo = min(output.entities[h].start, output.entities[t].start)

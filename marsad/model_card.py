@@ -27,6 +27,11 @@ def render_model_card(meta: dict[str, Any]) -> str:
     decoding = ("constrained Viterbi with learned tag transitions (linear-chain CRF, "
                 "`tag_transitions.safetensors`; the transformers pipeline does not use them)"
                 if meta.get("tag_transitions") else "constrained Viterbi (valid IOB2 only)")
+    prior = meta.get("lexical_prior")
+    if prior:
+        decoding += (f", over the encoder's tag log-probabilities mixed with weight {prior['weight']} with a "
+                     f"feature CRF's marginals (`{prior['file']}`, trained on the same training sentences; "
+                     "weight chosen on dev entity F1; the transformers pipeline does not use it)")
     head = meta.get("relation_head", {})
     head_line = (f"MLP {head.get('mlp_hidden')} hidden; context pooled between the mentions"
                  + (f" and over the {head['left_context']} sub-words before the earlier one"

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from marsad.crf import TagTransitions, TransitionScores
+from marsad.lexical_prior import LexicalPrior
 from marsad.schema import ENTITY_TYPES, NO_RELATION, RELATION_TYPES, relation_fits
 
 RELATION_LABELS: tuple[str, ...] = (NO_RELATION,) + RELATION_TYPES
@@ -161,13 +162,17 @@ class RelationHead(nn.Module):
 
 class JointModel(nn.Module):
     """Tagger (a HF token-classification model) + relation head over the same hidden states, and
-    optionally learned tag transitions (a CRF over words, :mod:`marsad.crf`)."""
+    optionally learned tag transitions (a CRF over words, :mod:`marsad.crf`) and a feature CRF
+    whose marginals are mixed into the tag scores at decoding time (:mod:`marsad.lexical_prior`;
+    not a module: it has no tensors and no gradient)."""
 
-    def __init__(self, tagger: nn.Module, relation_head: RelationHead, transitions: TagTransitions | None = None):
+    def __init__(self, tagger: nn.Module, relation_head: RelationHead, transitions: TagTransitions | None = None,
+                 lexical_prior: LexicalPrior | None = None):
         super().__init__()
         self.tagger = tagger
         self.relation_head = relation_head
         self.transitions = transitions
+        self.lexical_prior = lexical_prior
 
     def transition_scores(self) -> TransitionScores | None:
         """What Viterbi adds to the emissions: the CRF's scores, or None (constraints only)."""

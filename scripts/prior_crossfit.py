@@ -1,0 +1,74 @@
+"""How much of the lexical prior's dev gain survives when its weight is not tuned on the sentences it is scored on.
+
+    python scripts/prior_crossfit.py --runs runs/crossval-offline
+
+For each cross-validation checkpoint, on its dev sentences (fold k+1): entity micro-F1 decoded with
+weight 0 (the encoder alone), with the weight saved in the checkpoint (chosen on these same
+sentences: optimistic), and cross-fitted (the weight is chosen on the even-numbered dev sentences
+and applied to the odd ones, and vice versa). Checkpoints without a prior get one fitted on
+their training split, so runs trained without the option can be checked too. Dev only: the test
+folds are never read.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from marsad.checkpoint import load_checkpoint  # noqa: E402
+from marsad.data.load import load_splits  # noqa: E402
+from marsad.evaluation import EvalPredictions, output_tags, predict_examples, tune_prior_weight  # noqa: E402
+from marsad.examples import examples_from_split  # noqa: E402
+from marsad.inference import SentenceOutput, decode_entities  # noqa: E402
+from marsad.lexical_prior import LexicalPrior  # noqa: E402
+from marsad.metrics import entity_scores  # noqa: E402
+
+
+def fold_scores(run: Path, fold: int, data: Path) -> tuple[float, float, float, float, list[float]]:
+    """(weight 0, saved weight, its F1, cross-fitted F1, the two halves' weights) on fold ``fold``'s dev set."""
+    loaded = load_checkpoint(run / f"fold{fold}" / "best")
+    splits = load_splits(data, fold)
+    train, dev = examples_from_split(splits["train"]), examples_from_split(splits["dev"])
+    prior = loaded.model.lexical_prior or LexicalPrior.fit([e.words for e in train], [e.tags for e in train])
+    saved, prior.weight = prior.weight, 0.0
+    loaded.model.lexical_prior = prior
+    preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
+    transitions = loaded.model.transition_scores()
+    crf_log_probs = [prior.log_marginals(ex.words) for ex in dev]
+    halves = [[i for i in range(len(dev)) if i % 2 == h] for h in (0, 1)]
+    chosen = [tune_prior_weight(EvalPredictions([dev[i] for i in half], [preds.end_to_end[i] for i in half],
+                                                [preds.gold_entities[i] for i in half]), prior, transitions)
+              for half in halves]
+
+    def f1(weight_of) -> float:
+        tags = [output_tags(ex, SentenceOutput(decode_entities(preds.end_to_end[i].word_log_probs, transitions,
+                                                               prior, crf_log_probs[i], weight_of(i))))
+                for i, ex in enumerate(dev)]
+        return entity_scores([ex.tags for ex in dev], tags)["micro"]["f1"]
+
+    cross = f1(lambda i: chosen[1 - i % 2])  # each half decoded with the weight the other half chose
+    return f1(lambda i: 0.0), saved, f1(lambda i: saved), cross, chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", required=True, type=Path, help="a crossval output directory (fold0 .. fold4)")
+    parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
+    args = parser.parse_args(argv)
+    rows = []
+    print("| fold | weight 0 | saved weight | saved (in-sample) | cross-fitted | halves chose |")
+    print("|---|---:|---:|---:|---:|---|")
+    for k in args.folds:
+        zero, saved, in_sample, cross, chosen = fold_scores(args.runs, k, args.data)
+        rows.append((zero, in_sample, cross))
+        print(f"| {k} | {zero:.3f} | {saved} | {in_sample:.3f} | {cross:.3f} | {chosen} |", flush=True)
+    means = [statistics.fmean(col) for col in zip(*rows)]
+    print(f"| mean | {means[0]:.3f} | | {means[1]:.3f} | {means[2]:.3f} | |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
