@@ -67,6 +67,18 @@ def train_tiny_interrupted(out: Path, data_dir: Path, crash_epoch: int, *overrid
     Trainer(cfg, resume=True).train()
 
 
+def read_log(out: Path) -> list[dict]:
+    """The per-epoch records of a run's metrics.jsonl."""
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def assert_same_log(a: Path, b: Path) -> None:
+    """Two runs logged the same epochs with the same numbers (wall-clock seconds aside)."""
+    for x, y in zip(read_log(a), read_log(b), strict=True):
+        x.pop("seconds"), y.pop("seconds")
+        assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """One 10-epoch tiny-model training run shared by the tests that need a trained checkpoint."""

@@ -15,7 +15,7 @@ from marsad.crf import INVALID, TagTransitions
 from marsad.decoding import is_valid_iob2, viterbi_decode
 from marsad.schema import BIO_TAGS
 
-from conftest import train_tiny, train_tiny_interrupted
+from conftest import assert_same_log, train_tiny, train_tiny_interrupted
 
 T = len(BIO_TAGS)
 
@@ -152,7 +152,4 @@ def test_crf_run_resumes_to_the_same_result(crf_run, tmp_path, data_dir):
     """The transitions and their optimiser state survive an interruption."""
     out = tmp_path / "resumed"
     train_tiny_interrupted(out, data_dir, 3, "crf=true", "epochs=4")
-    logs = [[json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()] for d in (crf_run, out)]
-    for x, y in zip(*logs, strict=True):
-        x.pop("seconds"), y.pop("seconds")
-        assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
+    assert_same_log(crf_run, out)

@@ -16,7 +16,7 @@ from marsad.inference import SentenceOutput, decode_entities
 from marsad.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.schema import BIO_TAGS
 
-from conftest import train_tiny, train_tiny_interrupted
+from conftest import assert_same_log, train_tiny, train_tiny_interrupted
 
 T = len(BIO_TAGS)
 TAG = {t: i for i, t in enumerate(BIO_TAGS)}
@@ -162,10 +162,7 @@ def test_meta_must_describe_the_prior(prior_run, tmp_path):
 def test_prior_run_resumes_to_the_same_result(prior_run, tmp_path, data_dir):
     out = tmp_path / "resumed"
     train_tiny_interrupted(out, data_dir, 3, "lexical_prior=true", "epochs=4")
-    logs = [[json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()] for d in (prior_run, out)]
-    for x, y in zip(*logs, strict=True):
-        x.pop("seconds"), y.pop("seconds")
-        assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
+    assert_same_log(prior_run, out)
 
 
 def test_crossfit_script_reports_every_estimate(prior_run, tmp_path, capsys):

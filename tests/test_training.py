@@ -13,13 +13,9 @@ from marsad.evaluation import predict_examples
 from marsad.examples import examples_from_split
 from marsad.training import Trainer
 
-from conftest import train_tiny, train_tiny_interrupted
+from conftest import assert_same_log, read_log, train_tiny, train_tiny_interrupted
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def read_log(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_loss_falls_and_log_is_complete(tiny_run):
@@ -59,18 +55,14 @@ def test_reloaded_checkpoint_predicts_identically(tiny_run, data_dir):
 
 def test_same_seed_same_metrics(tmp_path, data_dir, tiny_run):
     train_tiny(tmp_path / "again", data_dir, "epochs=10")
-    for x, y in zip(read_log(tiny_run), read_log(tmp_path / "again")):
-        x.pop("seconds"), y.pop("seconds")
-        assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
+    assert_same_log(tiny_run, tmp_path / "again")
 
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, data_dir, tiny_run):
     """Crash after epoch 4, resume: the log equals the uninterrupted run's, epoch for epoch."""
     out = tmp_path / "resumed"
     train_tiny_interrupted(out, data_dir, 5, "epochs=10")
-    for x, y in zip(read_log(tiny_run), read_log(out), strict=True):
-        x.pop("seconds"), y.pop("seconds")
-        assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
+    assert_same_log(tiny_run, out)
 
 
 def test_resume_without_state_is_a_clear_error(tmp_path, data_dir):
