@@ -52,6 +52,7 @@ def test_crossval_one_fold(data_dir, tmp_path):
     table = (tmp_path / "results.md").read_text()
     assert "| entity micro-F1 |" in table and "Model on dev (fold k+1, selection set" in table
     assert (tmp_path / "fold1" / "best" / "marsad.json").exists()
+    assert not (tmp_path / "fold1" / "last").exists(), "a finished fold's resume state should not pile up"
 
 
 def test_predict_cli_jsonl(tiny_run, tmp_path, monkeypatch):
