@@ -79,6 +79,18 @@ def assert_same_log(a: Path, b: Path) -> None:
         assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
 
 
+def checkpoint_from_before(option_key: str, source: Path, dest: Path, *files: str) -> Path:
+    """A copy of checkpoint ``source`` as written before an option existed: its ``marsad.json``
+    key and its own files removed."""
+    shutil.copytree(source, dest)
+    meta = json.loads((dest / "marsad.json").read_text())
+    del meta[option_key]
+    (dest / "marsad.json").write_text(json.dumps(meta))
+    for name in files:
+        (dest / name).unlink()
+    return dest
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """One 10-epoch tiny-model training run shared by the tests that need a trained checkpoint."""

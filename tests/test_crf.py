@@ -15,7 +15,7 @@ from marsad.crf import INVALID, TagTransitions
 from marsad.decoding import is_valid_iob2, viterbi_decode
 from marsad.schema import BIO_TAGS
 
-from conftest import assert_same_log, train_tiny, train_tiny_interrupted
+from conftest import assert_same_log, checkpoint_from_before, train_tiny, train_tiny_interrupted
 
 T = len(BIO_TAGS)
 
@@ -119,11 +119,7 @@ def test_crf_checkpoint_without_transitions_file_is_named(crf_run, tmp_path):
 
 
 def test_checkpoint_from_before_the_crf_option_loads_without_one(tiny_run, tmp_path):
-    old = tmp_path / "old"
-    shutil.copytree(tiny_run / "best", old)
-    meta = json.loads((old / "marsad.json").read_text())
-    del meta["tag_transitions"]
-    (old / "marsad.json").write_text(json.dumps(meta))
+    old = checkpoint_from_before("tag_transitions", tiny_run / "best", tmp_path / "old")
     assert load_checkpoint(old).model.transitions is None
 
 

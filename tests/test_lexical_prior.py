@@ -16,7 +16,7 @@ from marsad.inference import SentenceOutput, decode_entities
 from marsad.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.schema import BIO_TAGS
 
-from conftest import assert_same_log, train_tiny, train_tiny_interrupted
+from conftest import assert_same_log, checkpoint_from_before, train_tiny, train_tiny_interrupted
 
 T = len(BIO_TAGS)
 TAG = {t: i for i, t in enumerate(BIO_TAGS)}
@@ -142,12 +142,7 @@ def test_missing_or_corrupt_prior_file_is_named(prior_run, tmp_path):
 
 
 def test_checkpoint_from_before_the_prior_option_loads_without_one(prior_run, tmp_path):
-    old = tmp_path / "old"
-    shutil.copytree(prior_run / "best", old)
-    meta = json.loads((old / "marsad.json").read_text())
-    del meta["lexical_prior"]
-    (old / "marsad.json").write_text(json.dumps(meta))
-    (old / PRIOR_FILE).unlink()
+    old = checkpoint_from_before("lexical_prior", prior_run / "best", tmp_path / "old", PRIOR_FILE)
     assert load_checkpoint(old).model.lexical_prior is None
 
 
