@@ -12,6 +12,8 @@ Layout (all written into a temp dir and swapped into place atomically):
                                      smoothed int8 inference (marsad.quantization)
   lexical_crf.crfsuite               (lexical_prior models) the feature CRF mixed into tag decoding,
                                      see marsad.lexical_prior; its weight is in marsad.json
+  relation_prior.json                (relation_prior models) the feature classifier mixed into relation
+                                     decoding, see marsad.relation_prior; its weight is in marsad.json
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from marsad.crf import TagTransitions
 from marsad.fileio import atomic_directory
 from marsad.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
+from marsad.relation_prior import RELATION_PRIOR_FILE, RelationPrior
 from marsad.schema import BIO_TAGS, ENTITY_TYPES, SCHEMA_VERSION
 
 META_FILE = "marsad.json"
@@ -85,6 +88,11 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
             prior is not None and meta["lexical_prior"] != {"file": PRIOR_FILE, "weight": prior.weight}):
         described = f"lexical prior (weight {prior.weight})" if prior is not None else "absent lexical prior"
         raise ValueError(f"meta lexical_prior={meta.get('lexical_prior')!r} does not describe the model's {described}")
+    rel_prior = model.relation_prior
+    if meta.get("relation_prior") != relation_prior_meta(model):
+        described = f"relation prior (weight {rel_prior.weight})" if rel_prior is not None else "absent relation prior"
+        raise ValueError(f"meta relation_prior={meta.get('relation_prior')!r} does not describe the model's "
+                         f"{described}")
     with atomic_directory(Path(dest)) as tmp:
         model.tagger.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -95,11 +103,19 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
                       str(tmp / TRANSITIONS_FILE))
         if prior is not None:
             prior.save(tmp)
+        if rel_prior is not None:
+            rel_prior.save(tmp)
         (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(model_card, encoding="utf-8")
         if extra is not None:
             extra(tmp)
     return Path(dest)
+
+
+def relation_prior_meta(model: JointModel) -> dict[str, Any] | None:
+    """What ``marsad.json`` says of the model's relation prior (None: it has none)."""
+    prior = model.relation_prior
+    return None if prior is None else {"file": RELATION_PRIOR_FILE, "weight": prior.weight}
 
 
 def _require(path: Path, what: str) -> Path:
@@ -172,5 +188,12 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
             prior = LexicalPrior.load(prior_path, float(meta["lexical_prior"]["weight"]))
         except Exception as exc:  # noqa: BLE001 - crfsuite raises bare errors on a corrupt model file
             raise CheckpointError(f"{prior_path} is not a readable crfsuite model: {exc}") from exc
-    model = JointModel(tagger, head, transitions, prior).to(device).eval()
+    relation_prior = None
+    if meta.get("relation_prior"):  # older checkpoints lack the key: no relation prior
+        prior_file = _require(directory / RELATION_PRIOR_FILE, "relation prior; marsad.json says the model has one")
+        try:
+            relation_prior = RelationPrior.load(prior_file, float(meta["relation_prior"]["weight"]))
+        except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+            raise CheckpointError(f"{prior_file} is not a relation prior written by this code: {exc!r}") from exc
+    model = JointModel(tagger, head, transitions, prior, relation_prior).to(device).eval()
     return Loaded(model, tokenizer, meta)

@@ -54,6 +54,9 @@ class TrainConfig:
     # mix a feature CRF's tag marginals (trained on the same training sentences) into tag decoding,
     # with a weight chosen on dev entity F1 (marsad.lexical_prior)
     lexical_prior: bool = False
+    # mix a feature classifier's relation probabilities (fitted on the training sentences' gold
+    # mentions) into the relation head's, weight chosen on dev with the NONE threshold (marsad.relation_prior)
+    relation_prior: bool = False
     relation_weight: float = 1.0  # joint loss = tagging + relation_weight * relation
     relation_hidden: int = 256
     relation_projection: int = 0  # >0: project encoder states to this size inside the relation head

@@ -12,6 +12,8 @@ from marsad.inference import SentenceOutput, WordEntity, decode_entities, extrac
 from marsad.lexical_prior import WEIGHT_GRID, LexicalPrior
 from marsad.metrics import SentenceExtraction, entity_scores, relation_scores
 from marsad.modeling import JointModel
+from marsad.relation_prior import WEIGHT_GRID as RELATION_WEIGHT_GRID
+from marsad.relation_prior import RelationPrior
 
 
 @dataclass
@@ -82,6 +84,35 @@ def tune_none_bias(preds: EvalPredictions, grid: tuple[float, ...] = NONE_BIAS_G
     for out in preds.end_to_end + preds.gold_entities:
         out.decode_relations(best)
     return best
+
+
+def tune_relation_prior(preds: EvalPredictions, prior: RelationPrior,
+                        bias_grid: tuple[float, ...] = NONE_BIAS_GRID,
+                        weight_grid: tuple[float, ...] = RELATION_WEIGHT_GRID) -> tuple[float, float]:
+    """The (relation-prior weight, NONE bias) that maximise end-to-end relation micro-F1 on ``preds``
+    (ties: the smaller weight, then the smaller shift). Call it on dev predictions only; the outputs
+    of both settings are left decoded at the chosen pair and ``prior.weight`` is set to its weight.
+    """
+    outputs = preds.end_to_end + preds.gold_entities
+    for ex, out in zip(preds.examples * 2, outputs):
+        if out.candidates:
+            out.candidate_prior = prior.log_probs(ex.words, out.entities, out.candidates)
+    gold = [gold_extraction(ex) for ex in preds.examples]
+
+    def f1_at(weight_bias: tuple[float, float]) -> float:
+        for out in preds.end_to_end:
+            out.prior_weight = weight_bias[0]
+            out.decode_relations(weight_bias[1])
+        return relation_scores(gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]
+                               )["micro"]["f1"]
+
+    grid = sorted(((w, b) for w in weight_grid for b in bias_grid), key=lambda wb: (wb[0], abs(wb[1])))
+    weight, bias = max(grid, key=f1_at)  # max keeps the first of equals
+    prior.weight = weight
+    for out in outputs:
+        out.prior_weight = weight
+        out.decode_relations(bias)
+    return weight, bias
 
 
 def tune_prior_weight(preds: EvalPredictions, prior: LexicalPrior, transitions: TransitionScores | None = None,

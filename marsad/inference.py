@@ -22,6 +22,7 @@ from marsad.encoding import Window, make_windows
 from marsad.lexical_prior import LexicalPrior
 from marsad.modeling import JointModel, PairBatch, distance_bucket
 from marsad.relation_decoding import decode_relations
+from marsad.relation_prior import mix as mix_relation_prior
 from marsad.schema import BIO_TAGS, ENTITY_TYPES
 from marsad.schema import candidate_pairs as schema_candidate_pairs
 
@@ -55,14 +56,21 @@ class SentenceOutput:
     # the encoder's own per-word tag log-probabilities [words, tags] (predicted entities only), so
     # entities can be re-decoded with another lexical-prior weight (dev tuning)
     word_log_probs: np.ndarray | None = field(default=None, compare=False)
+    # the relation prior's log-probabilities for the candidates and the weight they are mixed in with
+    # (:mod:`marsad.relation_prior`), kept apart so dev tuning can re-mix at another weight
+    candidate_prior: np.ndarray | None = field(default=None, compare=False)
+    prior_weight: float = field(default=0.0, compare=False)
 
     def decode_relations(self, none_bias: float) -> None:
         """(Re)derive ``relations`` from the stored candidate scores at a given NONE bias."""
         if self.candidate_logits is None:
             self.relations = []
             return
+        logits = self.candidate_logits
+        if self.prior_weight:
+            logits = mix_relation_prior(logits, self.candidate_prior, self.prior_weight)
         self.relations = [WordRelation(h, t, label, score) for h, t, label, score
-                          in decode_relations(self.candidates, self.candidate_logits, none_bias)]
+                          in decode_relations(self.candidates, logits, none_bias)]
 
     def add_candidates(self, pairs: list[tuple[int, int]], logits: torch.Tensor) -> None:
         new = logits.float().cpu().numpy()
@@ -217,7 +225,6 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
             start = 0
             for _, _, _, pairs, target in rel_rows:
                 target.add_candidates(pairs, logits[start:start + len(pairs)])
-                target.decode_relations(none_bias)
                 start += len(pairs)
         bar.update(len(batch))
     bar.close()
@@ -228,7 +235,13 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
             else:
                 outputs[s].entities = list(source[s])
             _finish_multi_window(model, tokenizer, windows[s], outputs[s], device)
-            outputs[s].decode_relations(none_bias)
+    relation_prior = model.relation_prior if model.relation_prior is not None and model.relation_prior.weight else None
+    for outputs, _ in settings.values():
+        for words, out in zip(sentences, outputs):
+            if relation_prior is not None and out.candidates:
+                out.candidate_prior = relation_prior.log_probs(words, out.entities, out.candidates)
+                out.prior_weight = relation_prior.weight
+            out.decode_relations(none_bias)
     if predicted:
         for out, lp in zip(settings["predicted"][0], word_lp):
             out.word_log_probs = lp

@@ -32,6 +32,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
         decoding += (f", over the encoder's tag log-probabilities mixed with weight {prior['weight']} with a "
                      f"feature CRF's marginals (`{prior['file']}`, trained on the same training sentences; "
                      "weight chosen on dev entity F1; the transformers pipeline does not use it)")
+    rel_prior = meta.get("relation_prior")
+    relation_prior = (f", over the head's relation log-probabilities mixed with weight {rel_prior['weight']} with a "
+                      f"feature classifier's (`{rel_prior['file']}`, fitted on the training sentences' gold mentions; "
+                      "weight tuned with the shift)" if rel_prior else "")
     head = meta.get("relation_head", {})
     head_line = (f"MLP {head.get('mlp_hidden')} hidden; context pooled between the mentions"
                  + (f" and over the {head['left_context']} sub-words before the earlier one"
@@ -61,7 +65,7 @@ conflict news. Schema version {meta.get('schema_version')}.
   preprocessing {meta.get('preprocessing')}{augment}
 - Relation head: {head_line}
 - Tag decoding: {decoding}
-- Relation decision: NONE logit shifted by {meta.get('relation_none_bias', 0.0)} (tuned on dev end-to-end relation F1)
+- Relation decision: NONE logit shifted by {meta.get('relation_none_bias', 0.0)} (tuned on dev end-to-end relation F1){relation_prior}
 {fallback}
 ## Dev scores (selection set, not a test score)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -24,6 +25,9 @@ from torch import nn
 from marsad.crf import TagTransitions, TransitionScores
 from marsad.lexical_prior import LexicalPrior
 from marsad.schema import ENTITY_TYPES, NO_RELATION, RELATION_TYPES, relation_fits
+
+if TYPE_CHECKING:  # marsad.relation_prior imports this module's label set
+    from marsad.relation_prior import RelationPrior
 
 RELATION_LABELS: tuple[str, ...] = (NO_RELATION,) + RELATION_TYPES
 WIDTH_BUCKETS = 12  # entity width in words: 1..11, 12+
@@ -163,16 +167,18 @@ class RelationHead(nn.Module):
 class JointModel(nn.Module):
     """Tagger (a HF token-classification model) + relation head over the same hidden states, and
     optionally learned tag transitions (a CRF over words, :mod:`marsad.crf`) and a feature CRF
-    whose marginals are mixed into the tag scores at decoding time (:mod:`marsad.lexical_prior`;
-    not a module: it has no tensors and no gradient)."""
+    whose marginals are mixed into the tag scores at decoding time (:mod:`marsad.lexical_prior`),
+    and a feature classifier whose relation probabilities are mixed into the head's
+    (:mod:`marsad.relation_prior`). The two priors are not modules: no tensors, no gradient."""
 
     def __init__(self, tagger: nn.Module, relation_head: RelationHead, transitions: TagTransitions | None = None,
-                 lexical_prior: LexicalPrior | None = None):
+                 lexical_prior: LexicalPrior | None = None, relation_prior: RelationPrior | None = None):
         super().__init__()
         self.tagger = tagger
         self.relation_head = relation_head
         self.transitions = transitions
         self.lexical_prior = lexical_prior
+        self.relation_prior = relation_prior
 
     def transition_scores(self) -> TransitionScores | None:
         """What Viterbi adds to the emissions: the CRF's scores, or None (constraints only)."""

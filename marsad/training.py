@@ -24,17 +24,19 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup, set_seed
 
 from marsad.augment import MentionBank, replace_mentions
-from marsad.checkpoint import base_meta, save_checkpoint
+from marsad.checkpoint import base_meta, relation_prior_meta, save_checkpoint
 from marsad.config import TrainConfig
 from marsad.crf import TagTransitions, TransitionScores
 from marsad.data.load import load_splits
 from marsad.decoding import viterbi_decode
 from marsad.encoders.resolve import EncoderChoice, resolve_encoder
 from marsad.encoding import Window, make_windows
-from marsad.evaluation import predict_examples, score_predictions, tune_none_bias, tune_prior_weight
+from marsad.evaluation import (NONE_BIAS_GRID, predict_examples, score_predictions, tune_none_bias, tune_prior_weight,
+                               tune_relation_prior)
 from marsad.examples import Example, examples_from_split
 from marsad.inference import WordEntity, build_pair_batch, candidate_pairs, pad_batch, tags_to_entities
 from marsad.lexical_prior import PRIOR_FILE, LexicalPrior
+from marsad.relation_prior import RelationPrior
 from marsad.model_card import render_model_card
 from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
 from marsad.normalize import check_steps
@@ -148,6 +150,8 @@ class Trainer:
         if cfg.lexical_prior:  # deterministic, from the training sentences only
             self.model.lexical_prior = LexicalPrior.fit([ex.words for ex in self.train_examples],
                                                         [ex.tags for ex in self.train_examples])
+        if cfg.relation_prior:  # deterministic, from the training sentences' gold mentions only
+            self.model.relation_prior = RelationPrior.fit(self.train_examples)
         self.chunks_by_example = [self._chunks(ex) for ex in self.train_examples]
         self.chunks = [c for chunks in self.chunks_by_example for c in chunks]
         self.mention_bank = MentionBank(self.train_examples)
@@ -249,7 +253,8 @@ class Trainer:
     # ---- state ----------------------------------------------------------------------------
     def _save_last(self, epoch: int, best: dict[str, Any], metrics: dict[str, Any]) -> None:
         model = self.accelerator.unwrap_model(self.model)
-        meta = {**self.meta_common, "epoch": epoch, "dev_metrics": metrics, "lexical_prior": _prior_meta(model)}
+        meta = {**self.meta_common, "epoch": epoch, "dev_metrics": metrics, "lexical_prior": _prior_meta(model),
+                "relation_prior": relation_prior_meta(model)}
         state = {"epoch": epoch, "best": best, "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
                  "python_rng": random.getstate(), "numpy_rng": np.random.get_state()}
@@ -277,12 +282,15 @@ class Trainer:
     # ---- dev evaluation -------------------------------------------------------------------
     def _evaluate_dev(self, model: JointModel) -> tuple[dict[str, Any], float]:
         """Dev scores, with the lexical prior's weight (on entity F1, then the entities and relations
-        are redone at that weight) and the relation threshold tuned on dev when configured."""
+        are redone at that weight) and the relation threshold, jointly with the relation prior's
+        weight, tuned on dev when configured."""
         cfg = self.cfg
         model.relation_head.none_bias.fill_(0.0)
         prior = model.lexical_prior
         if prior is not None:
             prior.weight = 0.0
+        if model.relation_prior is not None:
+            model.relation_prior.weight = 0.0  # tuned below from the head's own scores
         preds = predict_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing, cfg.max_length,
                                  cfg.eval_batch_size)
         if prior is not None:
@@ -290,7 +298,10 @@ class Trainer:
             if prior.weight:
                 preds = predict_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing,
                                          cfg.max_length, cfg.eval_batch_size)
-        if cfg.tune_none_bias:
+        if model.relation_prior is not None:
+            _, bias = tune_relation_prior(preds, model.relation_prior, NONE_BIAS_GRID if cfg.tune_none_bias else (0.0,))
+            model.relation_head.none_bias.fill_(bias)
+        elif cfg.tune_none_bias:
             model.relation_head.none_bias.fill_(tune_none_bias(preds))
         return score_predictions(preds), float(model.relation_head.none_bias)
 
@@ -330,13 +341,15 @@ class Trainer:
                 ent_f1, rel_f1 = dev["entities"]["micro"]["f1"], dev["relations_end_to_end"]["micro"]["f1"]
                 record.update({"dev_entity_f1": ent_f1, "dev_relation_f1": rel_f1, "none_bias": none_bias,
                                **({} if model.lexical_prior is None else {"prior_weight": model.lexical_prior.weight}),
+                               **({} if model.relation_prior is None
+                                  else {"relation_prior_weight": model.relation_prior.weight}),
                                "seconds": round(time.perf_counter() - t0, 2)})
                 score = self._selection_score(ent_f1, rel_f1)
                 if score > tuple(best.get("score", (-1.0,))):
                     best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "score": score,
                             "none_bias": none_bias, "stale": 0}
                     meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev, "relation_none_bias": none_bias,
-                            "lexical_prior": _prior_meta(model)}
+                            "lexical_prior": _prior_meta(model), "relation_prior": relation_prior_meta(model)}
                     save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta),
                                     extra=lambda tmp, m=model: self._save_calibration(m, tmp))
                 else:
