@@ -1,7 +1,7 @@
 """Five-fold grouped cross-validation of a config against two baselines, side by side.
 
     python eval/crossval.py --config configs/offline.yaml [--folds 0 1 2 3 4] [--out DIR] [--set key=value]
-                            [--keep-last]
+                            [--keep-last] [--seeds 13 7 ...]
 
 For every fold k (test = fold k, dev = fold k+1, train = the rest; no near-duplicate cluster is split)
 it trains the configured model, scores its best checkpoint on the fold's test sentences, and in the
@@ -10,6 +10,11 @@ same run trains and scores:
     type pair" on the CRF's entities;
   - a lexicon tagger (each word's most frequent training tag) + the same relation baseline.
 Writes ``results.json`` and ``results.md`` (mean ± std over folds) into the output directory.
+
+On 96 sentences two seeds of one configuration differ by a few points, as much as most changes
+tried; ``--seeds`` repeats the whole run once per seed (``DIR/seed<s>/``, each a complete run as
+above) and adds ``DIR/seeds.md`` / ``seeds.json``: each seed's fold means and their mean ± std
+over seeds, on test and on dev.
 """
 from __future__ import annotations
 
@@ -93,6 +98,30 @@ def render_dev(dev_summary: dict[str, dict[str, float]]) -> str:
     return f"\nModel on dev (fold k+1, selection set; compare configurations on these, never on test): {cells}\n"
 
 
+def _command(args: argparse.Namespace, overrides: list[str]) -> str:
+    """The command line that reproduces a run (recorded in its results)."""
+    return " ".join(["python eval/crossval.py", "--config", str(args.config)]
+                    + (["--folds", *map(str, args.folds)] if args.folds != [0, 1, 2, 3, 4] else [])
+                    + [f"--set {o}" for o in overrides])
+
+
+def render_seeds(per_seed: dict[int, dict[str, Any]], command: str) -> str:
+    """One column per seed (its mean over folds), then mean ± std over seeds, for test and dev."""
+    seeds = list(per_seed)
+    lines = [f"Seeds {seeds}: each column is one complete cross-validation run (mean over its folds); "
+             "the last is the mean ± std of those means over seeds.", "", f"Command: `{command}`", ""]
+    for title, key in (("model on test", "model"), ("model on dev (selection set)", "dev")):
+        lines += [f"| {title} | " + " | ".join(f"seed {s}" for s in seeds) + " | over seeds |",
+                  "|---|" + "---:|" * (len(seeds) + 1)]
+        for name, _ in HEADLINE:
+            means = [per_seed[s][key][name]["mean"] for s in seeds]
+            spread = statistics.stdev(means) if len(means) > 1 else 0.0
+            lines.append(f"| {name} | " + " | ".join(f"{m:.3f}" for m in means)
+                         + f" | {statistics.fmean(means):.3f} ± {spread:.3f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Grouped 5-fold cross-validation with CRF and lexicon baselines.")
     parser.add_argument("--config", required=True, type=Path)
@@ -101,14 +130,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--keep-last", action="store_true",
                         help="keep each fold's last/ checkpoint (resume state; ~0.5 GB each with the bundled encoder)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="repeat the run once per seed into DIR/seed<s>/ and summarise over seeds")
     args = parser.parse_args(argv)
     out = args.out or Path("runs") / f"crossval-{args.config.stem}"
+    if args.seeds:
+        if any(o.split("=", 1)[0].strip() == "seed" for o in args.overrides):
+            parser.error("give the seeds with --seeds, not --set seed=...")
+        per_seed = {}
+        for seed in args.seeds:
+            per_seed[seed] = run(parser, args, [*args.overrides, f"seed={seed}"], out / f"seed{seed}")
+        command = _command(args, args.overrides) + " --seeds " + " ".join(map(str, args.seeds))
+        (out / "seeds.json").write_text(json.dumps({"command": command, "per_seed": per_seed}, indent=1) + "\n")
+        table = render_seeds(per_seed, command)
+        (out / "seeds.md").write_text(table)
+        print(table)
+        return 0
+    run(parser, args, args.overrides, out)
+    return 0
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: list[str], out: Path
+        ) -> dict[str, dict[str, dict[str, float]]]:
+    """One complete cross-validation run into ``out``; returns the model's summaries on test and dev."""
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict[str, Any]]] = {"model": [], "CRF": [], "lexicon": [], "model_dev": []}
     encoder = "?"
     for k in args.folds:
         try:
-            cfg = load_config(args.config, [*args.overrides, f"fold={k}", f"output_dir={out / f'fold{k}'}"])
+            cfg = load_config(args.config, [*overrides, f"fold={k}", f"output_dir={out / f'fold{k}'}"])
         except ConfigError as exc:
             parser.error(str(exc))
         splits = load_splits(cfg.data_dir, k)
@@ -132,16 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     summary = {f"model ({encoder})": summarise(results["model"]), "CRF baseline": summarise(results["CRF"]),
                "lexicon baseline": summarise(results["lexicon"])}
     dev_summary = summarise(results["model_dev"])
-    command = " ".join(["python eval/crossval.py", "--config", str(args.config)]
-                       + (["--folds", *map(str, args.folds)] if args.folds != [0, 1, 2, 3, 4] else [])
-                       + [f"--set {o}" for o in args.overrides])
+    command = _command(args, overrides)
     (out / "results.json").write_text(json.dumps({"command": command, "encoder": encoder, "folds": args.folds,
                                                   "summary": summary, "dev_summary": dev_summary,
                                                   "per_fold": results}, indent=1) + "\n")
     table = render(summary, command, encoder, args.folds) + render_dev(dev_summary)
     (out / "results.md").write_text(table)
     print(table)
-    return 0
+    return {"model": summary[f"model ({encoder})"], "dev": dev_summary}
 
 
 if __name__ == "__main__":

@@ -55,6 +55,30 @@ def test_crossval_one_fold(data_dir, tmp_path):
     assert not (tmp_path / "fold1" / "last").exists(), "a finished fold's resume state should not pile up"
 
 
+def test_crossval_seeds_runs_each_seed_and_summarises(data_dir, tmp_path):
+    crossval = load_script("eval/crossval.py")
+    common = ["--config", str(ROOT / "configs" / "tiny.yaml"), "--folds", "1", "--out", str(tmp_path),
+              "--set", f"data_dir={data_dir}", "--set", "epochs=2"]
+    with pytest.raises(SystemExit):
+        crossval.main([*common, "--set", "seed=3", "--seeds", "1", "2"])
+    assert crossval.main([*common, "--seeds", "1", "2"]) == 0
+    logs = {s: (tmp_path / f"seed{s}" / "fold1" / "metrics.jsonl").read_text() for s in (1, 2)}
+    assert logs[1] != logs[2], "each seed should train its own model"
+    per_run = {s: json.loads((tmp_path / f"seed{s}" / "results.json").read_text()) for s in (1, 2)}
+    assert per_run[1]["command"].endswith("--set seed=1")
+    assert json.loads((tmp_path / "seed2" / "fold1" / "best" / "marsad.json").read_text()
+                      )["training_config"]["seed"] == 2
+    seeds = json.loads((tmp_path / "seeds.json").read_text())
+    assert seeds["command"].endswith("--seeds 1 2")
+    table = (tmp_path / "seeds.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| entity micro-F1 |"))
+    values = [per_run[s]["summary"][next(k for k in per_run[s]["summary"] if k.startswith("model"))]
+              ["entity micro-F1"]["mean"] for s in (1, 2)]
+    cells = row.strip("|").split("|")
+    assert [float(c) for c in cells[1:3]] == pytest.approx(values, abs=5e-4)
+    assert cells[3].strip().startswith(f"{(values[0] + values[1]) / 2:.3f} ± ")
+
+
 def test_predict_cli_jsonl(tiny_run, tmp_path, monkeypatch):
     predict_cli = load_script("eval/predict.py")
     src = tmp_path / "in.jsonl"
