@@ -22,6 +22,11 @@ class EvalPredictions:
     end_to_end: list[SentenceOutput]  # predicted entities and relations
     gold_entities: list[SentenceOutput]  # relations predicted over the gold entities
 
+    def subset(self, indices: list[int]) -> EvalPredictions:
+        """The same predictions for some sentences only (the outputs are shared, not copied)."""
+        return EvalPredictions([self.examples[i] for i in indices], [self.end_to_end[i] for i in indices],
+                               [self.gold_entities[i] for i in indices])
+
 
 def to_extraction(example: Example, output: SentenceOutput) -> SentenceExtraction:
     """Character-span view of a word-level output, the unit all metrics compare."""
@@ -72,46 +77,41 @@ def tune_none_bias(preds: EvalPredictions, grid: tuple[float, ...] = NONE_BIAS_G
 
     Call it on dev predictions only; the outputs are left decoded at the chosen bias.
     """
-    gold = [gold_extraction(ex) for ex in preds.examples]
-
-    def f1_at(bias: float) -> float:
-        for out in preds.end_to_end:
-            out.decode_relations(bias)
-        return relation_scores(gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]
-                               )["micro"]["f1"]
-
-    best = max(sorted(grid, key=abs), key=f1_at)  # max keeps the first of equals: the smallest |bias|
-    for out in preds.end_to_end + preds.gold_entities:
-        out.decode_relations(best)
-    return best
+    return tune_relation_prior(preds, None, grid)[1]
 
 
-def tune_relation_prior(preds: EvalPredictions, prior: RelationPrior,
+def tune_relation_prior(preds: EvalPredictions, prior: RelationPrior | None,
                         bias_grid: tuple[float, ...] = NONE_BIAS_GRID,
-                        weight_grid: tuple[float, ...] = RELATION_WEIGHT_GRID) -> tuple[float, float]:
+                        weight_grid: tuple[float, ...] = RELATION_WEIGHT_GRID) -> tuple[float | None, float]:
     """The (relation-prior weight, NONE bias) that maximise end-to-end relation micro-F1 on ``preds``
     (ties: the smaller weight, then the smaller shift). Call it on dev predictions only; the outputs
     of both settings are left decoded at the chosen pair and ``prior.weight`` is set to its weight.
+    Without a prior only the bias is tuned (weight None: the outputs keep their mixture).
     """
     outputs = preds.end_to_end + preds.gold_entities
-    for ex, out in zip(preds.examples * 2, outputs):
-        if out.candidates:
-            out.candidate_prior = prior.log_probs(ex.words, out.entities, out.candidates)
+    if prior is not None:
+        for ex, out in zip(preds.examples * 2, outputs):
+            if out.candidates:
+                out.candidate_prior = prior.log_probs(ex.words, out.entities, out.candidates)
     gold = [gold_extraction(ex) for ex in preds.examples]
 
-    def f1_at(weight_bias: tuple[float, float]) -> float:
-        for out in preds.end_to_end:
-            out.prior_weight = weight_bias[0]
-            out.decode_relations(weight_bias[1])
+    def decode(targets: list[SentenceOutput], weight: float | None, bias: float) -> None:
+        for out in targets:
+            if weight is not None:
+                out.prior_weight = weight
+            out.decode_relations(bias)
+
+    def f1_at(weight_bias: tuple[float | None, float]) -> float:
+        decode(preds.end_to_end, *weight_bias)
         return relation_scores(gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]
                                )["micro"]["f1"]
 
-    grid = sorted(((w, b) for w in weight_grid for b in bias_grid), key=lambda wb: (wb[0], abs(wb[1])))
+    weights = sorted(weight_grid) if prior is not None else [None]
+    grid = [(w, b) for w in weights for b in sorted(bias_grid, key=abs)]
     weight, bias = max(grid, key=f1_at)  # max keeps the first of equals
-    prior.weight = weight
-    for out in outputs:
-        out.prior_weight = weight
-        out.decode_relations(bias)
+    if prior is not None:
+        prior.weight = weight
+    decode(outputs, weight, bias)
     return weight, bias
 
 

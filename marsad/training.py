@@ -31,7 +31,7 @@ from marsad.data.load import load_splits
 from marsad.decoding import viterbi_decode
 from marsad.encoders.resolve import EncoderChoice, resolve_encoder
 from marsad.encoding import Window, make_windows
-from marsad.evaluation import (NONE_BIAS_GRID, predict_examples, score_predictions, tune_none_bias, tune_prior_weight,
+from marsad.evaluation import (NONE_BIAS_GRID, predict_examples, score_predictions, tune_prior_weight,
                                tune_relation_prior)
 from marsad.examples import Example, examples_from_split
 from marsad.inference import WordEntity, build_pair_batch, candidate_pairs, pad_batch, tags_to_entities
@@ -298,11 +298,9 @@ class Trainer:
             if prior.weight:
                 preds = predict_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing,
                                          cfg.max_length, cfg.eval_batch_size)
-        if model.relation_prior is not None:
+        if cfg.tune_none_bias or model.relation_prior is not None:
             _, bias = tune_relation_prior(preds, model.relation_prior, NONE_BIAS_GRID if cfg.tune_none_bias else (0.0,))
             model.relation_head.none_bias.fill_(bias)
-        elif cfg.tune_none_bias:
-            model.relation_head.none_bias.fill_(tune_none_bias(preds))
         return score_predictions(preds), float(model.relation_head.none_bias)
 
     def _save_calibration(self, model: JointModel, directory: Path) -> None:

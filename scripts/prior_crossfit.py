@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from marsad.checkpoint import load_checkpoint  # noqa: E402
 from marsad.data.load import load_splits  # noqa: E402
-from marsad.evaluation import EvalPredictions, output_tags, predict_examples, tune_prior_weight  # noqa: E402
+from marsad.evaluation import output_tags, predict_examples, tune_prior_weight  # noqa: E402
 from marsad.examples import examples_from_split  # noqa: E402
 from marsad.inference import SentenceOutput, decode_entities  # noqa: E402
 from marsad.lexical_prior import LexicalPrior  # noqa: E402
@@ -38,9 +38,7 @@ def fold_scores(run: Path, fold: int, data: Path) -> tuple[float, float, float, 
     transitions = loaded.model.transition_scores()
     crf_log_probs = [prior.log_marginals(ex.words) for ex in dev]
     halves = [[i for i in range(len(dev)) if i % 2 == h] for h in (0, 1)]
-    chosen = [tune_prior_weight(EvalPredictions([dev[i] for i in half], [preds.end_to_end[i] for i in half],
-                                                [preds.gold_entities[i] for i in half]), prior, transitions)
-              for half in halves]
+    chosen = [tune_prior_weight(preds.subset(half), prior, transitions) for half in halves]
 
     def f1(weight_of) -> float:
         tags = [output_tags(ex, SentenceOutput(decode_entities(preds.end_to_end[i].word_log_probs, transitions,

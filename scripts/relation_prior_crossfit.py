@@ -19,11 +19,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from marsad.checkpoint import load_checkpoint  # noqa: E402
 from marsad.data.load import load_splits  # noqa: E402
-from marsad.evaluation import (EvalPredictions, gold_extraction, predict_examples, to_extraction,  # noqa: E402
+from marsad.evaluation import (gold_extraction, predict_examples, to_extraction,  # noqa: E402
                                tune_relation_prior)
 from marsad.examples import examples_from_split  # noqa: E402
 from marsad.metrics import relation_scores  # noqa: E402
-from marsad.relation_prior import RelationPrior  # noqa: E402
+from marsad.relation_prior import WEIGHT_GRID, RelationPrior  # noqa: E402
 
 
 def fold_scores(run: Path, fold: int, data: Path) -> tuple[float, float, list[tuple[float, float]]]:
@@ -37,13 +37,8 @@ def fold_scores(run: Path, fold: int, data: Path) -> tuple[float, float, list[tu
     preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
     halves = [[i for i in range(len(dev)) if i % 2 == h] for h in (0, 1)]
 
-    def subset(indices: list[int]) -> EvalPredictions:
-        return EvalPredictions([dev[i] for i in indices], [preds.end_to_end[i] for i in indices],
-                               [preds.gold_entities[i] for i in indices])
-
-    def cross_fitted(weight_grid: tuple[float, ...] | None) -> tuple[float, list[tuple[float, float]]]:
-        chosen = [tune_relation_prior(subset(h), prior, **({} if weight_grid is None else {"weight_grid": weight_grid}))
-                  for h in halves]
+    def cross_fitted(weight_grid: tuple[float, ...]) -> tuple[float, list[tuple[float, float]]]:
+        chosen = [tune_relation_prior(preds.subset(h), prior, weight_grid=weight_grid) for h in halves]
         for i, out in enumerate(preds.end_to_end):  # each half decoded with what the other half chose
             out.prior_weight, bias = chosen[1 - i % 2]
             out.decode_relations(bias)
@@ -52,7 +47,7 @@ def fold_scores(run: Path, fold: int, data: Path) -> tuple[float, float, list[tu
         return f1, chosen
 
     head_alone, _ = cross_fitted((0.0,))
-    mixed, chosen = cross_fitted(None)
+    mixed, chosen = cross_fitted(WEIGHT_GRID)
     return head_alone, mixed, chosen
 
 

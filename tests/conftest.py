@@ -1,6 +1,7 @@
 """Shared fixtures: tests run offline against the real corpus and a tiny random encoder."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -65,6 +66,24 @@ def train_tiny_interrupted(out: Path, data_dir: Path, crash_epoch: int, *overrid
     assert logged == list(range(1, crash_epoch)), "the crash should leave the finished epochs' log"
     cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", *overrides])
     Trainer(cfg, resume=True).train()
+
+
+def load_script(rel: str):
+    """A repository script (``eval/...`` or ``scripts/...``) imported as a module, to call its functions."""
+    spec = importlib.util.spec_from_file_location(Path(rel).stem + "_script", ROOT / rel)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def crossfit_fold0_row(script: str, checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> list[str]:
+    """The fold-0 row's cells (fold column dropped) printed by a cross-fit script run on ``checkpoint``
+    laid out as a one-fold crossval directory (the default split is fold 0's)."""
+    (tmp_path / "fold0").mkdir()
+    shutil.copytree(checkpoint, tmp_path / "fold0" / "best")
+    assert load_script(script).main(["--runs", str(tmp_path), "--folds", "0"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0 |"))
+    return row.strip("|").split("|")[1:]
 
 
 def read_log(out: Path) -> list[dict]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from marsad.data.bio import render_bio
 from marsad.data.corpus import bio_to_spans, read_corpus, spans_to_bio
@@ -10,6 +9,8 @@ from marsad.data.load import load_splits
 from marsad.data.similarity import similarity_matrix
 from marsad.data.splits import CLUSTER_THRESHOLD, build_splits
 from marsad.data.sentences import split_sentences
+
+from conftest import load_script
 
 
 def test_bio_files_are_in_sync(data_dir):
@@ -80,10 +81,6 @@ def test_bio_round_trip_and_orphans():
 
 
 def test_dataset_card_is_in_sync(data_dir):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("data_card", Path(__file__).resolve().parents[1] / "scripts" / "data_card.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("scripts/data_card.py")
     assert (data_dir / "README.md").read_text(encoding="utf-8") == module.render(data_dir), \
         "data/README.md is stale: run python scripts/data_card.py"

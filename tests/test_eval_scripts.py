@@ -1,7 +1,6 @@
 """The evaluation, cross-validation and prediction command lines on a tiny checkpoint."""
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import sys
@@ -9,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_script(rel: str):
-    spec = importlib.util.spec_from_file_location(Path(rel).stem + "_script", ROOT / rel)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_evaluate_writes_metrics_report_and_plot(tiny_run, data_dir, tmp_path):

@@ -16,7 +16,8 @@ from marsad.inference import SentenceOutput, decode_entities
 from marsad.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.schema import BIO_TAGS
 
-from conftest import assert_same_log, checkpoint_from_before, train_tiny, train_tiny_interrupted
+from conftest import (assert_same_log, checkpoint_from_before, crossfit_fold0_row, read_log, train_tiny,
+                      train_tiny_interrupted)
 
 T = len(BIO_TAGS)
 TAG = {t: i for i, t in enumerate(BIO_TAGS)}
@@ -103,8 +104,7 @@ def prior_run(tmp_path_factory, data_dir) -> Path:
 def test_checkpoint_ships_the_prior_and_its_weight(prior_run, data_dir):
     best = prior_run / "best"
     meta = json.loads((best / "marsad.json").read_text())
-    log = [json.loads(line) for line in (prior_run / "metrics.jsonl").read_text().splitlines()]
-    chosen = next(r for r in log if r["epoch"] == meta["epoch"])
+    chosen = next(r for r in read_log(prior_run) if r["epoch"] == meta["epoch"])
     assert meta["lexical_prior"] == {"file": PRIOR_FILE, "weight": chosen["prior_weight"]}
     assert (best / PRIOR_FILE).stat().st_size > 0
     assert "feature CRF" in (best / "README.md").read_text()
@@ -161,19 +161,9 @@ def test_prior_run_resumes_to_the_same_result(prior_run, tmp_path, data_dir):
 
 
 def test_crossfit_script_reports_every_estimate(prior_run, tmp_path, capsys):
-    """scripts/prior_crossfit.py on a one-fold run directory (the default split is fold 0's)."""
-    import importlib.util
-
-    (tmp_path / "fold0").mkdir()
-    shutil.copytree(prior_run / "best", tmp_path / "fold0" / "best")
-    spec = importlib.util.spec_from_file_location("prior_crossfit", Path(__file__).resolve().parents[1] /
-                                                  "scripts" / "prior_crossfit.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert script.main(["--runs", str(tmp_path), "--folds", "0"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0 |")]
-    cells = rows[0].strip("|").split("|")
-    zero, saved, in_sample, cross = (float(c) for c in cells[1:5])
+    """scripts/prior_crossfit.py on a one-fold run directory."""
+    cells = crossfit_fold0_row("scripts/prior_crossfit.py", prior_run / "best", tmp_path, capsys)
+    zero, saved, in_sample, cross = (float(c) for c in cells[:4])
     meta = json.loads((prior_run / "best" / "marsad.json").read_text())
     assert saved == meta["lexical_prior"]["weight"]
     assert in_sample == pytest.approx(meta["dev_metrics"]["entities"]["micro"]["f1"], abs=5e-4)

@@ -21,7 +21,8 @@ from marsad.predictor import Predictor
 from marsad.relation_prior import RELATION_PRIOR_FILE, RelationPrior, mix, pair_features
 from marsad.schema import relation_fits
 
-from conftest import assert_same_log, checkpoint_from_before, train_tiny, train_tiny_interrupted
+from conftest import (assert_same_log, checkpoint_from_before, crossfit_fold0_row, read_log, train_tiny,
+                      train_tiny_interrupted)
 
 L = len(RELATION_LABELS)
 NEG = float("-inf")
@@ -156,8 +157,7 @@ def prior_run(tmp_path_factory, data_dir) -> Path:
 def test_run_logs_and_ships_the_weight(prior_run):
     best = prior_run / "best"
     meta = json.loads((best / "marsad.json").read_text())
-    log = [json.loads(line) for line in (prior_run / "metrics.jsonl").read_text().splitlines()]
-    chosen = next(r for r in log if r["epoch"] == meta["epoch"])
+    chosen = next(r for r in read_log(prior_run) if r["epoch"] == meta["epoch"])
     assert meta["relation_prior"] == {"file": RELATION_PRIOR_FILE, "weight": chosen["relation_prior_weight"]}
     assert "feature classifier" in (best / "README.md").read_text()
     loaded = load_checkpoint(best)
@@ -225,16 +225,7 @@ def test_prior_run_resumes_to_the_same_result(prior_run, tmp_path, data_dir):
 
 
 def test_crossfit_script_reports_both_estimates(prior_run, tmp_path, capsys):
-    """scripts/relation_prior_crossfit.py on a one-fold run directory (the default split is fold 0's)."""
-    import importlib.util
-
-    (tmp_path / "fold0").mkdir()
-    shutil.copytree(prior_run / "best", tmp_path / "fold0" / "best")
-    spec = importlib.util.spec_from_file_location("relation_prior_crossfit", Path(__file__).resolve().parents[1] /
-                                                  "scripts" / "relation_prior_crossfit.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert script.main(["--runs", str(tmp_path), "--folds", "0"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0 |")]
-    alone, mixed = (float(c) for c in rows[0].strip("|").split("|")[1:3])
+    """scripts/relation_prior_crossfit.py on a one-fold run directory."""
+    cells = crossfit_fold0_row("scripts/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys)
+    alone, mixed = (float(c) for c in cells[:2])
     assert 0 <= alone <= 1 and 0 <= mixed <= 1
