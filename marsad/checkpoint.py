@@ -83,16 +83,11 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
     if bool(meta.get("tag_transitions")) != (model.transitions is not None):
         raise ValueError(f"meta tag_transitions={meta.get('tag_transitions')!r} but the model "
                          f"{'has' if model.transitions is not None else 'has no'} CRF transitions")
-    prior = model.lexical_prior
-    if (meta.get("lexical_prior") is None) != (prior is None) or (
-            prior is not None and meta["lexical_prior"] != {"file": PRIOR_FILE, "weight": prior.weight}):
-        described = f"lexical prior (weight {prior.weight})" if prior is not None else "absent lexical prior"
-        raise ValueError(f"meta lexical_prior={meta.get('lexical_prior')!r} does not describe the model's {described}")
-    rel_prior = model.relation_prior
-    if meta.get("relation_prior") != relation_prior_meta(model):
-        described = f"relation prior (weight {rel_prior.weight})" if rel_prior is not None else "absent relation prior"
-        raise ValueError(f"meta relation_prior={meta.get('relation_prior')!r} does not describe the model's "
-                         f"{described}")
+    for key, described in priors_meta(model).items():
+        if meta.get(key) != described:
+            what = key.replace("_", " ")
+            model_has = f"absent {what}" if described is None else f"{what} (weight {described['weight']})"
+            raise ValueError(f"meta {key}={meta.get(key)!r} does not describe the model's {model_has}")
     with atomic_directory(Path(dest)) as tmp:
         model.tagger.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -101,10 +96,9 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
         if model.transitions is not None:
             save_file({k: v.detach().cpu().contiguous() for k, v in model.transitions.state_dict().items()},
                       str(tmp / TRANSITIONS_FILE))
-        if prior is not None:
-            prior.save(tmp)
-        if rel_prior is not None:
-            rel_prior.save(tmp)
+        for prior in (model.lexical_prior, model.relation_prior):
+            if prior is not None:
+                prior.save(tmp)
         (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(model_card, encoding="utf-8")
         if extra is not None:
@@ -112,10 +106,11 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
     return Path(dest)
 
 
-def relation_prior_meta(model: JointModel) -> dict[str, Any] | None:
-    """What ``marsad.json`` says of the model's relation prior (None: it has none)."""
-    prior = model.relation_prior
-    return None if prior is None else {"file": RELATION_PRIOR_FILE, "weight": prior.weight}
+def priors_meta(model: JointModel) -> dict[str, dict[str, Any] | None]:
+    """What ``marsad.json`` says of the model's two decoding priors (None: the model has none)."""
+    lexical, relation = model.lexical_prior, model.relation_prior
+    return {"lexical_prior": None if lexical is None else {"file": PRIOR_FILE, "weight": lexical.weight},
+            "relation_prior": None if relation is None else {"file": RELATION_PRIOR_FILE, "weight": relation.weight}}
 
 
 def _require(path: Path, what: str) -> Path:

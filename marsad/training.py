@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup, set_seed
 
 from marsad.augment import MentionBank, replace_mentions
-from marsad.checkpoint import base_meta, relation_prior_meta, save_checkpoint
+from marsad.checkpoint import base_meta, priors_meta, save_checkpoint
 from marsad.config import TrainConfig
 from marsad.crf import TagTransitions, TransitionScores
 from marsad.data.load import load_splits
@@ -35,7 +35,7 @@ from marsad.evaluation import (NONE_BIAS_GRID, predict_examples, score_predictio
                                tune_relation_prior)
 from marsad.examples import Example, examples_from_split
 from marsad.inference import WordEntity, build_pair_batch, candidate_pairs, pad_batch, tags_to_entities
-from marsad.lexical_prior import PRIOR_FILE, LexicalPrior
+from marsad.lexical_prior import LexicalPrior
 from marsad.relation_prior import RelationPrior
 from marsad.model_card import render_model_card
 from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
@@ -83,11 +83,6 @@ def build_model(encoder_path: str, cfg: TrainConfig) -> JointModel:
     head = RelationHead(tagger.config.hidden_size, cfg.relation_hidden, cfg.width_embedding_dim, cfg.dropout,
                         cfg.relation_projection, cfg.relation_left_context)
     return JointModel(tagger, head, TagTransitions(len(BIO_TAGS)) if cfg.crf else None)
-
-
-def _prior_meta(model: JointModel) -> dict[str, Any] | None:
-    prior = model.lexical_prior
-    return None if prior is None else {"file": PRIOR_FILE, "weight": prior.weight}
 
 
 def head_shape(cfg: TrainConfig) -> dict[str, Any]:
@@ -253,8 +248,7 @@ class Trainer:
     # ---- state ----------------------------------------------------------------------------
     def _save_last(self, epoch: int, best: dict[str, Any], metrics: dict[str, Any]) -> None:
         model = self.accelerator.unwrap_model(self.model)
-        meta = {**self.meta_common, "epoch": epoch, "dev_metrics": metrics, "lexical_prior": _prior_meta(model),
-                "relation_prior": relation_prior_meta(model)}
+        meta = {**self.meta_common, "epoch": epoch, "dev_metrics": metrics, **priors_meta(model)}
         state = {"epoch": epoch, "best": best, "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
                  "python_rng": random.getstate(), "numpy_rng": np.random.get_state()}
@@ -347,7 +341,7 @@ class Trainer:
                     best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "score": score,
                             "none_bias": none_bias, "stale": 0}
                     meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev, "relation_none_bias": none_bias,
-                            "lexical_prior": _prior_meta(model), "relation_prior": relation_prior_meta(model)}
+                            **priors_meta(model)}
                     save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta),
                                     extra=lambda tmp, m=model: self._save_calibration(m, tmp))
                 else:
