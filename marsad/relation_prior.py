@@ -39,12 +39,41 @@ WEIGHT_GRID: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 INVERSE_REGULARISATION = 10.0
 MAX_BETWEEN_FOR_PAIRED_WORDS = 8  # words between the mentions are type-pair features only when this close
 _FLOOR = 1e-4  # probability of a label the classifier never saw in training
+STEM_LETTERS = 4  # words between the mentions also count by their first letters (light stemming)
+TRIGGER_WINDOW_BEFORE = 3  # words before the earlier mention searched for trigger words
+
+# Arabic words for the verbs and nouns that ../shared/schema.md names for each relation ("fights,
+# attacks, strikes, shells, besieges"; "holds, seized, captured, regained control of"; "backs,
+# supports, is allied with, leads in support"; "member, leader, spokesperson"; "inside, present in"),
+# translated from the schema's English once, not collected from the annotated sentences. A stem of
+# three letters or more matches inside a word ("سيطر" in "وسيطرت", "السيطرة"); shorter ones match
+# the whole word after one proclitic is removed. On ~100 training relations the words between two
+# mentions are too sparse to learn that "المدعومة" and "بدعم" say the same thing.
+TRIGGER_STEMS: dict[str, tuple[str, ...]] = {
+    "ATTACKS": ("هاجم", "هجوم", "هجمات", "معارك", "معركة", "قتال", "اشتباك", "مواجه", "قصف", "غارة", "غارات",
+                "ضربات", "حصار", "حاصر", "استهدف", "ضد"),
+    "CONTROLS": ("سيطر", "استولى", "استعاد", "انتزع", "معقل", "معاقل", "تحرير", "حرر"),
+    "SUPPORTS": ("دعم", "مدعوم", "حليف", "حلفاء", "قيادة", "إسناد", "مساند", "تعاون", "مؤازر"),
+    "AFFILIATED_WITH": ("عضو", "قائد", "قادة", "زعيم", "ناطق", "متحدث", "مدير", "رئيس", "باسم"),
+    "LOCATED_IN": ("في", "داخل", "واقع"),
+}
 
 
 @lru_cache(maxsize=1 << 16)
 def _key(word: str) -> str:
     """Normalised, one proclitic removed; cached because every pair of a sentence re-reads its words."""
     return strip_proclitics(normalise(word))
+
+
+_NORMALISED_TRIGGERS = {label: tuple(normalise(s) for s in stems) for label, stems in TRIGGER_STEMS.items()}
+
+
+@lru_cache(maxsize=1 << 16)
+def _triggers(word: str) -> tuple[str, ...]:
+    """The relations whose trigger stems (:data:`TRIGGER_STEMS`) the word contains."""
+    key = _key(word)
+    return tuple(label for label, stems in _NORMALISED_TRIGGERS.items()
+                 if any(key == s if len(s) < 3 else s in key for s in stems))
 
 
 def _distance_bucket(d: int) -> str:
@@ -77,11 +106,17 @@ def pair_features(words: Sequence[str], entities: Sequence[WordEntity], head: in
             f[f"type_between={e.label}{pair}"] = 1
     for w in between:
         f[f"between={_key(w)}"] = 1
+        f[f"between_stem={_key(w)[:STEM_LETTERS]}|{pair}"] = 1
         if len(between) <= MAX_BETWEEN_FOR_PAIRED_WORDS:
             f[f"between={_key(w)}|{pair}"] = 1
+        for label in _triggers(w):
+            f[f"trigger_between={label}|{pair}"] = 1
     for k in (1, 2):
         if first - k >= 0:
             f[f"before{k}={_key(words[first - k])}|{pair}"] = 1
+    for w in words[max(0, first - TRIGGER_WINDOW_BEFORE):first]:
+        for label in _triggers(w):
+            f[f"trigger_before={label}|{pair}"] = 1
     return f
 
 

@@ -1,13 +1,18 @@
 """Does the relation prior help when its weight and threshold are not tuned on the sentences scored?
 
-    python scripts/relation_prior_crossfit.py --runs runs/crossval-offline
+    python scripts/relation_prior_crossfit.py --runs runs/crossval-offline [--refit]
+    python scripts/relation_prior_crossfit.py --prior-only
 
 For each cross-validation checkpoint, on its dev sentences (fold k+1), end-to-end relation micro-F1
 of the relation head alone and of the head mixed with the relation prior, both cross-fitted: the
 NONE threshold (and, for the mixture, the prior's weight) is chosen on the even-numbered dev
 sentences and applied to the odd ones, and vice versa. Checkpoints without a relation prior get
-one fitted on their training split, so runs trained without the option can be checked too. Dev
-only: the test folds are never read.
+one fitted on their training split, so runs trained without the option can be checked too;
+``--refit`` fits one with the current code's features even where the checkpoint has one, to compare
+feature sets on the same checkpoints. ``--prior-only`` needs no checkpoint: the prior alone, fitted
+on each fold's training split, labels the pairs of the dev sentences' gold mentions (threshold
+cross-fitted the same way); it is the quick check when changing features, and its last row pools
+all five dev folds (every sentence once). Dev only: the test folds are never read.
 """
 from __future__ import annotations
 
@@ -16,52 +21,99 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from marsad.checkpoint import load_checkpoint  # noqa: E402
 from marsad.data.load import load_splits  # noqa: E402
-from marsad.evaluation import (gold_extraction, predict_examples, to_extraction,  # noqa: E402
-                               tune_relation_prior)
-from marsad.examples import examples_from_split  # noqa: E402
-from marsad.metrics import relation_scores  # noqa: E402
+from marsad.evaluation import (EvalPredictions, gold_extraction, predict_examples,  # noqa: E402
+                               to_extraction, tune_relation_prior)
+from marsad.examples import Example, examples_from_split  # noqa: E402
+from marsad.inference import SentenceOutput, candidate_pairs  # noqa: E402
+from marsad.metrics import SentenceExtraction, relation_scores  # noqa: E402
+from marsad.modeling import RELATION_LABELS  # noqa: E402
 from marsad.relation_prior import WEIGHT_GRID, RelationPrior  # noqa: E402
+from marsad.schema import relation_fits  # noqa: E402
+
+Choice = tuple[float, float]  # (prior weight, NONE bias) chosen on one half of the dev sentences
 
 
-def fold_scores(run: Path, fold: int, data: Path) -> tuple[float, float, list[tuple[float, float]]]:
+def uniform_head(examples: list[Example]) -> EvalPredictions:
+    """Gold mentions with a relation head that has no opinion (0 for every label the types allow),
+    so that mixing at weight 1 is the prior alone."""
+    outputs = []
+    for ex in examples:
+        pairs = candidate_pairs(ex.entities)
+        logits = np.array([[0.0 if k == 0 or relation_fits(label, ex.entities[h].label, ex.entities[t].label)
+                            else -np.inf for k, label in enumerate(RELATION_LABELS)] for h, t in pairs])
+        outputs.append(SentenceOutput(list(ex.entities), [], pairs, logits.reshape(len(pairs), len(RELATION_LABELS))))
+    return EvalPredictions(examples, outputs, outputs)
+
+
+def cross_fitted(preds: EvalPredictions, prior: RelationPrior,
+                 weight_grid: tuple[float, ...]) -> tuple[list[SentenceExtraction], list[Choice]]:
+    """The end-to-end outputs with each half of the sentences decoded at what the other half chose."""
+    halves = [[i for i in range(len(preds.examples)) if i % 2 == h] for h in (0, 1)]
+    chosen = [tune_relation_prior(preds.subset(h), prior, weight_grid=weight_grid) for h in halves]
+    for i, out in enumerate(preds.end_to_end):
+        out.prior_weight, bias = chosen[1 - i % 2]
+        out.decode_relations(bias)
+    return [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)], chosen
+
+
+def micro_f1(examples: list[Example], predicted: list[SentenceExtraction]) -> float:
+    return relation_scores([gold_extraction(ex) for ex in examples], predicted)["micro"]["f1"]
+
+
+def fold_scores(run: Path, fold: int, data: Path, refit: bool) -> tuple[float, float, list[Choice]]:
     """(head alone, head + prior, the two halves' (weight, bias) choices), cross-fitted on fold ``fold``'s dev."""
     loaded = load_checkpoint(run / f"fold{fold}" / "best")
     splits = load_splits(data, fold)
     train, dev = examples_from_split(splits["train"]), examples_from_split(splits["dev"])
-    prior = loaded.model.relation_prior or RelationPrior.fit(train)
+    prior = loaded.model.relation_prior if loaded.model.relation_prior and not refit else RelationPrior.fit(train)
     prior.weight = 0.0
     loaded.model.relation_prior = prior
     preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
-    halves = [[i for i in range(len(dev)) if i % 2 == h] for h in (0, 1)]
+    head_alone = micro_f1(dev, cross_fitted(preds, prior, (0.0,))[0])
+    mixed, chosen = cross_fitted(preds, prior, WEIGHT_GRID)
+    return head_alone, micro_f1(dev, mixed), chosen
 
-    def cross_fitted(weight_grid: tuple[float, ...]) -> tuple[float, list[tuple[float, float]]]:
-        chosen = [tune_relation_prior(preds.subset(h), prior, weight_grid=weight_grid) for h in halves]
-        for i, out in enumerate(preds.end_to_end):  # each half decoded with what the other half chose
-            out.prior_weight, bias = chosen[1 - i % 2]
-            out.decode_relations(bias)
-        gold = [gold_extraction(ex) for ex in dev]
-        f1 = relation_scores(gold, [to_extraction(ex, o) for ex, o in zip(dev, preds.end_to_end)])["micro"]["f1"]
-        return f1, chosen
 
-    head_alone, _ = cross_fitted((0.0,))
-    mixed, chosen = cross_fitted(WEIGHT_GRID)
-    return head_alone, mixed, chosen
+def prior_only(folds: list[int], data: Path) -> int:
+    print("| dev fold of run | relation prior alone, gold mentions | halves chose (weight, NONE bias) |")
+    print("|---|---:|---|")
+    pooled_examples, pooled = [], []
+    for k in folds:
+        splits = load_splits(data, k)
+        dev = examples_from_split(splits["dev"])
+        predicted, chosen = cross_fitted(uniform_head(dev), RelationPrior.fit(examples_from_split(splits["train"])),
+                                         (1.0,))
+        pooled_examples += dev
+        pooled += predicted
+        print(f"| {k} | {micro_f1(dev, predicted):.3f} | {chosen} |", flush=True)
+    print(f"| pooled | {micro_f1(pooled_examples, pooled):.3f} | |")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", required=True, type=Path, help="a crossval output directory (fold0 .. fold4)")
+    parser.add_argument("--runs", type=Path, help="a crossval output directory (fold0 .. fold4)")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
+    parser.add_argument("--refit", action="store_true",
+                        help="fit the prior with the current code even where the checkpoint has one")
+    parser.add_argument("--prior-only", action="store_true",
+                        help="no checkpoints: the prior alone on the dev folds' gold mentions")
     args = parser.parse_args(argv)
+    if args.prior_only:
+        return prior_only(args.folds, args.data)
+    if args.runs is None:
+        parser.error("--runs is required unless --prior-only is given")
     rows = []
     print("| fold | head alone | head + relation prior | halves chose (weight, NONE bias) |")
     print("|---|---:|---:|---|")
     for k in args.folds:
-        alone, mixed, chosen = fold_scores(args.runs, k, args.data)
+        alone, mixed, chosen = fold_scores(args.runs, k, args.data, args.refit)
         rows.append((alone, mixed))
         print(f"| {k} | {alone:.3f} | {mixed:.3f} | {chosen} |", flush=True)
     means = [statistics.fmean(col) for col in zip(*rows)]

@@ -18,10 +18,10 @@ from marsad.inference import SentenceOutput, WordEntity, candidate_pairs
 from marsad.metrics import relation_scores
 from marsad.modeling import RELATION_LABELS
 from marsad.predictor import Predictor
-from marsad.relation_prior import RELATION_PRIOR_FILE, RelationPrior, mix, pair_features
+from marsad.relation_prior import RELATION_PRIOR_FILE, RelationPrior, _triggers, mix, pair_features
 from marsad.schema import relation_fits
 
-from conftest import (assert_same_log, checkpoint_from_before, crossfit_fold0_row, read_log, train_tiny,
+from conftest import (assert_same_log, checkpoint_from_before, crossfit_fold0_row, load_script, read_log, train_tiny,
                       train_tiny_interrupted)
 
 L = len(RELATION_LABELS)
@@ -85,6 +85,20 @@ def test_features_see_the_words_that_name_the_relation():
     # the verb before the quantity, which is where a verb-first sentence names the relation
     assert {"pair_order=QUANTITY>LOCATIONHT", "before1=علي|QUANTITY>LOCATION", "before2=يسيطر|QUANTITY>LOCATION",
             "distance=1QUANTITY>LOCATIONHT", "mentions_between=0QUANTITY>LOCATIONHT"} <= set(reverse)
+
+
+def test_trigger_words_and_stems_generalise_across_word_forms():
+    """"المدعومة" and "وسيطرت" fire the schema's SUPPORTS / CONTROLS triggers whatever their affixes;
+    short triggers ("في") match whole words only, so "فيصل" is no LOCATED_IN trigger."""
+    words = "وسيطرت قوات سوريا الديمقراطية المدعومة من واشنطن على حي فيصل في الرقة".split()
+    entities = [WordEntity(1, 4, "ACTOR"), WordEntity(6, 7, "ACTOR"), WordEntity(9, 10, "LOCATION"),
+                WordEntity(11, 12, "LOCATION")]
+    supports = pair_features(words, entities, 1, 0)
+    assert {"trigger_between=SUPPORTS|ACTOR>ACTOR", "trigger_before=CONTROLS|ACTOR>ACTOR",
+            "between_stem=مدعو|ACTOR>ACTOR"} <= set(supports)
+    assert not any(name.startswith("trigger_between=") and "SUPPORTS" not in name for name in supports)
+    assert "trigger_between=LOCATED_IN|LOCATION>LOCATION" in pair_features(words, entities, 2, 3)
+    assert _triggers("في") == ("LOCATED_IN",) and _triggers("فيصل") == ()
 
 
 def test_prior_learns_the_training_relations(prior, fold0):
@@ -229,3 +243,13 @@ def test_crossfit_script_reports_both_estimates(prior_run, tmp_path, capsys):
     cells = crossfit_fold0_row("scripts/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys)
     alone, mixed = (float(c) for c in cells[:2])
     assert 0 <= alone <= 1 and 0 <= mixed <= 1
+
+
+def test_crossfit_script_prior_only_needs_no_checkpoint(capsys):
+    """--prior-only fits the prior on fold 0's training split and scores its dev gold mentions."""
+    assert load_script("scripts/relation_prior_crossfit.py").main(["--prior-only", "--folds", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    fold, pooled = (next(line for line in lines if line.startswith(p)) for p in ("| 0 |", "| pooled |"))
+    f1 = float(fold.split("|")[2])
+    assert 0.2 < f1 <= 1 and float(pooled.split("|")[2]) == f1  # one fold: pooled is that fold
+    assert "(1.0, " in fold  # the prior alone: weight 1 on both halves
