@@ -50,6 +50,16 @@ def _proclitic_clusters() -> tuple[str, ...]:
 PROCLITICS: tuple[str, ...] = _proclitic_clusters()
 _TATWEEL = "\u0640"
 _NORMALISE = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
+_DIACRITICS = dict.fromkeys(range(0x064B, 0x0653))  # tanween, short vowels, shadda, sukun: "ألفاً" -> "ألفا"
+
+# Arabic number words (cardinals, tens, hundreds, thousands, vague plurals, fractions), written out
+# from the language, not from the corpus: a number written as a word is as much a QUANTITY cue as a
+# digit, but on ~60 training sentences most number words never occur ("ثمانين", "لمئات")
+NUMBER_WORDS: frozenset[str] = frozenset(
+    "واحد واحدة اثنان اثنين اثنتان اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة ثمان ثماني ثمانية "
+    "تسع تسعة عشر عشرة عشرون عشرين ثلاثون ثلاثين أربعون أربعين خمسون خمسين ستون ستين سبعون سبعين "
+    "ثمانون ثمانين تسعون تسعين مئة مائة مئتان مئتين مائتان مائتين مئات ألف ألفا ألفان ألفين آلاف "
+    "مليون مليونا ملايين مليار مليارات عشرات بضع بضعة نصف ربع ثلث".split())
 
 
 def strip_proclitics(word: str) -> str:
@@ -72,6 +82,9 @@ def normalise(word: str) -> str:
     return word.translate(_NORMALISE)
 
 
+_NUMBER_KEYS = frozenset(normalise(w) for w in NUMBER_WORDS)
+
+
 def _char_class(c: str) -> str:
     if c.isdigit():
         return "d"
@@ -80,6 +93,13 @@ def _char_class(c: str) -> str:
     if c in SPLIT_PUNCTUATION or unicodedata.category(c).startswith("P"):
         return "p"
     return "s"
+
+
+def is_number_word(word: str) -> bool:
+    """Whether the word, diacritics and proclitics removed, is one of :data:`NUMBER_WORDS`
+    ("لمئات", "بالعشرات", "ثمانين", "أربعة")."""
+    bare = word.translate(_DIACRITICS)
+    return normalise(bare) in _NUMBER_KEYS or normalise(strip_proclitics(bare)) in _NUMBER_KEYS
 
 
 def word_shape(word: str) -> str:
@@ -106,7 +126,7 @@ def word_features(words: Sequence[str], i: int) -> dict[str, Any]:
     feats: dict[str, Any] = {
         "bias": 1.0, "w": w, "stem": stem, "norm": normalise(stem), "has_clitic": stem != w.replace(_TATWEEL, ""),
         "is_digit": w.isdigit(), "has_digit": any(c.isdigit() for c in w), "shape": shape,
-        "is_punct": set(shape) == {"p"}, "len": _length_bucket(len(w)),
+        "is_punct": set(shape) == {"p"}, "len": _length_bucket(len(w)), "number_word": is_number_word(w),
     }
     for k in (1, 2, 3):
         feats[f"pre{k}"] = w[:k]
@@ -119,6 +139,7 @@ def word_features(words: Sequence[str], i: int) -> dict[str, Any]:
             if abs(off) == 1:
                 feats[f"{off}:stem"] = strip_proclitics(words[j])
                 feats[f"{off}:shape"] = word_shape(words[j])
+                feats[f"{off}:number_word"] = is_number_word(words[j])
         else:
             feats[f"{off}:w"] = "BOS" if j < 0 else "EOS"
     return feats

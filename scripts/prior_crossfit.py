@@ -1,13 +1,15 @@
 """How much of the lexical prior's dev gain survives when its weight is not tuned on the sentences it is scored on.
 
-    python scripts/prior_crossfit.py --runs runs/crossval-offline
+    python scripts/prior_crossfit.py --runs runs/crossval-offline [--refit]
 
 For each cross-validation checkpoint, on its dev sentences (fold k+1): entity micro-F1 decoded with
 weight 0 (the encoder alone), with the weight saved in the checkpoint (chosen on these same
 sentences: optimistic), and cross-fitted (the weight is chosen on the even-numbered dev sentences
 and applied to the odd ones, and vice versa). Checkpoints without a prior get one fitted on
-their training split, so runs trained without the option can be checked too. Dev only: the test
-folds are never read.
+their training split, so runs trained without the option can be checked too; ``--refit`` fits one
+with the current code's features even where the checkpoint has one (its "saved" weight is then
+the one tuned on all the dev sentences), to compare feature sets on the same encoder. Dev only:
+the test folds are never read.
 """
 from __future__ import annotations
 
@@ -26,16 +28,19 @@ from marsad.lexical_prior import LexicalPrior  # noqa: E402
 from marsad.metrics import entity_scores  # noqa: E402
 
 
-def fold_scores(run: Path, fold: int, data: Path) -> tuple[float, float, float, float, list[float]]:
+def fold_scores(run: Path, fold: int, data: Path, refit: bool) -> tuple[float, float, float, float, list[float]]:
     """(weight 0, saved weight, its F1, cross-fitted F1, the two halves' weights) on fold ``fold``'s dev set."""
     loaded = load_checkpoint(run / f"fold{fold}" / "best")
     splits = load_splits(data, fold)
     train, dev = examples_from_split(splits["train"]), examples_from_split(splits["dev"])
-    prior = loaded.model.lexical_prior or LexicalPrior.fit([e.words for e in train], [e.tags for e in train])
+    prior = loaded.model.lexical_prior if loaded.model.lexical_prior and not refit else LexicalPrior.fit(
+        [e.words for e in train], [e.tags for e in train])
     saved, prior.weight = prior.weight, 0.0
     loaded.model.lexical_prior = prior
     preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
     transitions = loaded.model.transition_scores()
+    if refit:
+        saved = tune_prior_weight(preds, prior, transitions)
     crf_log_probs = [prior.log_marginals(ex.words) for ex in dev]
     halves = [[i for i in range(len(dev)) if i % 2 == h] for h in (0, 1)]
     chosen = [tune_prior_weight(preds.subset(half), prior, transitions) for half in halves]
@@ -55,12 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", required=True, type=Path, help="a crossval output directory (fold0 .. fold4)")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
+    parser.add_argument("--refit", action="store_true",
+                        help="fit the prior with the current code even where the checkpoint has one")
     args = parser.parse_args(argv)
     rows = []
     print("| fold | weight 0 | saved weight | saved (in-sample) | cross-fitted | halves chose |")
     print("|---|---:|---:|---:|---:|---|")
     for k in args.folds:
-        zero, saved, in_sample, cross, chosen = fold_scores(args.runs, k, args.data)
+        zero, saved, in_sample, cross, chosen = fold_scores(args.runs, k, args.data, args.refit)
         rows.append((zero, in_sample, cross))
         print(f"| {k} | {zero:.3f} | {saved} | {in_sample:.3f} | {cross:.3f} | {chosen} |", flush=True)
     means = [statistics.fmean(col) for col in zip(*rows)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datasets import Dataset
 
 from marsad.baselines import (PROCLITICS, CrfTagger, LexiconTagger, MajorityRelationBaseline, repair_iob2,
-                              split_words_tags, strip_proclitics, word_features, word_shape)
+                              is_number_word, split_words_tags, strip_proclitics, word_features, word_shape)
 from marsad.data.corpus import Entity, Relation, Sentence
 from marsad.data.load import FEATURES
 from marsad.decoding import is_valid_iob2
@@ -72,6 +72,15 @@ def test_strip_proclitics_and_features():
 
 def _example(entities, relations):
     return Example("s", "", [], [], [], [], entities, relations)
+
+
+def test_number_words_are_quantity_cues_with_any_clitic_or_tanween():
+    for word in ("ثمانين", "أربعة", "لمئات", "بالعشرات", "وعشرات", "ألفاً", "نصف"):
+        assert is_number_word(word), word
+    for word in ("الميادين", "مقاتل", "نحو", "عشيرة", "5"):
+        assert not is_number_word(word), word
+    f = word_features(["من", "ثلاث", "جهات"], 2)
+    assert f["-1:number_word"] and not f["number_word"]
 
 
 def test_majority_relation_baseline():
