@@ -44,6 +44,10 @@ class TrainConfig:
     # dev score that picks the best epoch: "entity" (entity micro-F1, relation F1 breaks ties) or
     # "entity+relation" (their sum: the relation head matures later than the tagger)
     selection_metric: str = "entity+relation"
+    # keep no epoch as best before the learning-rate warm-up has ended: with a lexical prior an
+    # untrained tagger still scores well on dev (the CRF carries it), so a lucky relation score on
+    # ~20 dev sentences could otherwise keep a barely trained model (it happened: see README)
+    select_after_warmup: bool = False
     freeze_word_embeddings: bool = False
     # per epoch, swap each training mention for a random training mention of its type with this
     # probability (marsad.augment); 0 trains on the gold sentences as they are

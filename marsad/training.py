@@ -166,7 +166,11 @@ class Trainer:
         # batches grew n-fold), so the schedule is laid out in n x the optimizer steps; otherwise the
         # learning rate would reach zero after 1/n of the epochs under multi-process training
         steps = self.steps_per_epoch * cfg.epochs
-        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(cfg.warmup_ratio * steps) * n, steps * n)
+        warmup_steps = int(cfg.warmup_ratio * steps)
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, warmup_steps * n, steps * n)
+        # the first epoch that may become the best one: the one in which the warm-up ends
+        self.first_selectable_epoch = max(1, math.ceil(warmup_steps / self.steps_per_epoch)) \
+            if cfg.select_after_warmup else 1
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(self.model, self.optimizer, self.scheduler)
         weights = torch.ones(len(RELATION_LABELS))
         weights[0] = cfg.none_weight
@@ -337,14 +341,15 @@ class Trainer:
                                   else {"relation_prior_weight": model.relation_prior.weight}),
                                "seconds": round(time.perf_counter() - t0, 2)})
                 score = self._selection_score(ent_f1, rel_f1)
-                if score > tuple(best.get("score", (-1.0,))):
+                selectable = epoch >= self.first_selectable_epoch  # a warming-up epoch is neither best nor stale
+                if selectable and score > tuple(best.get("score", (-1.0,))):
                     best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "score": score,
                             "none_bias": none_bias, "stale": 0}
                     meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev, "relation_none_bias": none_bias,
                             **priors_meta(model)}
                     save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta),
                                     extra=lambda tmp, m=model: self._save_calibration(m, tmp))
-                else:
+                elif selectable:
                     best["stale"] += 1
                 record["best_epoch"] = best["epoch"]
                 with log_path.open("a", encoding="utf-8") as fh:

@@ -37,6 +37,18 @@ def test_best_checkpoint_is_complete_and_described(tiny_run):
     assert "Marsad joint entity + relation model" in (best / "README.md").read_text()
 
 
+def test_no_epoch_is_kept_before_the_warmup_ends(tmp_path, data_dir):
+    """select_after_warmup: with warm-up over 60% of 4 epochs (it ends in epoch 3), epochs 1 and 2
+    are logged but never kept; the best is the higher-scoring of epochs 3 and 4 (with the option
+    off, epoch 1 is always best when logged)."""
+    out = tmp_path / "warm"
+    train_tiny(out, data_dir, "epochs=4", "warmup_ratio=0.6", "select_after_warmup=true")
+    log = read_log(out)
+    assert [r["best_epoch"] for r in log[:2]] == [0, 0]
+    kept = max(log[2:], key=lambda r: (r["dev_entity_f1"] + r["dev_relation_f1"], r["dev_entity_f1"]))["epoch"]
+    assert json.loads((out / "best" / "marsad.json").read_text())["epoch"] == kept == log[-1]["best_epoch"]
+
+
 def test_reloaded_checkpoint_predicts_identically(tiny_run, data_dir):
     """Two loads of a saved checkpoint agree on every output (nothing is re-initialised at load)."""
     examples = examples_from_split(load_splits(data_dir)["test"])
