@@ -47,6 +47,7 @@ def test_no_epoch_is_kept_before_the_warmup_ends(tmp_path, data_dir):
     assert [r["best_epoch"] for r in log[:2]] == [0, 0]
     kept = max(log[2:], key=lambda r: (r["dev_entity_f1"] + r["dev_relation_f1"], r["dev_entity_f1"]))["epoch"]
     assert json.loads((out / "best" / "marsad.json").read_text())["epoch"] == kept == log[-1]["best_epoch"]
+    assert "among the epochs after the learning-rate warm-up" in (out / "best" / "README.md").read_text()
 
 
 def test_reloaded_checkpoint_predicts_identically(tiny_run, data_dir):
