@@ -76,12 +76,14 @@ def load_script(rel: str):
     return module
 
 
-def crossfit_fold0_row(script: str, checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> list[str]:
+def crossfit_fold0_row(script: str, checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+                       *extra_args: str) -> list[str]:
     """The fold-0 row's cells (fold column dropped) printed by a cross-fit script run on ``checkpoint``
     laid out as a one-fold crossval directory (the default split is fold 0's)."""
-    (tmp_path / "fold0").mkdir()
-    shutil.copytree(checkpoint, tmp_path / "fold0" / "best")
-    assert load_script(script).main(["--runs", str(tmp_path), "--folds", "0"]) == 0
+    if not (tmp_path / "fold0").exists():
+        (tmp_path / "fold0").mkdir()
+        shutil.copytree(checkpoint, tmp_path / "fold0" / "best")
+    assert load_script(script).main(["--runs", str(tmp_path), "--folds", "0", *extra_args]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0 |"))
     return row.strip("|").split("|")[1:]
 

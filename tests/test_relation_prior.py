@@ -243,6 +243,9 @@ def test_crossfit_script_reports_both_estimates(prior_run, tmp_path, capsys):
     cells = crossfit_fold0_row("scripts/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys)
     alone, mixed = (float(c) for c in cells[:2])
     assert 0 <= alone <= 1 and 0 <= mixed <= 1
+    # the checkpoint's prior was fitted by this code on this split, so fitting it anew changes nothing
+    assert crossfit_fold0_row("scripts/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys,
+                              "--refit") == cells
 
 
 def test_crossfit_script_prior_only_needs_no_checkpoint(capsys):
