@@ -41,7 +41,8 @@ def render_model_card(meta: dict[str, Any]) -> str:
                  + (f" and over the {head['left_context']} sub-words before the earlier one"
                     if head.get("left_context") else ""))
     augment = (f"; mention replacement p={cfg['mention_replacement']}" if cfg.get("mention_replacement") else "")
-    warmup = ", among the epochs after the learning-rate warm-up" if cfg.get("select_after_warmup") else ""
+    selection = (f"dev {cfg.get('selection_metric', 'entity')} F1"
+                 + (", among the epochs after the learning-rate warm-up" if cfg.get("select_after_warmup") else ""))
     fallback = ""
     if enc.get("fallback_reason"):
         fallback = (f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, which was unavailable "
@@ -62,7 +63,7 @@ conflict news. Schema version {meta.get('schema_version')}.
 - Encoder used: `{enc.get('used')}` (requested: `{enc.get('requested')}`)
 - Training data: Marsad gold corpus, run `{data.get('run')}`, {data.get('train_sentences')} training and
   {data.get('dev_sentences')} dev sentences; data fingerprint `{data.get('fingerprint', '')[:16]}`
-- Best epoch: {meta.get('epoch')} (chosen by dev {cfg.get('selection_metric', 'entity')} F1{warmup}); seed {cfg.get('seed')};
+- Best epoch: {meta.get('epoch')} (chosen by {selection}); seed {cfg.get('seed')};
   preprocessing {meta.get('preprocessing')}{augment}
 - Relation head: {head_line}
 - Tag decoding: {decoding}
