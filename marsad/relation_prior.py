@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from marsad.baselines import normalise, strip_proclitics
-from marsad.modeling import RELATION_LABELS
-from marsad.schema import NO_RELATION, candidate_pairs, relation_fits
+from marsad.modeling import RELATION_LABELS, label_mask
+from marsad.schema import ENTITY_TYPES, NO_RELATION, candidate_pairs
 
 if TYPE_CHECKING:
     from marsad.examples import Example
@@ -39,6 +39,8 @@ WEIGHT_GRID: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 INVERSE_REGULARISATION = 10.0
 MAX_BETWEEN_FOR_PAIRED_WORDS = 8  # words between the mentions are type-pair features only when this close
 _FLOOR = 1e-4  # probability of a label the classifier never saw in training
+_LABEL_MASK = label_mask().numpy()  # [head type, tail type, label]: the relation head's schema mask
+_TYPE_INDEX = {t: i for i, t in enumerate(ENTITY_TYPES)}
 STEM_LETTERS = 4  # words between the mentions also count by their first letters (light stemming)
 TRIGGER_WINDOW_BEFORE = 3  # words before the earlier mention searched for trigger words
 
@@ -74,6 +76,13 @@ def _triggers(word: str) -> tuple[str, ...]:
     key = _key(word)
     return tuple(label for label, stems in _NORMALISED_TRIGGERS.items()
                  if any(key == s if len(s) < 3 else s in key for s in stems))
+
+
+def allowed_labels(entities: Sequence[WordEntity], pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """``[len(pairs), len(RELATION_LABELS)]``: which labels the schema allows each pair (NONE always)."""
+    heads = [_TYPE_INDEX[entities[h].label] for h, _ in pairs]
+    tails = [_TYPE_INDEX[entities[t].label] for _, t in pairs]
+    return _LABEL_MASK[heads, tails].reshape(len(pairs), len(RELATION_LABELS))
 
 
 def _distance_bucket(d: int) -> str:
@@ -181,8 +190,7 @@ class RelationPrior:
         exp = np.exp(scores - scores.max(axis=1, keepdims=True))
         probs = np.full(out.shape, _FLOOR)
         probs[:, self._columns] += exp / exp.sum(axis=1, keepdims=True)
-        allowed = np.array([[k == 0 or relation_fits(label, entities[h].label, entities[t].label)
-                             for k, label in enumerate(RELATION_LABELS)] for h, t in pairs])
+        allowed = allowed_labels(entities, pairs)
         probs = np.where(allowed, probs, 0.0)
         out[allowed] = np.log((probs / probs.sum(axis=1, keepdims=True))[allowed])
         return out

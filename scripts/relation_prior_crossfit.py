@@ -31,9 +31,7 @@ from marsad.evaluation import (EvalPredictions, gold_extraction, predict_example
 from marsad.examples import Example, examples_from_split  # noqa: E402
 from marsad.inference import SentenceOutput, candidate_pairs  # noqa: E402
 from marsad.metrics import SentenceExtraction, relation_scores  # noqa: E402
-from marsad.modeling import RELATION_LABELS  # noqa: E402
-from marsad.relation_prior import WEIGHT_GRID, RelationPrior  # noqa: E402
-from marsad.schema import relation_fits  # noqa: E402
+from marsad.relation_prior import WEIGHT_GRID, RelationPrior, allowed_labels  # noqa: E402
 
 Choice = tuple[float, float]  # (prior weight, NONE bias) chosen on one half of the dev sentences
 
@@ -44,9 +42,8 @@ def uniform_head(examples: list[Example]) -> EvalPredictions:
     outputs = []
     for ex in examples:
         pairs = candidate_pairs(ex.entities)
-        logits = np.array([[0.0 if k == 0 or relation_fits(label, ex.entities[h].label, ex.entities[t].label)
-                            else -np.inf for k, label in enumerate(RELATION_LABELS)] for h, t in pairs])
-        outputs.append(SentenceOutput(list(ex.entities), [], pairs, logits.reshape(len(pairs), len(RELATION_LABELS))))
+        logits = np.where(allowed_labels(ex.entities, pairs), 0.0, -np.inf)
+        outputs.append(SentenceOutput(list(ex.entities), [], pairs, logits))
     return EvalPredictions(examples, outputs, outputs)
 
 
