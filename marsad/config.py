@@ -49,6 +49,9 @@ class TrainConfig:
     # ~20 dev sentences could otherwise keep a barely trained model (it happened: see README)
     select_after_warmup: bool = False
     freeze_word_embeddings: bool = False
+    # >0: evaluate and keep an exponential moving average of the trainable weights (this decay per
+    # optimizer step) instead of the weights themselves (marsad.weight_average); 0 = off
+    weight_average_decay: float = 0.0
     # per epoch, swap each training mention for a random training mention of its type with this
     # probability (marsad.augment); 0 trains on the gold sentences as they are
     mention_replacement: float = 0.0
@@ -162,6 +165,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         raise ConfigError(f"fold must be 0..4 or null, got {cfg.fold}")
     if not 0.0 <= cfg.mention_replacement <= 1.0:
         raise ConfigError(f"mention_replacement is a probability (0..1), got {cfg.mention_replacement}")
+    if not 0.0 <= cfg.weight_average_decay < 1.0:
+        raise ConfigError(f"weight_average_decay must be in [0, 1) (0 = off), got {cfg.weight_average_decay}")
     if cfg.selection_metric not in SELECTION_METRICS:
         raise ConfigError(f"selection_metric must be one of {', '.join(SELECTION_METRICS)}, got {cfg.selection_metric!r}")
     return cfg

@@ -43,6 +43,9 @@ def render_model_card(meta: dict[str, Any]) -> str:
     augment = (f"; mention replacement p={cfg['mention_replacement']}" if cfg.get("mention_replacement") else "")
     selection = (f"dev {cfg.get('selection_metric', 'entity')} F1"
                  + (", among the epochs after the learning-rate warm-up" if cfg.get("select_after_warmup") else ""))
+    if cfg.get("weight_average_decay"):  # the saved weights are the average, not one step's
+        selection += (f"; the weights are an exponential moving average over optimizer steps, decay "
+                      f"{cfg['weight_average_decay']}")
     fallback = ""
     if enc.get("fallback_reason"):
         fallback = (f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, which was unavailable "

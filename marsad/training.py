@@ -12,6 +12,7 @@ import logging
 import math
 import random
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
 from marsad.normalize import check_steps
 from marsad.quantization import ACTIVATION_FILE, activation_absmax
 from marsad.schema import BIO_TAGS
+from marsad.weight_average import WeightAverage
 
 logger = logging.getLogger(__name__)
 TAG_INDEX = {t: i for i, t in enumerate(BIO_TAGS)}
@@ -172,6 +174,8 @@ class Trainer:
         self.first_selectable_epoch = max(1, math.ceil(warmup_steps / self.steps_per_epoch)) \
             if cfg.select_after_warmup else 1
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(self.model, self.optimizer, self.scheduler)
+        self.weight_average = (WeightAverage(self.accelerator.unwrap_model(self.model), cfg.weight_average_decay)
+                               if cfg.weight_average_decay else None)
         weights = torch.ones(len(RELATION_LABELS))
         weights[0] = cfg.none_weight
         self.rel_weights = weights.to(self.accelerator.device)
@@ -242,6 +246,8 @@ class Trainer:
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad()
+            if self.weight_average is not None:
+                self.weight_average.update()
             totals["loss"] += loss.item()
             totals["tag_loss"] += tag_loss.item()
             totals["relation_loss"] += rel_loss.item()
@@ -255,7 +261,8 @@ class Trainer:
         meta = {**self.meta_common, "epoch": epoch, "dev_metrics": metrics, **priors_meta(model)}
         state = {"epoch": epoch, "best": best, "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                 "python_rng": random.getstate(), "numpy_rng": np.random.get_state()}
+                 "python_rng": random.getstate(), "numpy_rng": np.random.get_state(),
+                 "weight_average": None if self.weight_average is None else self.weight_average.state_dict()}
         # weights and optimizer state in one atomic write, so a crash never pairs mismatched halves
         save_checkpoint(self.out / "last", model, self.tokenizer, meta, render_model_card(meta),
                         extra=lambda tmp: torch.save(state, tmp / STATE_FILE))
@@ -275,6 +282,10 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
         np.random.set_state(state["numpy_rng"])
+        if self.weight_average is not None:
+            if state.get("weight_average") is None:
+                raise ValueError(f"cannot resume with weight_average_decay set: {state_path} was written without it")
+            self.weight_average.load_state_dict(state["weight_average"])
         return state["epoch"] + 1, state["best"]
 
     # ---- dev evaluation -------------------------------------------------------------------
@@ -312,6 +323,28 @@ class Trainer:
             return (entity_f1, relation_f1)
         return (entity_f1 + relation_f1, entity_f1)
 
+    def _evaluate_epoch(self, epoch: int, model: JointModel, record: dict[str, Any],
+                        best: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Score the model on dev into ``record``; save it as ``best`` if it beats it. Returns (dev, best)."""
+        dev, none_bias = self._evaluate_dev(model)
+        ent_f1, rel_f1 = dev["entities"]["micro"]["f1"], dev["relations_end_to_end"]["micro"]["f1"]
+        record.update({"dev_entity_f1": ent_f1, "dev_relation_f1": rel_f1, "none_bias": none_bias,
+                       **({} if model.lexical_prior is None else {"prior_weight": model.lexical_prior.weight}),
+                       **({} if model.relation_prior is None
+                          else {"relation_prior_weight": model.relation_prior.weight})})
+        score = self._selection_score(ent_f1, rel_f1)
+        selectable = epoch >= self.first_selectable_epoch  # a warming-up epoch is neither best nor stale
+        if selectable and score > tuple(best.get("score", (-1.0,))):
+            best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "score": score,
+                    "none_bias": none_bias, "stale": 0}
+            meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev, "relation_none_bias": none_bias,
+                    **priors_meta(model)}
+            save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta),
+                            extra=lambda tmp: self._save_calibration(model, tmp))
+        elif selectable:
+            best["stale"] += 1
+        return dev, best
+
     # ---- main loop --------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
         self._prepare()
@@ -333,30 +366,16 @@ class Trainer:
             record: dict[str, Any] = {"epoch": epoch, **losses, "lr": self.scheduler.get_last_lr()[0]}
             if acc.is_main_process:
                 model = acc.unwrap_model(self.model)
-                dev, none_bias = self._evaluate_dev(model)
-                ent_f1, rel_f1 = dev["entities"]["micro"]["f1"], dev["relations_end_to_end"]["micro"]["f1"]
-                record.update({"dev_entity_f1": ent_f1, "dev_relation_f1": rel_f1, "none_bias": none_bias,
-                               **({} if model.lexical_prior is None else {"prior_weight": model.lexical_prior.weight}),
-                               **({} if model.relation_prior is None
-                                  else {"relation_prior_weight": model.relation_prior.weight}),
-                               "seconds": round(time.perf_counter() - t0, 2)})
-                score = self._selection_score(ent_f1, rel_f1)
-                selectable = epoch >= self.first_selectable_epoch  # a warming-up epoch is neither best nor stale
-                if selectable and score > tuple(best.get("score", (-1.0,))):
-                    best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "score": score,
-                            "none_bias": none_bias, "stale": 0}
-                    meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev, "relation_none_bias": none_bias,
-                            **priors_meta(model)}
-                    save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta),
-                                    extra=lambda tmp, m=model: self._save_calibration(m, tmp))
-                elif selectable:
-                    best["stale"] += 1
+                # dev scores and the kept checkpoint are those of the averaged weights, when configured
+                with self.weight_average.swapped_in() if self.weight_average is not None else nullcontext():
+                    dev, best = self._evaluate_epoch(epoch, model, record, best)
+                record["seconds"] = round(time.perf_counter() - t0, 2)
                 record["best_epoch"] = best["epoch"]
                 with log_path.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record) + "\n")
                 self._save_last(epoch, best, dev)
                 logger.info("epoch %d: loss %.4f dev entity F1 %.4f relation F1 %.4f (best epoch %d)",
-                            epoch, losses["loss"], ent_f1, rel_f1, best["epoch"])
+                            epoch, losses["loss"], record["dev_entity_f1"], record["dev_relation_f1"], best["epoch"])
             acc.wait_for_everyone()
             best = broadcast_object_list([best])[0]
             if cfg.patience and best["stale"] >= cfg.patience:

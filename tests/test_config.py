@@ -41,6 +41,8 @@ def test_overrides_parse_and_validate():
         load_config(None, ["epochs"])
     with pytest.raises(ConfigError, match="fold must be 0..4"):
         load_config(None, ["fold=7"])
+    with pytest.raises(ConfigError, match=r"weight_average_decay must be in \[0, 1\) \(0 = off\), got 1.0"):
+        load_config(None, ["weight_average_decay=1"])
 
 
 def test_missing_file_and_non_mapping(tmp_path):

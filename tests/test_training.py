@@ -134,3 +134,34 @@ def test_two_process_ddp_on_cpu_keeps_the_single_process_schedule(tmp_path, data
     assert [r["lr"] for r in log] == pytest.approx([r["lr"] for r in single], rel=1e-9)
     assert log[-1]["loss"] < 0.6 * log[0]["loss"]
     assert load_checkpoint(out / "best").model.relation_head is not None
+
+
+def test_weight_averaged_run_keeps_the_average_and_resumes_to_the_same_result(tmp_path, data_dir):
+    """weight_average_decay: the kept checkpoint holds the averaged weights (those dev scored), the
+    resume state holds the raw ones and the average, and a crashed run resumes to the uninterrupted
+    run's log."""
+    import torch
+
+    from marsad.training import STATE_FILE
+
+    one = tmp_path / "one-epoch"  # one epoch: it is necessarily the kept one
+    train_tiny(one, data_dir, "epochs=1", "weight_average_decay=0.9")
+    shadow = torch.load(one / "last" / STATE_FILE, weights_only=False)["weight_average"]["shadow"]
+    best = dict(load_checkpoint(one / "best").model.named_parameters())
+    last = dict(load_checkpoint(one / "last").model.named_parameters())
+    assert all(torch.equal(best[name], value) for name, value in shadow.items())
+    assert any(not torch.equal(last[name], value) for name, value in shadow.items()), "last/ holds the raw weights"
+    assert "exponential moving average over optimizer steps, decay 0.9" in (one / "best" / "README.md").read_text()
+
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_tiny(straight, data_dir, "epochs=3", "weight_average_decay=0.9")
+    train_tiny_interrupted(resumed, data_dir, 3, "epochs=3", "weight_average_decay=0.9")
+    assert_same_log(straight, resumed)
+
+
+def test_resuming_with_weight_averaging_from_a_run_without_it_is_a_clear_error(tmp_path, data_dir):
+    train_tiny(tmp_path, data_dir, "epochs=1")
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={tmp_path}", f"data_dir={data_dir}",
+                                                       "epochs=2", "weight_average_decay=0.9"])
+    with pytest.raises(ValueError, match="was written without it"):
+        Trainer(cfg, resume=True).train()
