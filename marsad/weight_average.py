@@ -61,9 +61,9 @@ class WeightAverage:
         return {"decay": self.decay, "updates": self.updates, "shadow": {n: t.cpu() for n, t in self.shadow.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        missing = set(self.shadow) ^ set(state["shadow"])
-        if missing:
-            raise ValueError(f"weight-average state does not fit the model (differing parameters: {sorted(missing)[:5]})")
+        differing = sorted(set(self.shadow) ^ set(state["shadow"]))
+        if differing:
+            raise ValueError(f"weight-average state does not fit the model (differing parameters: {differing[:5]})")
         self.updates = int(state["updates"])
         for name, tensor in state["shadow"].items():
             self.shadow[name].copy_(tensor)
