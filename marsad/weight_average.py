@@ -2,8 +2,10 @@
 
 Why: on ~60 training sentences the dev scores jump by several points from one epoch to the next,
 and which epoch dev happens to keep moves test entity F1 by about 3 points per fold. Scoring an
-average of the weights over the last few hundred optimizer steps (Polyak averaging) instead of the
-weights of a single step makes the kept model less a matter of where one step landed.
+average of the weights over recent optimizer steps (Polyak averaging: about ``1 / (1 - decay)`` of
+them once the ramp in :meth:`WeightAverage.current_decay` has reached the decay; before that, about
+the last tenth of the steps so far) instead of the weights of a single step makes the kept model
+less a matter of where one step landed.
 
 Hand-written rather than ``torch.optim.swa_utils.AveragedModel``, which deep-copies the whole
 module: here that would be the frozen 250k-row word-embedding matrix too, for nothing.
