@@ -60,7 +60,7 @@ class WeightAverage:
             self._swap()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"decay": self.decay, "updates": self.updates, "shadow": {n: t.cpu() for n, t in self.shadow.items()}}
+        return {"updates": self.updates, "shadow": {n: t.cpu() for n, t in self.shadow.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         differing = sorted(set(self.shadow) ^ set(state["shadow"]))

@@ -18,8 +18,7 @@ def model_with_a_frozen_part() -> nn.Sequential:
 def test_average_follows_the_ramped_decay_by_hand():
     model = model_with_a_frozen_part()
     avg = WeightAverage(model, decay=0.2)
-    start = model[1].bias.detach().clone()
-    expected = start.clone()
+    expected = model[1].bias.detach().clone()
     for step, value in enumerate([1.0, -2.0, 4.0], start=1):
         model[1].bias.data.fill_(value)
         avg.update()
