@@ -1,7 +1,7 @@
 """Five-fold grouped cross-validation of a config against two baselines, side by side.
 
     python eval/crossval.py --config configs/offline.yaml [--folds 0 1 2 3 4] [--out DIR] [--set key=value]
-                            [--keep-last] [--seeds 13 7 ...]
+                            [--keep-last] [--seeds 13 7 ... [--reuse]]
 
 For every fold k (test = fold k, dev = fold k+1, train = the rest; no near-duplicate cluster is split)
 it trains the configured model, scores its best checkpoint on the fold's test sentences, and in the
@@ -14,7 +14,9 @@ Writes ``results.json`` and ``results.md`` (mean ± std over folds) into the out
 On 96 sentences two seeds of one configuration differ by a few points, as much as most changes
 tried; ``--seeds`` repeats the whole run once per seed (``DIR/seed<s>/``, each a complete run as
 above) and adds ``DIR/seeds.md`` / ``seeds.json``: each seed's fold means and their mean ± std
-over seeds, on test and on dev.
+over seeds, on test and on dev. With ``--reuse`` a seed whose run is already in ``DIR/seed<s>/``,
+made by the same command and configuration, is read back instead of trained again, so a study
+can grow a seed at a time (``--seeds 13 7``, later ``--seeds 13 7 21 --reuse``).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from marsad.baselines import CrfTagger, LexiconTagger, MajorityRelationBaseline  # noqa: E402
 from marsad.checkpoint import load_checkpoint  # noqa: E402
-from marsad.config import ConfigError, load_config  # noqa: E402
+from marsad.config import ConfigError, TrainConfig, load_config  # noqa: E402
 from marsad.data.corpus import bio_to_spans  # noqa: E402
 from marsad.data.load import load_splits  # noqa: E402
 from marsad.evaluation import EvalPredictions, predict_examples, score_predictions  # noqa: E402
@@ -132,14 +134,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep each fold's last/ checkpoint (resume state; ~0.5 GB each with the bundled encoder)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="repeat the run once per seed into DIR/seed<s>/ and summarise over seeds")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --seeds: read back a seed's finished run in DIR/seed<s>/ made by the same command "
+                             "and configuration instead of training it again")
     args = parser.parse_args(argv)
+    if args.reuse and not args.seeds:
+        parser.error("--reuse goes with --seeds")
     out = args.out or Path("runs") / f"crossval-{args.config.stem}"
     if args.seeds:
         if any(o.split("=", 1)[0].strip() == "seed" for o in args.overrides):
             parser.error("give the seeds with --seeds, not --set seed=...")
         per_seed = {}
         for seed in args.seeds:
-            per_seed[seed] = run(parser, args, [*args.overrides, f"seed={seed}"], out / f"seed{seed}")
+            overrides, seed_out = [*args.overrides, f"seed={seed}"], out / f"seed{seed}"
+            finished = finished_run(parser, args, overrides, seed_out) if args.reuse else None
+            per_seed[seed] = finished or run(parser, args, overrides, seed_out)
         command = _command(args, args.overrides) + " --seeds " + " ".join(map(str, args.seeds))
         (out / "seeds.json").write_text(json.dumps({"command": command, "per_seed": per_seed}, indent=1) + "\n")
         table = render_seeds(per_seed, command)
@@ -148,6 +157,48 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     run(parser, args, args.overrides, out)
     return 0
+
+
+# Settings that do not change what a run learns or scores: they may differ in a reused run.
+_NOT_COMPARED = {"output_dir", "progress"}
+
+
+def finished_run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: list[str], out: Path
+                 ) -> dict[str, dict[str, dict[str, float]]] | None:
+    """The summaries of a finished run in ``out`` (``--reuse``); None when there is none.
+
+    A run made by another command, over other folds, or from a config file edited since is an
+    error rather than a silent mix: the command line alone does not pin the YAML's contents, so
+    every fold's saved training configuration is compared too (options added to the code since
+    count as their defaults).
+    """
+    path = out / "results.json"
+    if not path.exists():
+        return None
+    done = json.loads(path.read_text(encoding="utf-8"))
+    command = _command(args, overrides)
+    if done["command"] != command or done["folds"] != args.folds:
+        parser.error(f"--reuse: {path} was made by `{done['command']}` over folds {done['folds']}, "
+                     f"not `{command}` over folds {args.folds}; give another --out")
+    defaults = TrainConfig().to_dict()
+    for k in args.folds:
+        meta_path = out / f"fold{k}" / "best" / "marsad.json"
+        if not meta_path.exists():
+            parser.error(f"--reuse: {path} exists but {meta_path} does not; cannot check what fold {k} was "
+                         "trained with")
+        saved = json.loads(meta_path.read_text(encoding="utf-8"))["training_config"]
+        try:
+            wanted = load_config(args.config, [*overrides, f"fold={k}"]).to_dict()
+        except ConfigError as exc:
+            parser.error(str(exc))
+        changed = sorted(key for key, value in wanted.items()
+                         if key not in _NOT_COMPARED and saved.get(key, defaults[key]) != value)
+        if changed:
+            parser.error(f"--reuse: {meta_path} was trained with other settings ({', '.join(changed)}) "
+                         f"than {args.config} gives now; give another --out")
+    print(f"{out}: reusing the finished run", flush=True)
+    model = next(name for name in done["summary"] if name.startswith("model"))
+    return {"model": done["summary"][model], "dev": done["dev_summary"]}
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: list[str], out: Path

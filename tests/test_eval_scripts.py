@@ -73,6 +73,32 @@ def test_crossval_seeds_runs_each_seed_and_summarises(data_dir, tmp_path):
     assert cells[3].strip().startswith(f"{(values[0] + values[1]) / 2:.3f} ± ")
 
 
+def test_crossval_reuse_grows_a_seed_study_and_refuses_a_changed_config(data_dir, tmp_path, capsys):
+    crossval = load_script("eval/crossval.py")
+    config = tmp_path / "tiny.yaml"
+    config.write_text((ROOT / "configs" / "tiny.yaml").read_text())
+    out = tmp_path / "cv"
+    common = ["--config", str(config), "--folds", "1", "--out", str(out), "--set", f"data_dir={data_dir}",
+              "--set", "epochs=1"]
+    with pytest.raises(SystemExit):
+        crossval.main([*common, "--reuse"])  # only meaningful with --seeds
+    assert crossval.main([*common, "--seeds", "1"]) == 0
+    weights = out / "seed1" / "fold1" / "best" / "model.safetensors"
+    first = weights.stat().st_mtime_ns
+    assert crossval.main([*common, "--seeds", "1", "2", "--reuse"]) == 0
+    assert weights.stat().st_mtime_ns == first, "a finished seed should be read back, not trained again"
+    assert (out / "seed2" / "fold1" / "best" / "model.safetensors").exists()
+    assert "seed 1 | seed 2 |" in (out / "seeds.md").read_text()
+    with pytest.raises(SystemExit):  # same command, other overrides
+        crossval.main([*common, "--set", "dropout=0.3", "--seeds", "1", "--reuse"])
+    assert "--set dropout=0.3 --set seed=1` over folds [1]" in capsys.readouterr().err
+    config.write_text(config.read_text() + "dropout: 0.3\n")
+    with pytest.raises(SystemExit):  # same command line, but the YAML changed since
+        crossval.main([*common, "--seeds", "1", "--reuse"])
+    assert "trained with other settings (dropout)" in capsys.readouterr().err
+    assert weights.stat().st_mtime_ns == first
+
+
 def test_predict_cli_jsonl(tiny_run, tmp_path, monkeypatch):
     predict_cli = load_script("eval/predict.py")
     src = tmp_path / "in.jsonl"
