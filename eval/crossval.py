@@ -9,7 +9,8 @@ same run trains and scores:
   - a CRF tagger (sklearn-crfsuite, standard Arabic features) + "most frequent relation for the
     type pair" on the CRF's entities;
   - a lexicon tagger (each word's most frequent training tag) + the same relation baseline.
-Writes ``results.json`` and ``results.md`` (mean ± std over folds) into the output directory.
+Writes ``results.json`` and ``results.md`` (mean ± std over folds) into the output directory, and
+``training_curves.png`` (every fold's losses and dev scores per epoch, kept epochs marked).
 
 On 96 sentences two seeds of one configuration differ by a few points, as much as most changes
 tried; ``--seeds`` repeats the whole run once per seed (``DIR/seed<s>/``, each a complete run as
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from marsad.baselines import CrfTagger, LexiconTagger, MajorityRelationBaseline  # noqa: E402
 from marsad.checkpoint import load_checkpoint  # noqa: E402
 from marsad.config import ConfigError, TrainConfig, load_config  # noqa: E402
+from marsad.curves import plot_training_curves, read_training_log  # noqa: E402
 from marsad.data.corpus import bio_to_spans  # noqa: E402
 from marsad.data.load import load_splits  # noqa: E402
 from marsad.evaluation import EvalPredictions, predict_examples, score_predictions  # noqa: E402
@@ -239,6 +241,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: li
                                                   "per_fold": results}, indent=1) + "\n")
     table = render(summary, command, encoder, args.folds) + render_dev(dev_summary)
     (out / "results.md").write_text(table)
+    plot_training_curves({f"fold{k}": read_training_log(out / f"fold{k}" / "metrics.jsonl") for k in args.folds},
+                         out / "training_curves.png", title=f"{encoder}: {out}")
     print(table)
     return {"model": summary[f"model ({encoder})"], "dev": dev_summary}
 

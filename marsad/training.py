@@ -28,6 +28,7 @@ from marsad.augment import MentionBank, replace_mentions
 from marsad.checkpoint import base_meta, priors_meta, save_checkpoint
 from marsad.config import TrainConfig
 from marsad.crf import TagTransitions, TransitionScores
+from marsad.curves import plot_training_curves, read_training_log
 from marsad.data.load import load_splits
 from marsad.decoding import viterbi_decode
 from marsad.encoders.resolve import EncoderChoice, resolve_encoder
@@ -381,4 +382,7 @@ class Trainer:
             if cfg.patience and best["stale"] >= cfg.patience:
                 logger.info("early stopping: no dev %s gain for %d epochs", cfg.selection_metric, cfg.patience)
                 break
+        if acc.is_main_process:
+            plot_training_curves({self.out.name: read_training_log(log_path)}, self.out / "training_curves.png",
+                                 title=f"{self.encoder.used}, {self.out}")
         return best

@@ -47,6 +47,7 @@ def test_crossval_one_fold(data_dir, tmp_path):
     assert "| entity micro-F1 |" in table and "Model on dev (fold k+1, selection set" in table
     assert (tmp_path / "fold1" / "best" / "marsad.json").exists()
     assert not (tmp_path / "fold1" / "last").exists(), "a finished fold's resume state should not pile up"
+    assert (tmp_path / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_crossval_seeds_runs_each_seed_and_summarises(data_dir, tmp_path):
