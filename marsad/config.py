@@ -71,7 +71,7 @@ class TrainConfig:
     width_embedding_dim: int = 32
     none_weight: float = 0.25  # class weight of NONE in the relation loss (NONE dominates the pairs)
     predicted_entity_negatives: bool = True  # add predicted non-gold spans as NONE-only candidates
-    dropout: float = 0.1
+    dropout: float = 0.1  # the relation head's MLP (the encoder keeps its own config)
     tune_none_bias: bool = True  # pick the relation decision threshold on dev (saved with the head)
     # tiny-random encoder shape (tests and smoke runs)
     tiny_hidden_size: int = 64
