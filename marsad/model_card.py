@@ -37,7 +37,9 @@ def render_model_card(meta: dict[str, Any]) -> str:
                       f"feature classifier's (`{rel_prior['file']}`, fitted on the training sentences' gold mentions; "
                       "weight tuned with the shift)" if rel_prior else "")
     head = meta.get("relation_head", {})
-    head_line = (f"MLP {head.get('mlp_hidden')} hidden; context pooled between the mentions"
+    head_line = (f"MLP {head.get('mlp_hidden')} hidden"
+                 + (f", dropout {head['dropout']} in training" if "dropout" in head else "")
+                 + "; context pooled between the mentions"
                  + (f" and over the {head['left_context']} sub-words before the earlier one"
                     if head.get("left_context") else ""))
     augment = (f"; mention replacement p={cfg['mention_replacement']}" if cfg.get("mention_replacement") else "")

@@ -34,7 +34,10 @@ def test_best_checkpoint_is_complete_and_described(tiny_run):
     assert meta["epoch"] == max(read_log(tiny_run), key=lambda r: (r["dev_entity_f1"] + r["dev_relation_f1"],
                                                                    r["dev_entity_f1"]))["epoch"]
     assert meta["relation_none_bias"] == next(r["none_bias"] for r in read_log(tiny_run) if r["epoch"] == meta["epoch"])
-    assert "Marsad joint entity + relation model" in (best / "README.md").read_text()
+    card = (best / "README.md").read_text()
+    assert "Marsad joint entity + relation model" in card
+    cfg = meta["training_config"]
+    assert f"MLP {cfg['relation_hidden']} hidden, dropout {cfg['dropout']} in training" in card
 
 
 def test_no_epoch_is_kept_before_the_warmup_ends(tmp_path, data_dir):
