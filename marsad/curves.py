@@ -46,14 +46,15 @@ def read_training_log(path: Path) -> list[dict[str, Any]]:
 def training_curves_figure(runs: dict[str, list[dict[str, Any]]], title: str = "") -> Figure:
     """Losses (log scale) above, dev entity (solid) and relation (dashed) micro-F1 below, one colour
     per run; a dot on each run's kept epoch (its last record's ``best_epoch``; none when 0)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure, not pyplot: no global backend switch in the caller's session (a notebook keeps
+    # its own) and nothing left open in pyplot's figure registry after thousands of runs.
+    from matplotlib import rcParams
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    fig, (loss_ax, dev_ax) = plt.subplots(2, 1, figsize=(7, 6.5), sharex=True)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(7, 6.5))
+    loss_ax, dev_ax = fig.subplots(2, 1, sharex=True)
+    colours = rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, records) in enumerate(runs.items()):
         colour = colours[i % len(colours)]
         epochs = [r["epoch"] for r in records]
@@ -84,11 +85,7 @@ def training_curves_figure(runs: dict[str, list[dict[str, Any]]], title: str = "
 
 def plot_training_curves(runs: dict[str, list[dict[str, Any]]], out: Path, title: str = "") -> None:
     """Write :func:`training_curves_figure` as a PNG (whole or not at all: a reader never sees half)."""
-    import matplotlib.pyplot as plt
-
-    fig = training_curves_figure(runs, title)
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    training_curves_figure(runs, title).savefig(tmp, dpi=100, metadata={"Software": None})
     tmp.replace(out)
