@@ -22,7 +22,8 @@ class TrainingLogError(ValueError):
 
 
 def read_training_log(path: Path) -> list[dict[str, Any]]:
-    """The epoch records of one run, in order; a resumed run's log already holds each epoch once."""
+    """The epoch records of one run, in order (a resumed run's log holds each epoch once: training trims
+    it to the resume point)."""
     path = Path(path)
     if not path.exists():
         raise TrainingLogError(f"{path} does not exist (a training run writes OUTPUT_DIR/metrics.jsonl)")

@@ -356,6 +356,11 @@ class Trainer:
         if self.resume:
             start_epoch, best = self._load_last()
             logger.info("resumed from %s at epoch %d", self.out / "last", start_epoch)
+            if acc.is_main_process and log_path.exists():
+                # an epoch logged after last/ was written (a crash in between) is trained and logged again
+                kept = [line for line in log_path.read_text(encoding="utf-8").splitlines()
+                        if line.strip() and json.loads(line)["epoch"] < start_epoch]
+                log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         elif log_path.exists():
             log_path.unlink()
         if self.encoder.fallback_reason:

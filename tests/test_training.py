@@ -81,6 +81,26 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, data_dir, tiny_run
     assert_same_log(tiny_run, out)
 
 
+def test_crash_between_log_line_and_resume_state_logs_each_epoch_once(tmp_path, data_dir, tiny_run):
+    """The epoch's log line is written before last/ is: a crash in between must not leave it twice."""
+    out = tmp_path / "resumed"
+    original = Trainer._save_last
+
+    def crash(self, epoch, best, dev):
+        if epoch == 4:
+            raise KeyboardInterrupt  # epoch 4 logged, last/ still holds epoch 3
+        return original(self, epoch, best, dev)
+
+    Trainer._save_last = crash
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_tiny(out, data_dir, "epochs=10")
+    finally:
+        Trainer._save_last = original
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", "epochs=10"])
+    Trainer(cfg, resume=True).train()
+    assert_same_log(tiny_run, out)
+
 def test_resume_without_state_is_a_clear_error(tmp_path, data_dir):
     cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={tmp_path}", f"data_dir={data_dir}"])
     with pytest.raises(FileNotFoundError, match="cannot resume: .*training_state.pt does not exist"):
