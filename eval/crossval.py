@@ -35,11 +35,9 @@ from marsad.baselines import CrfTagger, LexiconTagger, MajorityRelationBaseline 
 from marsad.checkpoint import load_checkpoint  # noqa: E402
 from marsad.config import ConfigError, TrainConfig, load_config  # noqa: E402
 from marsad.curves import plot_training_curves, read_training_log  # noqa: E402
-from marsad.data.corpus import bio_to_spans  # noqa: E402
 from marsad.data.load import load_splits  # noqa: E402
-from marsad.evaluation import EvalPredictions, predict_examples, score_predictions  # noqa: E402
-from marsad.examples import Example, examples_from_split  # noqa: E402
-from marsad.inference import SentenceOutput, WordEntity, WordRelation  # noqa: E402
+from marsad.evaluation import baseline_predictions, predict_examples, score_predictions  # noqa: E402
+from marsad.examples import examples_from_split  # noqa: E402
 from marsad.training import Trainer  # noqa: E402
 
 HEADLINE = [
@@ -57,23 +55,6 @@ def _dig(d: dict, path: tuple[str, ...]) -> float:
     for k in path:
         d = d[k]
     return float(d)
-
-
-def _word_entities(ex: Example, tags: list[str]) -> list[WordEntity]:
-    spans = bio_to_spans([(i, i + 1) for i in range(len(ex.words))], tags)
-    return [WordEntity(s, e, label) for s, e, label in spans]
-
-
-def baseline_predictions(tagger, relations: MajorityRelationBaseline, train: list[Example],
-                         test: list[Example]) -> EvalPredictions:
-    tagger.fit([ex.words for ex in train], [ex.tags for ex in train])
-    predicted = tagger.predict([ex.words for ex in test])
-    e2e, gold = [], []
-    for ex, tags in zip(test, predicted):
-        ents = _word_entities(ex, tags)
-        e2e.append(SentenceOutput(ents, [WordRelation(h, t, lab) for h, t, lab in relations.predict(ents)]))
-        gold.append(SentenceOutput(ex.entities, [WordRelation(h, t, lab) for h, t, lab in relations.predict(ex.entities)]))
-    return EvalPredictions(test, e2e, gold)
 
 
 def summarise(per_fold: list[dict[str, Any]]) -> dict[str, dict[str, float]]:

@@ -6,9 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from marsad.baselines import MajorityRelationBaseline
 from marsad.crf import TransitionScores
+from marsad.data.corpus import bio_to_spans
 from marsad.examples import Example
-from marsad.inference import SentenceOutput, WordEntity, decode_entities, extract_both
+from marsad.inference import SentenceOutput, WordEntity, WordRelation, decode_entities, extract_both
 from marsad.lexical_prior import WEIGHT_GRID, LexicalPrior
 from marsad.metrics import SentenceExtraction, entity_scores, relation_scores
 from marsad.modeling import JointModel
@@ -53,6 +55,26 @@ def predict_examples(model: JointModel, tokenizer, examples: list[Example], prep
     e2e, with_gold = extract_both(model, tokenizer, [ex.words for ex in examples], preprocessing, max_length,
                                   batch_size, gold, progress)
     return EvalPredictions(examples, e2e, with_gold)
+
+
+def _word_entities(ex: Example, tags: list[str]) -> list[WordEntity]:
+    spans = bio_to_spans([(i, i + 1) for i in range(len(ex.words))], tags)
+    return [WordEntity(s, e, label) for s, e, label in spans]
+
+
+def baseline_predictions(tagger, relations: MajorityRelationBaseline, train: list[Example],
+                         test: list[Example]) -> EvalPredictions:
+    """Fit a baseline tagger (``CrfTagger``/``LexiconTagger``) on ``train`` and predict ``test``, relations
+    by ``relations`` (already fitted) over its entities and over the gold ones, as the model is scored."""
+    tagger.fit([ex.words for ex in train], [ex.tags for ex in train])
+    predicted = tagger.predict([ex.words for ex in test])
+    e2e, gold = [], []
+    for ex, tags in zip(test, predicted):
+        ents = _word_entities(ex, tags)
+        e2e.append(SentenceOutput(ents, [WordRelation(h, t, lab) for h, t, lab in relations.predict(ents)]))
+        gold.append(SentenceOutput(ex.entities,
+                                   [WordRelation(h, t, lab) for h, t, lab in relations.predict(ex.entities)]))
+    return EvalPredictions(test, e2e, gold)
 
 
 def score_predictions(preds: EvalPredictions) -> dict[str, Any]:

@@ -194,6 +194,37 @@ def micro_f1(counts: Iterable[Counts]) -> float:
     return prf(tp, fp, fn)["f1"]
 
 
+def resampled_micro_f1(per_sentence_counts: Sequence[Sequence[Counts]], n_resamples: int, seed: int = 0
+                       ) -> np.ndarray:
+    """Micro F1 of every system on the same bootstrap resamples of sentences: shape (systems, resamples).
+
+    Every row of ``per_sentence_counts`` lists one system's per-sentence (tp, fp, fn) over the same
+    sentences in the same order; sharing the resamples is what makes a paired comparison paired.
+    Deterministic for a ``seed``.
+    """
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    systems = [np.asarray(c, dtype=np.int64).reshape(-1, 3) for c in per_sentence_counts]
+    n = len(systems[0]) if systems else 0
+    if any(len(c) != n for c in systems):
+        raise ValueError(f"systems cover different numbers of sentences: {[len(c) for c in systems]}")
+    if n == 0:
+        return np.zeros((len(systems), n_resamples))
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 2_000_000 // n)  # bound the index matrix to ~16 MB
+    out = []
+    for done in range(0, n_resamples, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, n_resamples - done), n))
+        rows = []
+        for counts in systems:
+            tp, fp, fn = counts[idx].sum(axis=1).T.astype(np.float64)
+            p = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
+            r = np.divide(tp, tp + fn, out=np.zeros_like(tp), where=tp + fn > 0)
+            rows.append(np.divide(2 * p * r, p + r, out=np.zeros_like(tp), where=p + r > 0))
+        out.append(np.stack(rows))
+    return np.concatenate(out, axis=1)
+
+
 def bootstrap_ci(per_sentence_counts: Sequence[Counts], n_resamples: int = 1000, seed: int = 0,
                  alpha: float = 0.05) -> tuple[float, float]:
     """Percentile bootstrap interval (default 95%) of micro F1, resampling sentences with replacement.
@@ -205,20 +236,10 @@ def bootstrap_ci(per_sentence_counts: Sequence[Counts], n_resamples: int = 1000,
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
-    counts = np.asarray(per_sentence_counts, dtype=np.int64).reshape(-1, 3)
-    n = len(counts)
-    if n == 0:
+    if len(per_sentence_counts) == 0:
+        if n_resamples < 1:
+            raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
         return 0.0, 0.0
-    rng = np.random.default_rng(seed)
-    chunk = max(1, 2_000_000 // n)  # bound the index matrix to ~16 MB
-    f1s = []
-    for done in range(0, n_resamples, chunk):
-        idx = rng.integers(0, n, size=(min(chunk, n_resamples - done), n))
-        tp, fp, fn = counts[idx].sum(axis=1).T.astype(np.float64)
-        p = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
-        r = np.divide(tp, tp + fn, out=np.zeros_like(tp), where=tp + fn > 0)
-        f1s.append(np.divide(2 * p * r, p + r, out=np.zeros_like(tp), where=p + r > 0))
-    lo, hi = np.quantile(np.concatenate(f1s), [alpha / 2, 1 - alpha / 2])
+    f1s = resampled_micro_f1([per_sentence_counts], n_resamples, seed)[0]
+    lo, hi = np.quantile(f1s, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)
