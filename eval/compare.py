@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -134,10 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     sources = tuple(f"the {spec.upper() if spec == 'crf' else spec} baseline, fitted on each fold's training "
                     "sentences" if i not in found else f"`{spec}` ({len(found[i][0])} checkpoint(s))"
                     for i, spec in enumerate(specs))
-    command = " ".join(["python eval/compare.py", *specs] + (["--names", *names] if args.names else [])
-                       + ([f"--split {args.split}"] if args.split != "test" else [])
-                       + ([f"--bootstrap {args.bootstrap}"] if args.bootstrap != 10_000 else [])
-                       + ([f"--seed {args.seed}"] if args.seed else []))
+    command = shlex.join(["python", "eval/compare.py", *specs] + (["--names", *names] if args.names else [])
+                         + (["--split", args.split] if args.split != "test" else [])
+                         + (["--bootstrap", str(args.bootstrap)] if args.bootstrap != 10_000 else [])
+                         + (["--seed", str(args.seed)] if args.seed else []))
     table = render(results, names, sources, args.split, len(sides[0]), command)
     print(table)
     if args.out:
