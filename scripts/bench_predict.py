@@ -7,7 +7,10 @@ fp32 and int8, and the Hugging Face ``token-classification`` pipeline on the sam
   - latency: p50/p95 of one call holding ``batch`` sentences;
 then prints the ratios and the entity F1 of int8 against fp32 on the held-out test split. One more
 fp32 row at batch 32 decodes without the checkpoint's lexical and relation priors, so their cost is
-measured in the same run.
+measured in the same run. Last, it times the encoder's linear layers inside one batch-32 pass of each
+(forward hooks), which bounds what int8 can give on this CPU: those layers are all it quantises, so
+with their measured speed-up k and their share f of the fp32 time the whole pass can gain at most
+1 / ((1 - f) + f / k) (Amdahl).
 """
 from __future__ import annotations
 
@@ -44,6 +47,31 @@ def measure(fn, sentences: list[str], batch: int) -> dict[str, float]:
     return {"sentences_per_s": throughput, "p50_ms": 1000 * statistics.median(latencies), "p95_ms": 1000 * q[18]}
 
 
+def time_in_linears(predictor: Predictor, sentences: list[str], names: list[str]) -> tuple[float, float]:
+    """Seconds spent inside the encoder's linear layers, and in total, over one batch-32 pass."""
+    encoder = predictor.loaded.model.tagger.base_model
+    started: dict[int, float] = {}
+    spent = [0.0]
+
+    def before(module, _inputs):
+        started[id(module)] = time.perf_counter()
+
+    def after(module, _inputs, _output):
+        spent[0] += time.perf_counter() - started[id(module)]
+
+    handles = [h for name in names for h in (encoder.get_submodule(name).register_forward_pre_hook(before),
+                                               encoder.get_submodule(name).register_forward_hook(after))]
+    try:
+        predictor(sentences[:32], batch_size=32)  # warm-up
+        spent[0] = 0.0
+        t0 = time.perf_counter()
+        predictor(sentences, batch_size=32)
+        return spent[0], time.perf_counter() - t0
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def batched(items: list[str], size: int) -> list[list[str]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -73,6 +101,11 @@ def main() -> None:
         results[f"marsad int8 b{batch}"] = measure(lambda b, s=batch: int8(b, batch_size=s), sentences, batch)
     results["marsad fp32 b32 no priors"] = measure(lambda b: no_priors(b, batch_size=32), sentences, 32)
 
+    linear_names = [n for n, m in fp32.loaded.model.tagger.base_model.named_modules()
+                    if isinstance(m, torch.nn.Linear)]
+    linears = {"fp32": time_in_linears(fp32, sentences, linear_names),
+               "int8": time_in_linears(int8, sentences, linear_names)}
+
     meta = read_meta(args.checkpoint)
     run = meta.get("data", {}).get("run", "default (fold0)")
     fold = None if run.startswith("default") else int(run.removeprefix("fold"))
@@ -98,6 +131,15 @@ def main() -> None:
     }
     for name, v in ratios.items():
         print(f"ratio {name}: {v:.2f}x")
+    share = linears["fp32"][0] / linears["fp32"][1]
+    kernel = linears["fp32"][0] / linears["int8"][0]
+    ceiling = 1 / ((1 - share) + share / kernel)
+    print(f"encoder linear layers, batch 32: fp32 {linears['fp32'][0]:.2f} s of {linears['fp32'][1]:.2f} s "
+          f"({share:.0%}), int8 {linears['int8'][0]:.2f} s of {linears['int8'][1]:.2f} s; their int8 speed-up "
+          f"{kernel:.2f}x, so int8 / fp32 can reach at most {ceiling:.2f}x on this CPU "
+          f"({1 / (1 - share):.2f}x if they took no time at all)")
+    ratios["int8 linears / fp32 linears"] = kernel
+    ratios["int8 b32 / fp32 b32 ceiling"] = ceiling
     print(f"test entity micro-F1: fp32 {f1['fp32']:.4f}, int8 {f1['int8']:.4f} "
           f"(delta {100 * (f1['int8'] - f1['fp32']):+.2f} points)")
     if args.json:
