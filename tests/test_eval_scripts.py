@@ -137,3 +137,18 @@ def test_tune_int8_compares_alphas_on_dev(tiny_run, data_dir, tmp_path, capsys):
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("alpha")]
     assert [ln.split(":")[0] for ln in lines] == ["alpha 0.00", "alpha 0.75"]
     assert all("entities shared with fp32" in ln for ln in lines)
+
+
+def test_bench_predict_reports_ratios_and_the_int8_ceiling(tiny_run, data_dir, tmp_path):
+    bench = load_script("scripts/bench_predict.py")
+    bench.main(["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir), "--repeat", "1",
+                "--json", str(tmp_path / "bench.json")])
+    out = json.loads((tmp_path / "bench.json").read_text())
+    systems = {f"{who} b{b}" for who in ("pipeline", "marsad fp32", "marsad int8") for b in (1, 32)}
+    assert set(out["results"]) == systems | {"marsad fp32 b32 no priors"}
+    (fp32_linear, fp32_total), (int8_linear, int8_total) = out["linear_seconds"]["fp32"], out["linear_seconds"]["int8"]
+    assert 0 < fp32_linear < fp32_total and 0 < int8_linear < int8_total
+    share, kernel = fp32_linear / fp32_total, fp32_linear / int8_linear
+    assert out["ratios"]["int8 linears / fp32 linears"] == pytest.approx(kernel)
+    assert out["ratios"]["int8 b32 / fp32 b32 ceiling"] == pytest.approx(1 / ((1 - share) + share / kernel))
+    assert 0 <= out["entity_f1"]["fp32"] <= 1 and 0 <= out["entity_f1"]["int8"] <= 1
