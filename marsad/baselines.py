@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter, defaultdict
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -62,6 +63,7 @@ NUMBER_WORDS: frozenset[str] = frozenset(
     "مليون مليونا ملايين مليار مليارات عشرات بضع بضعة نصف ربع ثلث".split())
 
 
+@lru_cache(maxsize=1 << 16)  # pure, called ~6 times per word by word_features
 def strip_proclitics(word: str) -> str:
     """Remove the longest leading proclitic cluster (و ف ب ك ل ال and combinations such as
     وال بال لل فال كال وبال).
@@ -95,6 +97,7 @@ def _char_class(c: str) -> str:
     return "s"
 
 
+@lru_cache(maxsize=1 << 16)  # pure, called ~6 times per word by word_features
 def is_number_word(word: str) -> bool:
     """Whether the word, diacritics and proclitics removed, is one of :data:`NUMBER_WORDS`
     ("لمئات", "بالعشرات", "ثمانين", "أربعة")."""
@@ -102,6 +105,7 @@ def is_number_word(word: str) -> bool:
     return normalise(bare) in _NUMBER_KEYS or normalise(strip_proclitics(bare)) in _NUMBER_KEYS
 
 
+@lru_cache(maxsize=1 << 16)  # pure, called ~6 times per word by word_features
 def word_shape(word: str) -> str:
     """Collapsed character-class string: a = Arabic letter, x = Latin, d = digit (any script),
     p = punctuation, o = other letter, s = symbol; e.g. "2023" -> "d", "12.5" -> "dpd"."""
