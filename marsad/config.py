@@ -49,6 +49,10 @@ class TrainConfig:
     # ~20 dev sentences could otherwise keep a barely trained model (it happened: see README)
     select_after_warmup: bool = False
     freeze_word_embeddings: bool = False
+    # <1: layer-wise learning-rate decay, encoder layer l of L trains at learning_rate * d**(L - l) and
+    # the embeddings at d**L (lower layers hold the general features ~60 sentences should not overwrite);
+    # 1 = one rate for the whole encoder
+    layer_lr_decay: float = 1.0
     # >0: evaluate and keep an exponential moving average of the trainable weights (this decay per
     # optimizer step) instead of the weights themselves (marsad.weight_average); 0 = off
     weight_average_decay: float = 0.0
@@ -167,6 +171,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         raise ConfigError(f"mention_replacement is a probability (0..1), got {cfg.mention_replacement}")
     if not 0.0 <= cfg.weight_average_decay < 1.0:
         raise ConfigError(f"weight_average_decay must be in [0, 1) (0 = off), got {cfg.weight_average_decay}")
+    if not 0 < cfg.layer_lr_decay <= 1:
+        raise ConfigError(f"layer_lr_decay must be in (0, 1] (1 = off), got {cfg.layer_lr_decay}")
     if cfg.selection_metric not in SELECTION_METRICS:
         raise ConfigError(f"selection_metric must be one of {', '.join(SELECTION_METRICS)}, got {cfg.selection_metric!r}")
     return cfg

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -75,6 +76,26 @@ def data_fingerprint(data_dir: Path) -> str:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+_LAYER = re.compile(r"(?:^|\.)layer\.(\d+)\.")
+
+
+def encoder_param_groups(named: dict[str, torch.nn.Parameter], num_layers: int, learning_rate: float,
+                         decay: float) -> list[dict[str, Any]]:
+    """Optimizer groups for the encoder: one at ``learning_rate`` when ``decay`` is 1, else one per
+    depth, layer l (0-based) at ``learning_rate * decay ** (num_layers - 1 - l)`` and everything below
+    the first layer (embeddings) one step lower still. Parameters above the layers (none in a BERT
+    tagger once the classifier is a head) keep the full rate."""
+    if decay == 1:
+        return [{"params": list(named.values()), "lr": learning_rate}]
+    by_depth: dict[int, list[torch.nn.Parameter]] = {}
+    for name, param in named.items():
+        match = _LAYER.search(name)
+        depth = int(match.group(1)) + 1 if match else 0 if "embeddings" in name else num_layers
+        by_depth.setdefault(depth, []).append(param)
+    return [{"params": params, "lr": learning_rate * decay ** (num_layers - depth)}
+            for depth, params in sorted(by_depth.items())]
 
 
 def build_model(encoder_path: str, cfg: TrainConfig) -> JointModel:
@@ -157,8 +178,14 @@ class Trainer:
             p for n, p in self.model.tagger.named_parameters() if "classifier" in n]
         crf_params = [] if self.model.transitions is None else list(self.model.transitions.parameters())
         head_ids = {id(p) for p in head_params + crf_params}
-        encoder_params = [p for p in self.model.parameters() if id(p) not in head_ids and p.requires_grad]
-        groups = [{"params": encoder_params, "lr": cfg.learning_rate},
+        encoder_params = {n: p for n, p in self.model.tagger.named_parameters()
+                          if id(p) not in head_ids and p.requires_grad}
+        stray = [p for p in self.model.parameters() if id(p) not in head_ids and p.requires_grad
+                 and all(p is not q for q in encoder_params.values())]
+        if stray:
+            raise RuntimeError(f"{len(stray)} trainable parameters are neither encoder nor head parameters")
+        groups = [*encoder_param_groups(encoder_params, self.model.tagger.config.num_hidden_layers,
+                                        cfg.learning_rate, cfg.layer_lr_decay),
                   {"params": head_params, "lr": cfg.head_learning_rate}]
         if crf_params:  # a handful of scores that must move by whole nats: no weight decay, own rate
             groups.append({"params": crf_params, "lr": cfg.crf_learning_rate, "weight_decay": 0.0})

@@ -43,6 +43,8 @@ def test_overrides_parse_and_validate():
         load_config(None, ["fold=7"])
     with pytest.raises(ConfigError, match=r"weight_average_decay must be in \[0, 1\) \(0 = off\), got 1.0"):
         load_config(None, ["weight_average_decay=1"])
+    with pytest.raises(ConfigError, match=r"layer_lr_decay must be in \(0, 1\] \(1 = off\), got 0.0"):
+        load_config(None, ["layer_lr_decay=0"])
 
 
 def test_missing_file_and_non_mapping(tmp_path):

@@ -188,3 +188,29 @@ def test_resuming_with_weight_averaging_from_a_run_without_it_is_a_clear_error(t
                                                        "epochs=2", "weight_average_decay=0.9"])
     with pytest.raises(ValueError, match="was written without it"):
         Trainer(cfg, resume=True).train()
+
+
+def test_layer_lr_decay_gives_each_encoder_depth_its_rate(tmp_path, data_dir):
+    """Tiny encoder, 2 layers, decay 0.5: top layer at the full rate, layer 0 at half, embeddings at a
+    quarter; every trainable encoder parameter in exactly one group, heads at their own rate."""
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={tmp_path}", f"data_dir={data_dir}",
+                                                       "layer_lr_decay=0.5", "learning_rate=0.01"])
+    trainer = Trainer(cfg)
+    trainer._prepare()
+    tagger = trainer.model.tagger
+    rate_of = {id(p): g["initial_lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    grouped = [id(p) for g in trainer.optimizer.param_groups for p in g["params"]]
+    assert len(grouped) == len(set(grouped)), "a parameter sits in two groups"
+    for name, param in tagger.named_parameters():
+        if not param.requires_grad:
+            assert id(param) not in rate_of, name
+        elif "classifier" in name:
+            assert rate_of[id(param)] == pytest.approx(cfg.head_learning_rate), name
+        elif ".layer.1." in name:
+            assert rate_of[id(param)] == pytest.approx(0.01), name
+        elif ".layer.0." in name:
+            assert rate_of[id(param)] == pytest.approx(0.005), name
+        else:
+            assert "embeddings" in name and rate_of[id(param)] == pytest.approx(0.0025), name
+    assert all(rate_of[id(p)] == pytest.approx(cfg.head_learning_rate) for p in trainer.model.relation_head.parameters())
+    assert tagger.config.num_hidden_layers == 2
