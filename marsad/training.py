@@ -180,8 +180,8 @@ class Trainer:
         head_ids = {id(p) for p in head_params + crf_params}
         encoder_params = {n: p for n, p in self.model.tagger.named_parameters()
                           if id(p) not in head_ids and p.requires_grad}
-        stray = [p for p in self.model.parameters() if id(p) not in head_ids and p.requires_grad
-                 and all(p is not q for q in encoder_params.values())]
+        encoder_ids = {id(p) for p in encoder_params.values()}
+        stray = [p for p in self.model.parameters() if id(p) not in head_ids | encoder_ids and p.requires_grad]
         if stray:
             raise RuntimeError(f"{len(stray)} trainable parameters are neither encoder nor head parameters")
         groups = [*encoder_param_groups(encoder_params, self.model.tagger.config.num_hidden_layers,
