@@ -48,6 +48,11 @@ def render_model_card(meta: dict[str, Any]) -> str:
     if cfg.get("weight_average_decay"):  # the saved weights are the average, not one step's
         selection += (f"; the weights are an exponential moving average over optimizer steps, decay "
                       f"{cfg['weight_average_decay']}")
+    decay = cfg.get("layer_lr_decay", 1.0)
+    optimisation = (f"AdamW, learning rate {cfg.get('learning_rate')} for the encoder"
+                    + (f" (top layer; layer-wise decay {decay} per layer below it)" if decay != 1 else "")
+                    + f" and {cfg.get('head_learning_rate')} for the heads, batch {cfg.get('batch_size')}, "
+                    f"at most {cfg.get('epochs')} epochs")
     fallback = ""
     if enc.get("fallback_reason"):
         fallback = (f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, which was unavailable "
@@ -70,6 +75,7 @@ conflict news. Schema version {meta.get('schema_version')}.
   {data.get('dev_sentences')} dev sentences; data fingerprint `{data.get('fingerprint', '')[:16]}`
 - Best epoch: {meta.get('epoch')} (chosen by {selection}); seed {cfg.get('seed')};
   preprocessing {meta.get('preprocessing')}{augment}
+- Training: {optimisation}
 - Relation head: {head_line}
 - Tag decoding: {decoding}
 - Relation decision: NONE logit shifted by {meta.get('relation_none_bias', 0.0)} (tuned on dev end-to-end relation F1){relation_prior}

@@ -38,6 +38,8 @@ def test_best_checkpoint_is_complete_and_described(tiny_run):
     assert "Marsad joint entity + relation model" in card
     cfg = meta["training_config"]
     assert f"MLP {cfg['relation_hidden']} hidden, dropout {cfg['dropout']} in training" in card
+    assert (f"learning rate {cfg['learning_rate']} for the encoder and {cfg['head_learning_rate']} for the heads, "
+            f"batch {cfg['batch_size']}, at most {cfg['epochs']} epochs") in card
 
 
 def test_no_epoch_is_kept_before_the_warmup_ends(tmp_path, data_dir):
@@ -214,3 +216,6 @@ def test_layer_lr_decay_gives_each_encoder_depth_its_rate(tmp_path, data_dir):
             assert "embeddings" in name and rate_of[id(param)] == pytest.approx(0.0025), name
     assert all(rate_of[id(p)] == pytest.approx(cfg.head_learning_rate) for p in trainer.model.relation_head.parameters())
     assert tagger.config.num_hidden_layers == 2
+    from marsad.model_card import render_model_card
+    card = render_model_card({"training_config": cfg.to_dict()})
+    assert "learning rate 0.01 for the encoder (top layer; layer-wise decay 0.5 per layer below it)" in card
