@@ -214,7 +214,8 @@ def test_layer_lr_decay_gives_each_encoder_depth_its_rate(tmp_path, data_dir):
             assert rate_of[id(param)] == pytest.approx(0.005), name
         else:
             assert "embeddings" in name and rate_of[id(param)] == pytest.approx(0.0025), name
-    assert all(rate_of[id(p)] == pytest.approx(cfg.head_learning_rate) for p in trainer.model.relation_head.parameters())
+    heads = trainer.model.relation_head.parameters()
+    assert all(rate_of[id(p)] == pytest.approx(cfg.head_learning_rate) for p in heads)
     assert tagger.config.num_hidden_layers == 2
     from marsad.model_card import render_model_card
     card = render_model_card({"training_config": cfg.to_dict()})
