@@ -49,8 +49,8 @@ class TrainConfig:
     # ~20 dev sentences could otherwise keep a barely trained model (it happened: see README)
     select_after_warmup: bool = False
     freeze_word_embeddings: bool = False
-    # <1: layer-wise learning-rate decay, encoder layer l of L trains at learning_rate * d**(L - l) and
-    # the embeddings at d**L (lower layers hold the general features ~60 sentences should not overwrite);
+    # <1: layer-wise learning-rate decay, encoder layer l of L (1 = lowest) trains at learning_rate * d**(L - l)
+    # and the embeddings at d**L (lower layers hold the general features ~60 sentences should not overwrite);
     # 1 = one rate for the whole encoder
     layer_lr_decay: float = 1.0
     # >0: evaluate and keep an exponential moving average of the trainable weights (this decay per
