@@ -15,14 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from marsad.evaluation import EvalPredictions, gold_extraction, to_extraction
-from marsad.metrics import Counts, entity_counts, micro_f1, relation_sentence_counts, resampled_micro_f1
-from marsad.schema import ENTITY_TYPES
-
-SCORES: tuple[str, ...] = ("entity micro-F1", *(f"{t} F1" for t in ENTITY_TYPES),
-                           "relation micro-F1 (end-to-end)", "relation micro-F1 (gold entities)")
-
-SentenceScores = dict[str, dict[str, Counts]]  # sent_id -> score name -> (tp, fp, fn)
+from marsad.evaluation import SCORES, SentenceScores, sentence_scores  # noqa: F401 (re-exported)
+from marsad.metrics import Counts, micro_f1, resampled_micro_f1
 
 
 class ComparisonError(ValueError):
@@ -38,24 +32,6 @@ class PairedDifference:
     b_better: float  # share of resamples where b - a > 0
     b_worse: float  # share of resamples where b - a < 0
     sentences_differ: int  # sentences whose (tp, fp, fn) differ between the systems
-
-
-def sentence_scores(preds: EvalPredictions) -> SentenceScores:
-    """Each sentence's (tp, fp, fn) for every score in :data:`SCORES`, strict matching as in evaluation."""
-    out: SentenceScores = {}
-    for ex, e2e, with_gold in zip(preds.examples, preds.end_to_end, preds.gold_entities):
-        gold, pred = gold_extraction(ex), to_extraction(ex, e2e)
-        row = {"entity micro-F1": entity_counts(gold, pred)}
-        for label in ENTITY_TYPES:
-            g = {e for e in gold.entities if e[2] == label}
-            p = {e for e in pred.entities if e[2] == label}
-            row[f"{label} F1"] = (len(g & p), len(p - g), len(g - p))
-        row["relation micro-F1 (end-to-end)"] = relation_sentence_counts(gold, pred)
-        row["relation micro-F1 (gold entities)"] = relation_sentence_counts(gold, to_extraction(ex, with_gold))
-        if ex.sent_id in out:
-            raise ComparisonError(f"sentence {ex.sent_id} occurs twice in one set of predictions")
-        out[ex.sent_id] = row
-    return out
 
 
 def pool(runs: Sequence[Mapping[str, Mapping[str, Counts]]], side: str) -> SentenceScores:

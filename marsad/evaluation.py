@@ -12,10 +12,12 @@ from marsad.data.corpus import bio_to_spans
 from marsad.examples import Example
 from marsad.inference import SentenceOutput, WordEntity, WordRelation, decode_entities, extract_both
 from marsad.lexical_prior import WEIGHT_GRID, LexicalPrior
-from marsad.metrics import SentenceExtraction, entity_scores, relation_scores
+from marsad.metrics import (Counts, SentenceExtraction, entity_counts, entity_scores, relation_scores,
+                            relation_sentence_counts)
 from marsad.modeling import JointModel
 from marsad.relation_prior import WEIGHT_GRID as RELATION_WEIGHT_GRID
 from marsad.relation_prior import RelationPrior
+from marsad.schema import ENTITY_TYPES
 
 
 @dataclass
@@ -88,6 +90,31 @@ def score_predictions(preds: EvalPredictions) -> dict[str, Any]:
         "relations_gold_entities": relation_scores(
             gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.gold_entities)]),
     }
+
+
+# the scores a sentence's (tp, fp, fn) are kept for: paired comparisons and the dev log of every epoch
+SCORES: tuple[str, ...] = ("entity micro-F1", *(f"{t} F1" for t in ENTITY_TYPES),
+                           "relation micro-F1 (end-to-end)", "relation micro-F1 (gold entities)")
+
+SentenceScores = dict[str, dict[str, Counts]]  # sent_id -> score name -> (tp, fp, fn)
+
+
+def sentence_scores(preds: EvalPredictions) -> SentenceScores:
+    """Each sentence's (tp, fp, fn) for every score in :data:`SCORES`, strict matching as in evaluation."""
+    out: SentenceScores = {}
+    for ex, e2e, with_gold in zip(preds.examples, preds.end_to_end, preds.gold_entities):
+        gold, pred = gold_extraction(ex), to_extraction(ex, e2e)
+        row = {"entity micro-F1": entity_counts(gold, pred)}
+        for label in ENTITY_TYPES:
+            g = {e for e in gold.entities if e[2] == label}
+            p = {e for e in pred.entities if e[2] == label}
+            row[f"{label} F1"] = (len(g & p), len(p - g), len(g - p))
+        row["relation micro-F1 (end-to-end)"] = relation_sentence_counts(gold, pred)
+        row["relation micro-F1 (gold entities)"] = relation_sentence_counts(gold, to_extraction(ex, with_gold))
+        if ex.sent_id in out:
+            raise ValueError(f"sentence {ex.sent_id} occurs twice in one set of predictions")
+        out[ex.sent_id] = row
+    return out
 
 
 # NONE-logit shifts tried when tuning the relation threshold on dev (0 = plain argmax)

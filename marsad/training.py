@@ -34,17 +34,18 @@ from marsad.data.load import load_splits
 from marsad.decoding import viterbi_decode
 from marsad.encoders.resolve import EncoderChoice, resolve_encoder
 from marsad.encoding import Window, make_windows
-from marsad.evaluation import (NONE_BIAS_GRID, predict_examples, score_predictions, tune_prior_weight,
-                               tune_relation_prior)
+from marsad.evaluation import (NONE_BIAS_GRID, EvalPredictions, predict_examples, score_predictions,
+                               sentence_scores, tune_prior_weight, tune_relation_prior)
 from marsad.examples import Example, examples_from_split
 from marsad.inference import WordEntity, build_pair_batch, candidate_pairs, pad_batch, tags_to_entities
 from marsad.lexical_prior import LexicalPrior
-from marsad.relation_prior import RelationPrior
 from marsad.model_card import render_model_card
 from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
 from marsad.normalize import check_steps
 from marsad.quantization import ACTIVATION_FILE, activation_absmax
+from marsad.relation_prior import RelationPrior
 from marsad.schema import BIO_TAGS
+from marsad.selection import DEV_SENTENCES_FILE, LOG_FILE, selection_score
 from marsad.weight_average import WeightAverage
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,19 @@ class TrainingChunk:
         self.tag_labels = [-100] * len(window.input_ids)
         for j, tok in enumerate(window.first_token):
             self.tag_labels[tok] = TAG_INDEX[example.tags[lo + j]]
+
+
+def _truncate_log(path: Path, first_epoch: int) -> None:
+    """Drop the lines of epochs from ``first_epoch`` on: a resumed run trains and logs them again (an epoch
+    logged after last/ was written, then a crash), and a fresh run (``first_epoch`` 1) starts an empty log."""
+    if not path.exists():
+        return
+    if first_epoch == 1:
+        path.unlink()
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line)["epoch"] < first_epoch]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
 def data_fingerprint(data_dir: Path) -> str:
@@ -317,7 +331,7 @@ class Trainer:
         return state["epoch"] + 1, state["best"]
 
     # ---- dev evaluation -------------------------------------------------------------------
-    def _evaluate_dev(self, model: JointModel) -> tuple[dict[str, Any], float]:
+    def _evaluate_dev(self, model: JointModel) -> tuple[EvalPredictions, float]:
         """Dev scores, with the lexical prior's weight (on entity F1, then the entities and relations
         are redone at that weight) and the relation threshold, jointly with the relation prior's
         weight, tuned on dev when configured."""
@@ -338,7 +352,7 @@ class Trainer:
         if cfg.tune_none_bias or model.relation_prior is not None:
             _, bias = tune_relation_prior(preds, model.relation_prior, NONE_BIAS_GRID if cfg.tune_none_bias else (0.0,))
             model.relation_head.none_bias.fill_(bias)
-        return score_predictions(preds), float(model.relation_head.none_bias)
+        return preds, float(model.relation_head.none_bias)
 
     def _save_calibration(self, model: JointModel, directory: Path) -> None:
         """Activation ranges over the training sentences, for smoothed int8 inference."""
@@ -346,22 +360,22 @@ class Trainer:
                                   self.cfg.preprocessing, self.cfg.max_length)
         save_file({k: v.contiguous() for k, v in stats.items()}, str(directory / ACTIVATION_FILE))
 
-    def _selection_score(self, entity_f1: float, relation_f1: float) -> tuple[float, ...]:
-        if self.cfg.selection_metric == "entity":
-            return (entity_f1, relation_f1)
-        return (entity_f1 + relation_f1, entity_f1)
-
     def _evaluate_epoch(self, epoch: int, model: JointModel, record: dict[str, Any],
                         best: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Score the model on dev into ``record``; save it as ``best`` if it beats it. Returns (dev, best)."""
-        dev, none_bias = self._evaluate_dev(model)
+        preds, none_bias = self._evaluate_dev(model)
+        dev = score_predictions(preds)
+        # kept so that selection rules can be compared afterwards on dev sentences they did not see
+        with (self.out / DEV_SENTENCES_FILE).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"epoch": epoch, "sentences": sentence_scores(preds)}, ensure_ascii=False) + "\n")
         ent_f1, rel_f1 = dev["entities"]["micro"]["f1"], dev["relations_end_to_end"]["micro"]["f1"]
         record.update({"dev_entity_f1": ent_f1, "dev_relation_f1": rel_f1, "none_bias": none_bias,
                        **({} if model.lexical_prior is None else {"prior_weight": model.lexical_prior.weight}),
                        **({} if model.relation_prior is None
                           else {"relation_prior_weight": model.relation_prior.weight})})
-        score = self._selection_score(ent_f1, rel_f1)
+        score = selection_score(self.cfg.selection_metric, ent_f1, rel_f1)
         selectable = epoch >= self.first_selectable_epoch  # a warming-up epoch is neither best nor stale
+        record["selectable"] = selectable
         if selectable and score > tuple(best.get("score", (-1.0,))):
             best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "score": score,
                     "none_bias": none_bias, "stale": 0}
@@ -378,18 +392,14 @@ class Trainer:
         self._prepare()
         cfg, acc = self.cfg, self.accelerator
         self.out.mkdir(parents=True, exist_ok=True)
-        log_path = self.out / "metrics.jsonl"
+        log_path = self.out / LOG_FILE
         start_epoch, best = 1, {"epoch": 0, "entity_f1": -1.0, "relation_f1": -1.0, "score": (-1.0,), "stale": 0}
         if self.resume:
             start_epoch, best = self._load_last()
             logger.info("resumed from %s at epoch %d", self.out / "last", start_epoch)
-            if acc.is_main_process and log_path.exists():
-                # an epoch logged after last/ was written (a crash in between) is trained and logged again
-                kept = [line for line in log_path.read_text(encoding="utf-8").splitlines()
-                        if line.strip() and json.loads(line)["epoch"] < start_epoch]
-                log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        elif log_path.exists():
-            log_path.unlink()
+        if acc.is_main_process:
+            for path in (log_path, self.out / DEV_SENTENCES_FILE):
+                _truncate_log(path, start_epoch)
         if self.encoder.fallback_reason:
             logger.warning("training with fallback encoder %s (requested %s: %s)",
                            self.encoder.used, self.encoder.requested, self.encoder.fallback_reason)

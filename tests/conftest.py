@@ -94,10 +94,12 @@ def read_log(out: Path) -> list[dict]:
 
 
 def assert_same_log(a: Path, b: Path) -> None:
-    """Two runs logged the same epochs with the same numbers (wall-clock seconds aside)."""
+    """Two runs logged the same epochs with the same numbers (wall-clock seconds aside) and the same
+    per-sentence dev counts."""
     for x, y in zip(read_log(a), read_log(b), strict=True):
         x.pop("seconds"), y.pop("seconds")
         assert x == pytest.approx(y, rel=1e-6, abs=1e-9)
+    assert (a / "dev_sentences.jsonl").read_text() == (b / "dev_sentences.jsonl").read_text()
 
 
 def checkpoint_from_before(option_key: str, source: Path, dest: Path, *files: str) -> Path:
