@@ -52,12 +52,16 @@ def mean_fit(fits: list[CrossFit]) -> CrossFit:
 
 def render(table: dict[str, dict[str, dict[str, CrossFit]]], metrics: list[str], command: str) -> str:
     """One row per (group, fold) and per group's mean, plus the mean over groups with each rule's wins."""
-    head = " | ".join(f"{m}: entity / relation / sum / epoch" for m in metrics)
-    lines = [f"Command: `{command}`", "", f"| run | fold | {head} |", "|---|---|" + "---|" * len(metrics)]
+    first, others = metrics[0], metrics[1:]
+    head = " | ".join([f"{m}: entity / relation / sum / epoch" for m in metrics] + [f"{m} − {first} (sum)"
+                                                                                    for m in others])
+    lines = [f"Command: `{command}`", "", f"| run | fold | {head} |",
+             "|---|---|" + "---|" * len(metrics) + "---:|" * len(others)]
 
     def cells(fits: dict[str, CrossFit]) -> str:
-        return " | ".join(f"{fits[m].entity_f1:.3f} / {fits[m].relation_f1:.3f} / **{fits[m].objective:.3f}** / "
-                          f"{fits[m].mean_epoch:.1f}" for m in metrics)
+        return " | ".join([f"{fits[m].entity_f1:.3f} / {fits[m].relation_f1:.3f} / **{fits[m].objective:.3f}** / "
+                           f"{fits[m].mean_epoch:.1f}" for m in metrics]
+                          + [f"{fits[m].objective - fits[first].objective:+.3f}" for m in others])
 
     group_means = {}
     for group, folds in table.items():
@@ -67,10 +71,12 @@ def render(table: dict[str, dict[str, dict[str, CrossFit]]], metrics: list[str],
         lines.append(f"| {group} | mean | {cells(group_means[group])} |")
     overall = {m: mean_fit([g[m] for g in group_means.values()]) for m in metrics}
     lines.append(f"| all | mean of runs | {cells(overall)} |")
-    wins = {m: sum(g[m].objective == max(g[x].objective for x in metrics) for g in group_means.values())
-            for m in metrics}
-    lines += ["", "Highest unseen-half sum, runs won: " + ", ".join(f"{m} {w} of {len(group_means)}"
-                                                                   for m, w in wins.items())]
+    def wins(rows: list[dict[str, CrossFit]]) -> str:
+        won = {m: sum(r[m].objective == max(r[x].objective for x in metrics) for r in rows) for m in metrics}
+        return ", ".join(f"{m} {w} of {len(rows)}" for m, w in won.items())
+
+    folds = [fits for group in table.values() for fits in group.values()]
+    lines += ["", f"Highest unseen-half sum, runs won: {wins(list(group_means.values()))}; folds won: {wins(folds)}"]
     return "\n".join(lines) + "\n"
 
 

@@ -96,7 +96,10 @@ def test_script_reports_every_rule_per_fold_and_refuses_runs_without_logs(tiny_r
     fits = json.loads((tmp_path / "selection.json").read_text())["runs"][str(study.parent)]["fold0"]
     assert set(fits) == {"entity", "entity+relation"}
     row = next(line for line in report.splitlines() if line.startswith(f"| {study.parent} | fold0 |"))
-    assert f"**{fits['entity']['entity_f1'] + fits['entity']['relation_f1']:.3f}**" in row
+    objective = {m: fits[m]["entity_f1"] + fits[m]["relation_f1"] for m in fits}
+    assert f"**{objective['entity']:.3f}**" in row
+    assert row.endswith(f"| {objective['entity'] - objective['entity+relation']:+.3f} |")
+    assert "folds won: entity+relation" in report
     assert "runs won: entity+relation" in report
     with pytest.raises(SystemExit):
         script.main([str(tmp_path / "nothing")])
