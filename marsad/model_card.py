@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from marsad.config import TrainConfig
+
+_SELECTION_WORDS = {"entity": "dev entity micro-F1, end-to-end relation F1 breaking ties",
+                    "entity+relation": "dev entity + end-to-end relation micro-F1"}
+
 
 def _scores_table(metrics: dict[str, Any]) -> str:
     rows = ["| score | precision | recall | F1 |", "|---|---:|---:|---:|"]
@@ -43,7 +48,8 @@ def render_model_card(meta: dict[str, Any]) -> str:
                  + (f" and over the {head['left_context']} sub-words before the earlier one"
                     if head.get("left_context") else ""))
     augment = (f"; mention replacement p={cfg['mention_replacement']}" if cfg.get("mention_replacement") else "")
-    selection = (f"dev {cfg.get('selection_metric', 'entity')} F1"
+    metric = cfg.get("selection_metric", TrainConfig.selection_metric)
+    selection = (_SELECTION_WORDS.get(metric, f"dev {metric} F1")
                  + (", among the epochs after the learning-rate warm-up" if cfg.get("select_after_warmup") else ""))
     if cfg.get("weight_average_decay"):  # the saved weights are the average, not one step's
         selection += (f"; the weights are an exponential moving average over optimizer steps, decay "

@@ -36,6 +36,7 @@ def test_best_checkpoint_is_complete_and_described(tiny_run):
     assert meta["relation_none_bias"] == next(r["none_bias"] for r in read_log(tiny_run) if r["epoch"] == meta["epoch"])
     card = (best / "README.md").read_text()
     assert "Marsad joint entity + relation model" in card
+    assert "chosen by dev entity + end-to-end relation micro-F1" in card
     cfg = meta["training_config"]
     assert f"MLP {cfg['relation_hidden']} hidden, dropout {cfg['dropout']} in training" in card
     assert (f"learning rate {cfg['learning_rate']} for the encoder and {cfg['head_learning_rate']} for the heads, "
@@ -53,6 +54,28 @@ def test_no_epoch_is_kept_before_the_warmup_ends(tmp_path, data_dir):
     kept = max(log[2:], key=lambda r: (r["dev_entity_f1"] + r["dev_relation_f1"], r["dev_entity_f1"]))["epoch"]
     assert json.loads((out / "best" / "marsad.json").read_text())["epoch"] == kept == log[-1]["best_epoch"]
     assert "among the epochs after the learning-rate warm-up" in (out / "best" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("metric, kept", [("entity", 2), ("entity+relation", 1)])
+def test_selection_metric_decides_the_kept_epoch(tmp_path, data_dir, monkeypatch, metric, kept):
+    """The two rules part ways when the relation score falls as the entity score rises; a tiny model
+    improves on both together, so the dev scores are scripted (entity, relation per epoch)."""
+    import marsad.training
+
+    scripted = iter([(0.5, 0.5), (0.6, 0.1), (0.55, 0.3)])
+
+    def scores(_preds):
+        ent, rel = next(scripted)
+        return {"entities": {"micro": {"precision": ent, "recall": ent, "f1": ent}},
+                "relations_end_to_end": {"micro": {"precision": rel, "recall": rel, "f1": rel}}}
+
+    monkeypatch.setattr(marsad.training, "score_predictions", scores)
+    out = tmp_path / "sel"
+    train_tiny(out, data_dir, "epochs=3", f"selection_metric={metric}")
+    assert json.loads((out / "best" / "marsad.json").read_text())["epoch"] == kept == read_log(out)[-1]["best_epoch"]
+    words = {"entity": "dev entity micro-F1, end-to-end relation F1 breaking ties",
+             "entity+relation": "dev entity + end-to-end relation micro-F1"}[metric]
+    assert f"chosen by {words}" in (out / "best" / "README.md").read_text()
 
 
 def test_reloaded_checkpoint_predicts_identically(tiny_run, data_dir):
