@@ -1,59 +1,58 @@
 """Agreement between two annotations of the same articles (e.g. ours and an independent one).
 
-    python scripts/agreement.py data/annotations OTHER/annotations
+    python scripts/agreement.py data/annotations OTHER/annotations [--list] [--json OUT]
 
 Sentences are matched by document and raw-article character range, so the other annotation may
 split or number sentences differently; entities are compared as exact (article offset, label)
-spans, relations as (head span, tail span, label). Prints F1 per type and micro.
+spans, relations as (head span, tail span, label), over the documents both annotate. Prints F1 per
+type and micro (precision and recall read OTHER against the reference); ``--list`` adds every
+disagreement with its sentence, for adjudication.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.metrics import prf  # noqa: E402
+from marsad.data.agreement import agreement, disagreements, read_annotation  # noqa: E402
 
 
-def read(directory: Path) -> tuple[set, set]:
-    """Entities and relations of every file in ``directory``, in article-level offsets."""
-    entities, relations = set(), set()
-    for path in sorted(directory.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            base = row["offset"]
-            spans = {e["id"]: (row["doc_id"], base + e["start"], base + e["end"], e["label"]) for e in row["entities"]}
-            entities |= set(spans.values())
-            relations |= {(spans[r["head"]], spans[r["tail"]], r["label"]) for r in row["relations"]}
-    return entities, relations
-
-
-def report(a: set, b: set, label_of) -> dict[str, dict[str, float]]:
-    labels = sorted({label_of(x) for x in a | b})
-    out = {lab: prf(len({x for x in a & b if label_of(x) == lab}), len({x for x in b - a if label_of(x) == lab}),
-                    len({x for x in a - b if label_of(x) == lab})) for lab in labels}
-    out["micro"] = prf(len(a & b), len(b - a), len(a - b))
-    return out
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reference", type=Path)
     parser.add_argument("other", type=Path)
-    args = parser.parse_args()
-    ea, ra = read(args.reference)
-    eb, rb = read(args.other)
-    docs = Counter(e[0] for e in eb)
-    print(f"reference: {len(ea)} entities, {len(ra)} relations; other: {len(eb)} entities, {len(rb)} relations "
-          f"in {len(docs)} documents")
-    for name, scores in (("entities", report(ea, eb, lambda x: x[3])), ("relations", report(ra, rb, lambda x: x[2]))):
+    parser.add_argument("--list", action="store_true", help="print every disagreement with its sentence")
+    parser.add_argument("--json", type=Path, default=None, help="write the scores and disagreements here")
+    args = parser.parse_args(argv)
+    try:
+        ref, other = read_annotation(args.reference), read_annotation(args.other)
+        scores = agreement(ref, other)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    docs = scores["documents"]
+    n_ent = sum(1 for e in ref.entities if e[0] in docs)
+    n_rel = sum(1 for r in ref.relations if r[0][0] in docs)
+    print(f"{len(docs)} shared documents; reference: {n_ent} entities, {n_rel} relations; other: "
+          f"{sum(1 for e in other.entities if e[0] in docs)} entities, "
+          f"{sum(1 for r in other.relations if r[0][0] in docs)} relations")
+    for name in ("entities", "relations"):
         print(f"{name}:")
-        for lab, s in scores.items():
+        for lab, s in scores[name].items():
             print(f"  {lab:16s} F1 {s['f1']:.3f}  (P {s['precision']:.3f} R {s['recall']:.3f}, n {s['support']})")
+    rows = disagreements(ref, other)
+    if args.list:
+        print(f"disagreements ({len(rows)}):")
+        for r in rows:
+            print(f"  [{r['doc_id']} @{r['start']}] {r['kind']} only in {r['only_in']}: {r['label']} {r['text']}\n"
+                  f"      {r['sentence']}")
+    if args.json:
+        payload = {**scores, "disagreements": rows}
+        args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
