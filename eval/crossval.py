@@ -189,14 +189,16 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: li
     """One complete cross-validation run into ``out``; returns the model's summaries on test and dev."""
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict[str, Any]]] = {"model": [], "CRF": [], "lexicon": [], "model_dev": []}
+    train_sentences: list[int] = []  # what the model and the baselines trained on (train_fraction may cut it)
     encoder = "?"
     for k in args.folds:
         try:
             cfg = load_config(args.config, [*overrides, f"fold={k}", f"output_dir={out / f'fold{k}'}"])
         except ConfigError as exc:
             parser.error(str(exc))
-        splits = load_splits(cfg.data_dir, k)
+        splits = load_splits(cfg.data_dir, k, cfg.train_fraction, cfg.seed)
         train, test = examples_from_split(splits["train"]), examples_from_split(splits["test"])
+        train_sentences.append(len(train))
         t0 = time.perf_counter()
         Trainer(cfg).train()
         if not args.keep_last:  # only --resume needs it, and a finished fold is not resumed
@@ -218,8 +220,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: li
     dev_summary = summarise(results["model_dev"])
     command = _command(args, overrides)
     (out / "results.json").write_text(json.dumps({"command": command, "encoder": encoder, "folds": args.folds,
-                                                  "summary": summary, "dev_summary": dev_summary,
-                                                  "per_fold": results}, indent=1) + "\n")
+                                                  "train_sentences": train_sentences, "summary": summary,
+                                                  "dev_summary": dev_summary, "per_fold": results}, indent=1) + "\n")
     table = render(summary, command, encoder, args.folds) + render_dev(dev_summary)
     (out / "results.md").write_text(table)
     plot_training_curves({f"fold{k}": read_training_log(out / f"fold{k}" / "metrics.jsonl") for k in args.folds},

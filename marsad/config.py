@@ -28,6 +28,9 @@ class TrainConfig:
     data_dir: str = "data"
     fold: int | None = None  # None: the default split; k: cross-validation run k
     output_dir: str = "runs/default"
+    # <1: train on this share of the training sentences (a subset drawn with `seed`; dev and test
+    # unchanged, baselines and priors get the same subset): learning curves (scripts/learning_curve.py)
+    train_fraction: float = 1.0
     # text preprocessing applied identically at training and prediction time (stored in checkpoints)
     preprocessing: list[str] = field(default_factory=lambda: ["strip_tatweel", "strip_diacritics"])
     max_length: int = 256  # sub-words per window, including special tokens
@@ -168,6 +171,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     cfg = TrainConfig(**values)
     if cfg.fold is not None and not 0 <= cfg.fold < 5:
         raise ConfigError(f"fold must be 0..4 or null, got {cfg.fold}")
+    if not 0 < cfg.train_fraction <= 1:
+        raise ConfigError(f"train_fraction must be in (0, 1] (1 = all training sentences), got {cfg.train_fraction}")
     if not 0.0 <= cfg.mention_replacement <= 1.0:
         raise ConfigError(f"mention_replacement is a probability (0..1), got {cfg.mention_replacement}")
     if not 0.0 <= cfg.weight_average_decay < 1.0:

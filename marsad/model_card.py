@@ -48,6 +48,8 @@ def render_model_card(meta: dict[str, Any]) -> str:
                  + (f" and over the {head['left_context']} sub-words before the earlier one"
                     if head.get("left_context") else ""))
     augment = (f"; mention replacement p={cfg['mention_replacement']}" if cfg.get("mention_replacement") else "")
+    subset = (f" (a share of {cfg['train_fraction']} of the run's training sentences, drawn with the seed: a "
+              "learning-curve point, not a full model)" if cfg.get("train_fraction", 1.0) < 1 else "")
     metric = cfg.get("selection_metric", TrainConfig.selection_metric)
     selection = (_SELECTION_WORDS.get(metric, f"dev {metric} F1")
                  + (", among the epochs after the learning-rate warm-up" if cfg.get("select_after_warmup") else ""))
@@ -77,7 +79,7 @@ Tags ACTOR / LOCATION / QUANTITY mentions (IOB2 over schema words) and classifie
 conflict news. Schema version {meta.get('schema_version')}.
 
 - Encoder used: `{enc.get('used')}` (requested: `{enc.get('requested')}`)
-- Training data: Marsad gold corpus, run `{data.get('run')}`, {data.get('train_sentences')} training and
+- Training data: Marsad gold corpus, run `{data.get('run')}`, {data.get('train_sentences')} training{subset} and
   {data.get('dev_sentences')} dev sentences; data fingerprint `{data.get('fingerprint', '')[:16]}`
 - Best epoch: {meta.get('epoch')} (chosen by {selection}); seed {cfg.get('seed')};
   preprocessing {meta.get('preprocessing')}{augment}

@@ -169,7 +169,7 @@ class Trainer:
         set_seed(cfg.seed)
         torch.use_deterministic_algorithms(True, warn_only=True)
         data_dir = Path(cfg.data_dir)
-        self.splits = load_splits(data_dir, cfg.fold)
+        self.splits = load_splits(data_dir, cfg.fold, cfg.train_fraction, cfg.seed)
         self.train_examples = examples_from_split(self.splits["train"])
         self.dev_examples = examples_from_split(self.splits["dev"])
         with self.accelerator.main_process_first():  # one process converts/builds into the cache, the others reuse it

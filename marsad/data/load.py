@@ -1,6 +1,8 @@
 """Load the corpus as a ``datasets.DatasetDict`` for the default split or one CV fold."""
 from __future__ import annotations
 
+import math
+import random
 from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
@@ -36,12 +38,17 @@ def _record(s: Sentence, max_sim: float | None) -> dict:
     }
 
 
-def load_splits(data_dir: Path | str = "data", fold: int | None = None) -> DatasetDict:
+def load_splits(data_dir: Path | str = "data", fold: int | None = None, train_fraction: float = 1.0,
+                seed: int = 0) -> DatasetDict:
     """Train/dev/test ``DatasetDict`` of the default split (``fold=None``) or CV run ``fold``.
 
     Test rows carry ``max_train_similarity`` (their best match among train+dev sentences);
-    other rows carry -1.
+    other rows carry -1. ``train_fraction < 1`` keeps that share of the training sentences (at
+    least one), drawn with ``seed`` and kept in corpus order, for learning curves; dev and test
+    are never touched.
     """
+    if not 0 < train_fraction <= 1:
+        raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}")
     data_dir = Path(data_dir)
     splits = read_splits(data_dir / "splits.json")
     run_name = splits["method"]["default"] if fold is None else f"fold{fold}"
@@ -54,7 +61,12 @@ def load_splits(data_dir: Path | str = "data", fold: int | None = None) -> Datas
         raise ValueError(f"{data_dir / 'splits.json'} names sentences absent from the corpus: {missing[:5]}; "
                          "regenerate it with scripts/make_splits.py")
     sims = run["test_max_similarity"]
+    ids = {role: list(run[role]) for role in ("train", "dev", "test")}
+    if train_fraction < 1:
+        keep = max(1, math.ceil(train_fraction * len(ids["train"])))
+        chosen = set(random.Random(seed).sample(range(len(ids["train"])), keep))
+        ids["train"] = [sid for i, sid in enumerate(ids["train"]) if i in chosen]
     return DatasetDict({
-        role: Dataset.from_list([_record(by_id[sid], sims.get(sid)) for sid in run[role]], features=FEATURES)
+        role: Dataset.from_list([_record(by_id[sid], sims.get(sid)) for sid in ids[role]], features=FEATURES)
         for role in ("train", "dev", "test")
     })
