@@ -22,6 +22,11 @@ COLUMNS = [("entity", "entity micro-F1"), ("crf_entity", "CRF entity micro-F1"),
            ("relation_e2e", "relation F1 (end-to-end)"), ("relation_gold", "relation F1 (gold entities)")]
 
 
+def _size(key: str) -> str:
+    """Relation scores are read against training relations, entity scores against sentences."""
+    return "train_relations" if key.startswith("relation") else "train_sentences"
+
+
 def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
 
@@ -40,16 +45,14 @@ def render(points: list[FoldPoint], target: float) -> str:
     lines.append("")
     slopes = {}
     for key, label in COLUMNS:
-        size = "train_relations" if key.startswith("relation") else "train_sentences"
-        slopes[key] = slope_per_doubling(points, key, size)
-        lines.append(f"- {label}: {100 * slopes[key]:+.1f} points per doubling of the training {size[6:]}")
+        slopes[key] = slope_per_doubling(points, key, _size(key))
+        lines.append(f"- {label}: {100 * slopes[key]:+.1f} points per doubling of the training {_size(key)[6:]}")
     lines += ["", "Between consecutive shares (fold means), points per doubling:", ""]
     last_rate = 0.0
     for lo, hi in zip(fractions, fractions[1:]):
         parts = []
         for key, label in COLUMNS:
-            size = "train_relations" if key.startswith("relation") else "train_sentences"
-            (x0, y0), (x1, y1) = (_means(points, f, key, size) for f in (lo, hi))
+            (x0, y0), (x1, y1) = (_means(points, f, key, _size(key)) for f in (lo, hi))
             rate = (y1 - y0) / (math.log2(x1) - math.log2(x0))
             parts.append(f"{label} {100 * rate:+.1f}")
             if key == "relation_e2e":
@@ -91,9 +94,7 @@ def plot(points: list[FoldPoint], path: Path) -> None:
             for fold in folds:
                 ps = sorted((p for p in points if p.fold == fold), key=lambda p: getattr(p, size))
                 ax.plot([getattr(p, size) for p in ps], [p.scores[key] for p in ps], color=colour, alpha=0.25, lw=1)
-            fractions = sorted({p.train_fraction for p in points})
-            xs = [statistics.mean(getattr(p, size) for p in points if p.train_fraction == f) for f in fractions]
-            ys = [statistics.mean(p.scores[key] for p in points if p.train_fraction == f) for f in fractions]
+            xs, ys = zip(*(_means(points, f, key, size) for f in sorted({p.train_fraction for p in points})))
             ax.plot(xs, ys, color=colour, lw=2.5, marker="o", label=f"{label} (mean of folds)")
         ax.set_xscale("log", base=2)
         ticks = sorted({round(x) for x in ax.lines[-1].get_xdata()})

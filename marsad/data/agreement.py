@@ -119,16 +119,16 @@ def disagreements(reference: Annotation, other: Annotation) -> list[dict]:
         offset, text = _sentence_of(reference, span[0], span[1])
         return text[span[1] - offset:span[2] - offset]
 
+    def row(kind: str, side: str, doc_id: str, start: int, label: str, text: str) -> dict:
+        return {"kind": kind, "only_in": side, "doc_id": doc_id, "start": start, "label": label, "text": text,
+                "sentence": _sentence_of(reference, doc_id, start)[1]}
+
     for side, mine, theirs in (("reference", reference, other), ("other", other, reference)):
         for e in mine.entities - theirs.entities:
             if e[0] in docs:
-                rows.append({"kind": "entity", "only_in": side, "doc_id": e[0], "start": e[1],
-                             "label": e[3], "text": surface(e)})
+                rows.append(row("entity", side, e[0], e[1], e[3], surface(e)))
         for head, tail, label in mine.relations - theirs.relations:
             if head[0] in docs:
-                rows.append({"kind": "relation", "only_in": side, "doc_id": head[0], "start": min(head[1], tail[1]),
-                             "label": label, "text": f"{surface(head)} ({head[3]}) → {surface(tail)} ({tail[3]})"})
-    for row in rows:
-        offset, text = _sentence_of(reference, row["doc_id"], row["start"])
-        row["sentence"] = text
+                rows.append(row("relation", side, head[0], min(head[1], tail[1]), label,
+                                f"{surface(head)} ({head[3]}) → {surface(tail)} ({tail[3]})"))
     return sorted(rows, key=lambda r: (r["doc_id"], r["start"], r["kind"], r["only_in"], r["label"]))
