@@ -57,8 +57,9 @@ class Predictor:
     """Load a checkpoint once, then extract from any number of texts.
 
     ``Predictor.from_pretrained(dir, device=None, quantize=False)``; ``device=None`` picks CUDA when
-    present. ``quantize=True`` applies dynamic int8 quantisation to the encoder's linear layers, smoothed
-    with the activation ranges saved at training time (CPU only; see :mod:`marsad.quantization`).
+    present, and the CPU when quantising. ``quantize=True`` applies dynamic int8 quantisation to the
+    encoder's linear layers, smoothed with the activation ranges saved at training time (CPU only; see
+    :mod:`marsad.quantization`).
     """
 
     def __init__(self, loaded: Loaded, device: torch.device):
@@ -68,7 +69,7 @@ class Predictor:
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None,
                         quantize: bool = False) -> "Predictor":
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() and not quantize else "cpu"))
         if quantize and device.type != "cpu":
             raise ValueError("quantize=True is dynamic int8 quantisation for CPU; use device='cpu'")
         loaded = load_checkpoint(directory, device)

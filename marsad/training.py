@@ -1,6 +1,6 @@
 """Joint training loop: CPU or GPU, plain ``python`` or ``accelerate launch``.
 
-Reproducible on CPU (seeded init, shuffling and dropout; deterministic algorithms), early stopping
+Reproducible on CPU and GPU (seeded init, shuffling and dropout; deterministic kernels), early stopping
 and best-checkpoint selection on dev scores (``selection_metric``), relation threshold tuned on dev,
 resumable from ``output_dir/last``.
 """
@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import re
 import time
@@ -159,6 +160,8 @@ class Trainer:
         self.cfg = cfg
         self.resume = resume
         self.out = Path(cfg.output_dir)
+        if cfg.deterministic:  # cuBLAS reads this once, at its first call; the README's reproducibility needs it
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         self.accelerator = Accelerator(kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
@@ -167,7 +170,8 @@ class Trainer:
     def _prepare(self) -> None:
         cfg = self.cfg
         set_seed(cfg.seed)
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        if cfg.deterministic:  # an op without a deterministic kernel raises, naming itself, rather than drifting
+            torch.use_deterministic_algorithms(True)
         data_dir = Path(cfg.data_dir)
         self.splits = load_splits(data_dir, cfg.fold, cfg.train_fraction, cfg.seed)
         self.train_examples = examples_from_split(self.splits["train"])
@@ -304,6 +308,7 @@ class Trainer:
         state = {"epoch": epoch, "best": best, "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
                  "python_rng": random.getstate(), "numpy_rng": np.random.get_state(),
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                  "weight_average": None if self.weight_average is None else self.weight_average.state_dict()}
         # weights and optimizer state in one atomic write, so a crash never pairs mismatched halves
         save_checkpoint(self.out / "last", model, self.tokenizer, meta, render_model_card(meta),
@@ -324,6 +329,8 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
         np.random.set_state(state["numpy_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():  # GPU dropout draws from these
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         if self.weight_average is not None:
             if state.get("weight_average") is None:
                 raise ValueError(f"cannot resume with weight_average_decay set: {state_path} was written without it")

@@ -88,7 +88,14 @@ def test_json_serialisation_and_convenience(tiny_run):
     text = "سيطرت قوات النظام على أربعة أحياء في مدينة الميادين."
     one = predict(text, model=tiny_run / "best")
     many = predict([text, text], model=tiny_run / "best")
-    assert many[0] == one == many[1]
+    # the same extractions; scores equal up to float noise (on a GPU, a batch of two runs other kernels)
+    def extractions(p: Prediction) -> list[tuple]:
+        return [(e.label, e.start, e.end) for e in p.entities] + [(r.head, r.tail, r.label) for r in p.relations]
+
+    for other in many:
+        assert extractions(other) == extractions(one)
+        scores = [x.score for x in (*other.entities, *other.relations)]
+        assert scores == pytest.approx([x.score for x in (*one.entities, *one.relations)], abs=1e-3)
     assert json.loads(one.to_json()) == one.to_dict()
 
 

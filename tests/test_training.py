@@ -168,7 +168,8 @@ def test_two_process_ddp_on_cpu_keeps_the_single_process_schedule(tmp_path, data
     import sys
 
     out = tmp_path / "ddp"
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    # no GPU for the ranks, as the README's command says: on a GPU machine accelerate would put rank 1 on cuda:1
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(ROOT / "train" / "train.py"), "--config", str(ROOT / "configs" / "tiny.yaml"),
            "--set", f"output_dir={out}", "--set", f"data_dir={data_dir}", "--set", "epochs=10",
@@ -243,3 +244,28 @@ def test_layer_lr_decay_gives_each_encoder_depth_its_rate(tmp_path, data_dir):
     from marsad.model_card import render_model_card
     card = render_model_card({"training_config": cfg.to_dict()})
     assert "learning rate 0.01 for the encoder (top layer; layer-wise decay 0.5 per layer below it)" in card
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_deterministic_decides_whether_torch_refuses_nondeterministic_kernels(tmp_path, data_dir, monkeypatch,
+                                                                              deterministic):
+    """``deterministic: true`` turns torch's deterministic mode on strictly (an op without a
+    deterministic kernel raises rather than drifting: on a GPU, memory-efficient attention's backward
+    only picks its deterministic variant then) and pins cuBLAS's workspace; ``false`` leaves both alone."""
+    import os
+
+    import torch
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    torch.use_deterministic_algorithms(False)
+    try:
+        cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={tmp_path}", f"data_dir={data_dir}",
+                                                           f"deterministic={str(deterministic).lower()}"])
+        trainer = Trainer(cfg)
+        trainer._prepare()
+        assert torch.are_deterministic_algorithms_enabled() is deterministic
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert (os.environ.get("CUBLAS_WORKSPACE_CONFIG") == ":4096:8") is deterministic
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
