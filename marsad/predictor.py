@@ -58,8 +58,8 @@ class Predictor:
 
     ``Predictor.from_pretrained(dir, device=None, quantize=False)``; ``device=None`` picks CUDA when
     present, and the CPU when quantising. ``quantize=True`` applies dynamic int8 quantisation to the
-    encoder's linear layers, smoothed with the activation ranges saved at training time (CPU only; see
-    :mod:`marsad.quantization`).
+    encoder's linear layers, smoothed with the activation ranges saved at training time (CPU only),
+    with the kernels of ``int8_engine`` (default: oneDNN where torch has it; see :mod:`marsad.quantization`).
     """
 
     def __init__(self, loaded: Loaded, device: torch.device):
@@ -68,14 +68,15 @@ class Predictor:
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None,
-                        quantize: bool = False) -> "Predictor":
+                        quantize: bool = False, int8_engine: str | None = None) -> "Predictor":
         device = torch.device(device or ("cuda" if torch.cuda.is_available() and not quantize else "cpu"))
         if quantize and device.type != "cpu":
             raise ValueError("quantize=True is dynamic int8 quantisation for CPU; use device='cpu'")
         loaded = load_checkpoint(directory, device)
         if quantize:
             stats_path = Path(directory) / ACTIVATION_FILE
-            quantize_encoder(loaded.model, load_file(str(stats_path)) if stats_path.exists() else None)
+            quantize_encoder(loaded.model, load_file(str(stats_path)) if stats_path.exists() else None,
+                             engine=int8_engine)
         return cls(loaded, device)
 
     def __call__(self, texts: str | list[str], batch_size: int = 32, progress: bool = False,

@@ -3,7 +3,8 @@
 In one run, on the same sentences and machine, for the Marsad ``Predictor`` (entities + relations)
 fp32 and int8, and the Hugging Face ``token-classification`` pipeline on the same checkpoint
 (entities only), at batch size 1 and 32:
-  - throughput: sentences/second when the whole list is passed in one call (how a corpus is run);
+  - throughput: sentences/second when the whole list is passed in one call (how a corpus is run),
+    the median of ``--rounds`` calls taken in turn across the systems;
   - latency: p50/p95 of one call holding ``batch`` sentences;
 then prints the ratios and the entity F1 of int8 against fp32 on the held-out test split. One more
 fp32 row at batch 32 decodes without the checkpoint's lexical and relation priors, so their cost is
@@ -11,6 +12,10 @@ measured in the same run. Last, it times the encoder's linear layers inside one 
 (forward hooks), which bounds what int8 can give on this CPU: those layers are all it quantises, so
 with their measured speed-up k and their share f of the fp32 time the whole pass can gain at most
 1 / ((1 - f) + f / k) (Amdahl).
+
+``--device cuda`` times the fp32 rows and the pipeline on the GPU instead (int8 is CPU-only, so its
+rows, the linear-layer timing and the int8 F1 are left out). The CPU model and whether it has VNNI
+(one-instruction int8 multiply-accumulate, which decides how much int8 can gain) are printed either way.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,21 +36,36 @@ from marsad.data.load import load_splits  # noqa: E402
 from marsad.evaluation import predict_examples, score_predictions  # noqa: E402
 from marsad.examples import examples_from_split  # noqa: E402
 from marsad.predictor import Predictor  # noqa: E402
+from marsad.quantization import int8_engine  # noqa: E402
 
 
-def measure(fn, sentences: list[str], batch: int) -> dict[str, float]:
-    """Throughput over one call on all sentences, and per-call latency of ``batch``-sized calls."""
-    fn(sentences[:batch])  # warm-up
-    t0 = time.perf_counter()
-    fn(sentences)
-    throughput = len(sentences) / (time.perf_counter() - t0)
-    latencies = []
-    for group in batched(sentences, batch):
-        t = time.perf_counter()
-        fn(group)
-        latencies.append(time.perf_counter() - t)
-    q = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
-    return {"sentences_per_s": throughput, "p50_ms": 1000 * statistics.median(latencies), "p95_ms": 1000 * q[18]}
+def measure(systems: dict[str, Callable[[list[str]], object]], batches: dict[str, int], sentences: list[str],
+            rounds: int) -> dict[str, dict[str, float]]:
+    """Per system: throughput (sentences/s of one call on all sentences, median over ``rounds``) and
+    p50/p95 latency of ``batch``-sized calls.
+
+    The rounds interleave the systems (A B C, A B C, ...), so a load that drifts on a shared machine
+    slows every system alike instead of whichever happened to run during it.
+    """
+    for name, fn in systems.items():
+        fn(sentences[:batches[name]])  # warm-up
+    seconds: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(rounds):
+        for name, fn in systems.items():
+            t0 = time.perf_counter()
+            fn(sentences)
+            seconds[name].append(time.perf_counter() - t0)
+    results = {}
+    for name, fn in systems.items():
+        latencies = []
+        for group in batched(sentences, batches[name]):
+            t = time.perf_counter()
+            fn(group)
+            latencies.append(time.perf_counter() - t)
+        q = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
+        results[name] = {"sentences_per_s": len(sentences) / statistics.median(seconds[name]),
+                         "p50_ms": 1000 * statistics.median(latencies), "p95_ms": 1000 * q[18]}
+    return results
 
 
 def time_in_linears(predictor: Predictor, sentences: list[str], names: list[str]) -> tuple[float, float]:
@@ -72,6 +93,19 @@ def time_in_linears(predictor: Predictor, sentences: list[str], names: list[str]
             h.remove()
 
 
+def describe_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """CPU model and its int8 dot-product instructions: int8's gain over fp32 depends on them."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return "unknown CPU"
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    vnni = [f for f in ("avx512_vnni", "avx_vnni", "amx_int8") if f in flags] or ["no VNNI"]
+    return f"{fields.get('model name', 'unknown CPU')} ({', '.join(vnni)})"
+
+
 def batched(items: list[str], size: int) -> list[list[str]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -81,30 +115,40 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
     parser.add_argument("--repeat", type=int, default=2, help="times the corpus sentences are repeated")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved whole-list calls per system; throughput is their median")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the fp32 Predictor and the pipeline run (the int8 rows need cpu)")
+    parser.add_argument("--int8-engine", default=None,
+                        help=f"torch quantized engine the int8 layers are packed for (default {int8_engine()})")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device")
     from transformers import pipeline
 
     sentences = [s.text for s in read_corpus(args.data)] * args.repeat
-    results: dict[str, dict[str, float]] = {}
-    fp32 = Predictor.from_pretrained(args.checkpoint, device="cpu")
-    int8 = Predictor.from_pretrained(args.checkpoint, device="cpu", quantize=True)
-    no_priors = Predictor.from_pretrained(args.checkpoint, device="cpu")
+    on_cpu = args.device == "cpu"
+    fp32 = Predictor.from_pretrained(args.checkpoint, device=args.device)
+    int8 = (Predictor.from_pretrained(args.checkpoint, device="cpu", quantize=True, int8_engine=args.int8_engine)
+            if on_cpu else None)
+    no_priors = Predictor.from_pretrained(args.checkpoint, device=args.device)
     no_priors.loaded.model.lexical_prior = no_priors.loaded.model.relation_prior = None
-    hf = pipeline("token-classification", model=str(args.checkpoint), device="cpu", aggregation_strategy="simple")
+    hf = pipeline("token-classification", model=str(args.checkpoint), device=args.device,
+                  aggregation_strategy="simple")
+    systems: dict[str, Callable[[list[str]], object]] = {}
+    batches: dict[str, int] = {}
     for batch in (1, 32):
-        results[f"pipeline b{batch}"] = measure(lambda b, s=batch: hf(b, batch_size=s), sentences, batch)
-        results[f"marsad fp32 b{batch}"] = measure(lambda b, s=batch: fp32(b, batch_size=s), sentences, batch)
-        results[f"marsad int8 b{batch}"] = measure(lambda b, s=batch: int8(b, batch_size=s), sentences, batch)
-    results["marsad fp32 b32 no priors"] = measure(lambda b: no_priors(b, batch_size=32), sentences, 32)
-
-    linear_names = [n for n, m in fp32.loaded.model.tagger.base_model.named_modules()
-                    if isinstance(m, torch.nn.Linear)]
-    linears = {"fp32": time_in_linears(fp32, sentences, linear_names),
-               "int8": time_in_linears(int8, sentences, linear_names)}
+        for name, fn in (("pipeline", hf), ("marsad fp32", fp32), ("marsad int8", int8)):
+            if fn is not None:
+                systems[f"{name} b{batch}"] = lambda b, fn=fn, s=batch: fn(b, batch_size=s)
+                batches[f"{name} b{batch}"] = batch
+    systems["marsad fp32 b32 no priors"] = lambda b: no_priors(b, batch_size=32)
+    batches["marsad fp32 b32 no priors"] = 32
+    results = measure(systems, batches, sentences, args.rounds)
 
     meta = read_meta(args.checkpoint)
     run = meta.get("data", {}).get("run", "default (fold0)")
@@ -112,38 +156,54 @@ def main(argv: list[str] | None = None) -> None:
     examples = examples_from_split(load_splits(args.data, fold)["test"])
     f1 = {}
     for name, pred in (("fp32", fp32), ("int8", int8)):
-        scores = score_predictions(predict_examples(pred.loaded.model, pred.loaded.tokenizer, examples,
-                                                    pred.loaded.preprocessing, pred.loaded.max_length))
-        f1[name] = scores["entities"]["micro"]["f1"]
+        if pred is not None:
+            scores = score_predictions(predict_examples(pred.loaded.model, pred.loaded.tokenizer, examples,
+                                                        pred.loaded.preprocessing, pred.loaded.max_length))
+            f1[name] = scores["entities"]["micro"]["f1"]
 
+    where = (f"GPU {torch.cuda.get_device_name()}" if not on_cpu else
+             f"torch threads {torch.get_num_threads()}, CPU capability "
+             f"{torch.backends.cpu.get_cpu_capability()}, int8 engine {args.int8_engine or int8_engine()}")
     print(f"checkpoint {args.checkpoint} (encoder {meta.get('encoder', {}).get('used')}), "
-          f"{len(sentences)} sentences, torch threads {torch.get_num_threads()}, CPU capability "
-          f"{torch.backends.cpu.get_cpu_capability()}, quantized engine {torch.backends.quantized.engine}")
+          f"{len(sentences)} sentences, {where}; CPU {describe_cpu()}; torch {torch.__version__}")
     print(f"{'':26s} {'sent/s':>9s} {'p50 ms':>9s} {'p95 ms':>9s}")
     for name, r in results.items():
         print(f"{name:26s} {r['sentences_per_s']:9.1f} {r['p50_ms']:9.1f} {r['p95_ms']:9.1f}")
-    ratios = {
-        "fp32 b32 / pipeline b32": results["marsad fp32 b32"]["sentences_per_s"] / results["pipeline b32"]["sentences_per_s"],
-        "int8 b32 / fp32 b32": results["marsad int8 b32"]["sentences_per_s"] / results["marsad fp32 b32"]["sentences_per_s"],
-        "int8 b1 / fp32 b1": results["marsad int8 b1"]["sentences_per_s"] / results["marsad fp32 b1"]["sentences_per_s"],
-        "fp32 b32 / fp32 b32 no priors": results["marsad fp32 b32"]["sentences_per_s"]
-        / results["marsad fp32 b32 no priors"]["sentences_per_s"],
-    }
+
+    def speed(name: str) -> float:
+        return results[name]["sentences_per_s"]
+
+    ratios = {"fp32 b32 / pipeline b32": speed("marsad fp32 b32") / speed("pipeline b32"),
+              "fp32 b32 / fp32 b32 no priors": speed("marsad fp32 b32") / speed("marsad fp32 b32 no priors")}
+    linears = {}
+    if int8 is not None:
+        ratios["int8 b32 / fp32 b32"] = speed("marsad int8 b32") / speed("marsad fp32 b32")
+        ratios["int8 b1 / fp32 b1"] = speed("marsad int8 b1") / speed("marsad fp32 b1")
     for name, v in ratios.items():
         print(f"ratio {name}: {v:.2f}x")
-    share = linears["fp32"][0] / linears["fp32"][1]
-    kernel = linears["fp32"][0] / linears["int8"][0]
-    ceiling = 1 / ((1 - share) + share / kernel)
-    print(f"encoder linear layers, batch 32: fp32 {linears['fp32'][0]:.2f} s of {linears['fp32'][1]:.2f} s "
-          f"({share:.0%}), int8 {linears['int8'][0]:.2f} s of {linears['int8'][1]:.2f} s; their int8 speed-up "
-          f"{kernel:.2f}x, so int8 / fp32 can reach at most {ceiling:.2f}x on this CPU "
-          f"({1 / (1 - share):.2f}x if they took no time at all)")
-    ratios["int8 linears / fp32 linears"] = kernel
-    ratios["int8 b32 / fp32 b32 ceiling"] = ceiling
-    print(f"test entity micro-F1: fp32 {f1['fp32']:.4f}, int8 {f1['int8']:.4f} "
-          f"(delta {100 * (f1['int8'] - f1['fp32']):+.2f} points)")
+    if int8 is not None:
+        linear_names = [n for n, m in fp32.loaded.model.tagger.base_model.named_modules()
+                        if isinstance(m, torch.nn.Linear)]
+        linears = {"fp32": time_in_linears(fp32, sentences, linear_names),
+                   "int8": time_in_linears(int8, sentences, linear_names)}
+        share = linears["fp32"][0] / linears["fp32"][1]
+        kernel = linears["fp32"][0] / linears["int8"][0]
+        ceiling = 1 / ((1 - share) + share / kernel)
+        print(f"encoder linear layers, batch 32: fp32 {linears['fp32'][0]:.2f} s of {linears['fp32'][1]:.2f} s "
+              f"({share:.0%}), int8 {linears['int8'][0]:.2f} s of {linears['int8'][1]:.2f} s; their int8 speed-up "
+              f"{kernel:.2f}x, so int8 / fp32 can reach at most {ceiling:.2f}x on this CPU "
+              f"({1 / (1 - share):.2f}x if they took no time at all)")
+        ratios["int8 linears / fp32 linears"] = kernel
+        ratios["int8 b32 / fp32 b32 ceiling"] = ceiling
+        print(f"test entity micro-F1: fp32 {f1['fp32']:.4f}, int8 {f1['int8']:.4f} "
+              f"(delta {100 * (f1['int8'] - f1['fp32']):+.2f} points)")
+    else:
+        print(f"test entity micro-F1: fp32 {f1['fp32']:.4f} on {args.device} (int8 is CPU-only: not measured)")
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "ratios": ratios, "entity_f1": f1, "linear_seconds": linears}, indent=1) + "\n")
+        report = {"device": args.device, "cpu": describe_cpu(),
+                  "int8_engine": (args.int8_engine or int8_engine()) if on_cpu else None,
+                  "results": results, "ratios": ratios, "entity_f1": f1, "linear_seconds": linears}
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -152,3 +152,42 @@ def test_bench_predict_reports_ratios_and_the_int8_ceiling(tiny_run, data_dir, t
     assert out["ratios"]["int8 linears / fp32 linears"] == pytest.approx(kernel)
     assert out["ratios"]["int8 b32 / fp32 b32 ceiling"] == pytest.approx(1 / ((1 - share) + share / kernel))
     assert 0 <= out["entity_f1"]["fp32"] <= 1 and 0 <= out["entity_f1"]["int8"] <= 1
+
+
+def test_bench_describes_the_cpu_by_its_int8_instructions(tmp_path):
+    bench = load_script("scripts/bench_predict.py")
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Some Xeon\nflags\t\t: fpu avx2 avx512f avx512_vnni amx_int8\n\n"
+                    "processor\t: 1\nmodel name\t: Some Xeon\nflags\t\t: fpu avx2 avx512f avx512_vnni amx_int8\n")
+    assert bench.describe_cpu(info) == "Some Xeon (avx512_vnni, amx_int8)"
+    info.write_text("model name\t: AMD EPYC\nflags\t\t: fpu avx2 fma\n")
+    assert bench.describe_cpu(info) == "AMD EPYC (no VNNI)"
+    assert bench.describe_cpu(tmp_path / "missing") == "unknown CPU"
+
+
+def test_bench_on_cuda_without_a_gpu_is_a_clear_error(tiny_run, data_dir, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    bench = load_script("scripts/bench_predict.py")
+    with pytest.raises(SystemExit):
+        bench.main(["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir), "--device", "cuda"])
+    assert "torch sees no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", [[], ["--encoder", "--layers", "1", "--batches", "1"]])
+def test_int8_kernel_bench_times_every_engine_against_fp32(tmp_path, mode):
+    import torch
+
+    kernels = load_script("scripts/bench_int8_kernels.py")
+    out = tmp_path / "kernels.json"
+    speedups = kernels.main([*mode, "--hidden", "32", "--tokens", "64", "--rounds", "3", "--threads", "1",
+                             "--engines", "x86", "onednn", "--json", str(out)])
+    result = json.loads(out.read_text())
+    runnable = {"x86", "onednn"} & set(torch.backends.quantized.supported_engines)
+    assert set(speedups) | set(result["unavailable"]) == runnable and all(v > 0 for v in speedups.values())
+    assert result["speedup"] == pytest.approx(speedups) and result["fp32_seconds"] > 0
+    assert all(0 < err < 0.2 for err in result["relative_error"].values())  # int8 of the same weights, not noise
+    with pytest.raises(SystemExit):
+        kernels.main(["--engines", "no-such-engine"])

@@ -57,3 +57,34 @@ def test_checkpoint_without_calibration_falls_back_with_a_warning(tiny_run, tmp_
     assert ACTIVATION_FILE in caplog.text
     text = "سيطرت قوات النظام على الميادين."
     assert all(text[e.start:e.end] == e.text for e in q(text).entities)
+
+
+def test_layers_are_packed_for_the_chosen_engine_and_the_global_engine_is_restored(tiny_run, monkeypatch):
+    """int8 kernels are fixed when a layer is packed: every packing runs under the requested engine
+    (oneDNN by default where torch has it), and torch's own engine setting is left as it was."""
+    import marsad.quantization as quantization
+
+    engines_seen = []
+    real = quantization.quantize_dynamic
+
+    def spy(*args, **kwargs):
+        engines_seen.append(torch.backends.quantized.engine)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(quantization, "quantize_dynamic", spy)
+    stats = load_file(str(tiny_run / "best" / ACTIVATION_FILE))
+    supported = torch.backends.quantized.supported_engines
+    before = torch.backends.quantized.engine
+    for engine in ("onednn", "x86"):
+        if engine not in supported:
+            continue
+        engines_seen.clear()
+        quantize_encoder(load_checkpoint(tiny_run / "best").model, stats, engine=engine)
+        assert engines_seen and set(engines_seen) == {engine}
+        assert torch.backends.quantized.engine == before
+    engines_seen.clear()
+    quantize_encoder(load_checkpoint(tiny_run / "best").model, stats)
+    assert set(engines_seen) == {"onednn" if "onednn" in supported else before}
+    with pytest.raises(ValueError, match="'no-such-engine' is not in this torch build"):
+        quantize_encoder(load_checkpoint(tiny_run / "best").model, stats, engine="no-such-engine")
+    assert torch.backends.quantized.engine == before
