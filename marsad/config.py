@@ -89,7 +89,7 @@ class TrainConfig:
     # misc
     eval_batch_size: int = 32
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default
-    deterministic: bool = True  # deterministic kernels only (on GPU too); false trades bitwise reruns for speed
+    deterministic: bool = True  # deterministic kernels only, strictly (GPU too); false for an op without one
     progress: bool = True
 
     @classmethod
