@@ -19,13 +19,17 @@ import argparse
 import copy
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-from torch import nn
-from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic  # noqa: E402
+
+from marsad.quantization import packing_engine  # noqa: E402
 
 
 def bert_layer_linears(hidden: int) -> nn.Sequential:
@@ -58,12 +62,8 @@ def encoder_batches(n_batches: int, seed: int = 0) -> list[dict[str, torch.Tenso
 
 def quantized(module: nn.Module, engine: str) -> nn.Module:
     """A copy of ``module`` with its linear layers packed as dynamic int8 for ``engine``."""
-    before = torch.backends.quantized.engine
-    torch.backends.quantized.engine = engine
-    try:
+    with packing_engine(engine):
         return quantize_dynamic(copy.deepcopy(module), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
-    finally:
-        torch.backends.quantized.engine = before
 
 
 def interleaved_medians(systems: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
