@@ -59,7 +59,7 @@ class Predictor:
     ``Predictor.from_pretrained(dir, device=None, quantize=False)``; ``device=None`` picks CUDA when
     present, and the CPU when quantising. ``quantize=True`` applies dynamic int8 quantisation to the
     encoder's linear layers, smoothed with the activation ranges saved at training time (CPU only),
-    with the kernels of ``int8_engine`` (default: oneDNN where torch has it; see :mod:`marsad.quantization`).
+    with the kernels of ``int8_engine`` (default: torch's; see :mod:`marsad.quantization`).
     """
 
     def __init__(self, loaded: Loaded, device: torch.device):

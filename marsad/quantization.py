@@ -13,9 +13,9 @@ prior preferred 0.65, those before the left-context pooling 0.75); 0.5, the pape
 worse than no smoothing here.
 
 The int8 kernels are those of the quantized engine active when a layer is packed (the engine at run
-time does not matter): :data:`INT8_ENGINE`, oneDNN, where this torch build has it. On the encoder's
-shapes ``scripts/bench_int8_kernels.py`` found it never slower than torch's default engine (x86) and,
-on an AVX-512 VNNI CPU at 2 threads, 3.0x faster than fp32 where x86 gave 2.1x (README, "Speed").
+time does not matter). ``engine=None`` keeps torch's (x86 on x86 CPUs): ``scripts/bench_int8_kernels.py``
+found oneDNN faster on large batches on an AVX-512 VNNI CPU but far slower on one sentence's worth of
+tokens on an AVX2 one (README, "Speed"), so the choice is the caller's.
 """
 from __future__ import annotations
 
@@ -33,13 +33,6 @@ from marsad.modeling import JointModel
 logger = logging.getLogger(__name__)
 ACTIVATION_FILE = "activation_absmax.safetensors"
 SMOOTHING_ALPHA = 0.75
-INT8_ENGINE = "onednn"  # the fastest of torch's engines on both CPUs measured (see the module docstring)
-
-
-def int8_engine() -> str:
-    """:data:`INT8_ENGINE` where this torch build offers it, else torch's current engine."""
-    supported = torch.backends.quantized.supported_engines
-    return INT8_ENGINE if INT8_ENGINE in supported else torch.backends.quantized.engine
 
 
 @contextmanager
@@ -101,9 +94,9 @@ def quantize_encoder(model: JointModel, absmax: dict[str, torch.Tensor] | None,
                      alpha: float = SMOOTHING_ALPHA, engine: str | None = None) -> None:
     """Replace the encoder's linear layers by int8 ones, in place (the small heads stay fp32).
 
-    ``engine`` (default :func:`int8_engine`) picks the int8 kernels the layers are packed for.
+    ``engine`` (default: torch's current one) picks the int8 kernels the layers are packed for.
     """
-    engine = engine or int8_engine()
+    engine = engine or torch.backends.quantized.engine
     if engine not in torch.backends.quantized.supported_engines:
         raise ValueError(f"quantized engine {engine!r} is not in this torch build "
                          f"({', '.join(torch.backends.quantized.supported_engines)})")

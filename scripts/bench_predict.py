@@ -36,7 +36,6 @@ from marsad.data.load import load_splits  # noqa: E402
 from marsad.evaluation import predict_examples, score_predictions  # noqa: E402
 from marsad.examples import examples_from_split  # noqa: E402
 from marsad.predictor import Predictor  # noqa: E402
-from marsad.quantization import int8_engine  # noqa: E402
 
 
 def measure(systems: dict[str, Callable[[list[str]], object]], batches: dict[str, int], sentences: list[str],
@@ -121,19 +120,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where the fp32 Predictor and the pipeline run (the int8 rows need cpu)")
     parser.add_argument("--int8-engine", default=None,
-                        help=f"torch quantized engine the int8 layers are packed for (default {int8_engine()})")
+                        help="torch quantized engine the int8 layers are packed for (default: torch's current one)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA device")
+    engine = args.int8_engine or torch.backends.quantized.engine
     from transformers import pipeline
 
     sentences = [s.text for s in read_corpus(args.data)] * args.repeat
     on_cpu = args.device == "cpu"
     fp32 = Predictor.from_pretrained(args.checkpoint, device=args.device)
-    int8 = (Predictor.from_pretrained(args.checkpoint, device="cpu", quantize=True, int8_engine=args.int8_engine)
+    int8 = (Predictor.from_pretrained(args.checkpoint, device="cpu", quantize=True, int8_engine=engine)
             if on_cpu else None)
     no_priors = Predictor.from_pretrained(args.checkpoint, device=args.device)
     no_priors.loaded.model.lexical_prior = no_priors.loaded.model.relation_prior = None
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
 
     where = (f"GPU {torch.cuda.get_device_name()}" if not on_cpu else
              f"torch threads {torch.get_num_threads()}, CPU capability "
-             f"{torch.backends.cpu.get_cpu_capability()}, int8 engine {args.int8_engine or int8_engine()}")
+             f"{torch.backends.cpu.get_cpu_capability()}, int8 engine {engine}")
     print(f"checkpoint {args.checkpoint} (encoder {meta.get('encoder', {}).get('used')}), "
           f"{len(sentences)} sentences, {where}; CPU {describe_cpu()}; torch {torch.__version__}")
     print(f"{'':26s} {'sent/s':>9s} {'p50 ms':>9s} {'p95 ms':>9s}")
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"test entity micro-F1: fp32 {f1['fp32']:.4f} on {args.device} (int8 is CPU-only: not measured)")
     if args.json:
         report = {"device": args.device, "cpu": describe_cpu(),
-                  "int8_engine": (args.int8_engine or int8_engine()) if on_cpu else None,
+                  "int8_engine": engine if on_cpu else None,
                   "results": results, "ratios": ratios, "entity_f1": f1, "linear_seconds": linears}
         args.json.write_text(json.dumps(report, indent=1) + "\n")
 
