@@ -15,9 +15,14 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+OUTPUT_DIR = $$($(PY) -c "import yaml; print(yaml.safe_load(open('$(CONFIG)'))['output_dir'])")
+
+# Train (dev keeps the epoch and tunes the priors and threshold), refit on train + dev with those
+# choices (the checkpoint to use: OUTPUT_DIR/refit/best), and score both on the test split.
 train: setup
-	$(PY) train/train.py --config $(CONFIG)
-	$(PY) eval/evaluate.py --checkpoint $$($(PY) -c "import yaml,sys; print(yaml.safe_load(open('$(CONFIG)'))['output_dir'])")/best --split test
+	$(PY) train/train.py --config $(CONFIG) --refit
+	$(PY) eval/evaluate.py --checkpoint $(OUTPUT_DIR)/best --split test
+	$(PY) eval/evaluate.py --checkpoint $(OUTPUT_DIR)/refit/best --split test
 
 test: setup
 	$(PY) -m pytest -q

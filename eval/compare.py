@@ -1,9 +1,11 @@
 """Compare two systems on the same held-out sentences with a paired bootstrap.
 
     python eval/compare.py A B [--names NAME_A NAME_B] [--split test|dev] [--bootstrap 10000] [--out DIR]
+                               [--baseline-data train|train+dev]
 
 A and B are each a checkpoint directory, a cross-validation run (``fold*/best/``, from
-``eval/crossval.py``), a seed study (``seed*/fold*/best/``, from ``crossval.py --seeds``), or
+``eval/crossval.py``, or its refit ``RUN/refit/`` from ``eval/refit.py``), a seed study
+(``seed*/fold*/best/``, from ``crossval.py --seeds``, or ``STUDY/refit/``), or
 ``crf`` / ``lexicon`` for the cross-validation baselines retrained on the folds the other side covers.
 Every checkpoint is scored on its own run's held-out sentences, so nothing is scored that it was
 trained on; the per-sentence counts of a side are summed over its folds and seeds, and the two sides
@@ -66,18 +68,24 @@ def model_side(checkpoints: list[Path], folds: list[int | None], split: str, dat
     runs = []
     for checkpoint, fold in zip(tqdm(checkpoints, desc=f"scoring {name}", unit="checkpoint"), folds):
         loaded = load_checkpoint(checkpoint)
+        if split == "dev" and (loaded.meta.get("refit") or {}).get("train_includes_dev"):
+            raise CheckpointError(f"{checkpoint} is a refit trained on its run's dev sentences too; compare on test")
         examples = examples_from_split(load_splits(data, fold)[split])
         runs.append(sentence_scores(predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing,
                                                      loaded.max_length, batch_size)))
     return pool(runs, name)
 
 
-def baseline_side(kind: str, folds: list[int | None], split: str, data: Path, name: str) -> dict:
-    """The baseline retrained once per distinct fold (it is deterministic), as in ``crossval.py``."""
+def baseline_side(kind: str, folds: list[int | None], split: str, data: Path, name: str,
+                  with_dev: bool = False) -> dict:
+    """The baseline retrained once per distinct fold (it is deterministic), as in ``crossval.py``; on
+    train + dev with ``with_dev``, as ``refit.py`` refits it beside a refitted model."""
     runs = []
     for fold in tqdm(sorted(set(folds), key=lambda f: -1 if f is None else f), desc=f"fitting {name}", unit="fold"):
         splits = load_splits(data, fold)
         train, held_out = examples_from_split(splits["train"]), examples_from_split(splits[split])
+        if with_dev:
+            train += examples_from_split(splits["dev"])
         relations = MajorityRelationBaseline().fit(train)
         runs.append(sentence_scores(baseline_predictions(BASELINES[kind](), relations, train, held_out)))
     return pool(runs, name)
@@ -112,8 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=10_000, help="paired bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--baseline-data", choices=["train", "train+dev"], default="train",
+                        help="what crf / lexicon train on (train+dev: beside a refit from eval/refit.py)")
     parser.add_argument("--out", type=Path, default=None, help="write compare.md and compare.json here")
     args = parser.parse_args(argv)
+    if args.baseline_data == "train+dev" and args.split == "dev":
+        parser.error("--baseline-data train+dev trains the baselines on the dev sentences; compare on test")
     specs = (args.a, args.b)
     names = tuple(args.names) if args.names else specs
     if all(s in BASELINES for s in specs):
@@ -126,17 +138,20 @@ def main(argv: list[str] | None = None) -> int:
                 checkpoints = checkpoints_in(Path(spec))
                 found[i] = checkpoints, [checkpoint_fold(c, fingerprint, args.data) for c in checkpoints]
         folds = [f for _, fs in found.values() for f in fs]
-        sides = [baseline_side(spec, folds, args.split, args.data, names[i]) if i not in found
+        sides = [baseline_side(spec, folds, args.split, args.data, names[i], args.baseline_data == "train+dev")
+                 if i not in found
                  else model_side(*found[i], args.split, args.data, args.batch_size, names[i])
                  for i, spec in enumerate(specs)]
         results = compare(*sides, n_resamples=args.bootstrap, seed=args.seed)
     except (CheckpointError, ComparisonError) as exc:
         parser.error(str(exc))
-    sources = tuple(f"the {spec.upper() if spec == 'crf' else spec} baseline, fitted on each fold's training "
-                    "sentences" if i not in found else f"`{spec}` ({len(found[i][0])} checkpoint(s))"
+    fitted_on = "training sentences" if args.baseline_data == "train" else "training and dev sentences"
+    sources = tuple(f"the {spec.upper() if spec == 'crf' else spec} baseline, fitted on each fold's {fitted_on}"
+                    if i not in found else f"`{spec}` ({len(found[i][0])} checkpoint(s))"
                     for i, spec in enumerate(specs))
     command = shlex.join(["python", "eval/compare.py", *specs] + (["--names", *names] if args.names else [])
                          + (["--split", args.split] if args.split != "test" else [])
+                         + (["--baseline-data", args.baseline_data] if args.baseline_data != "train" else [])
                          + (["--bootstrap", str(args.bootstrap)] if args.bootstrap != 10_000 else [])
                          + (["--seed", str(args.seed)] if args.seed else []))
     table = render(results, names, sources, args.split, len(sides[0]), command)

@@ -34,46 +34,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from marsad.baselines import CrfTagger, LexiconTagger, MajorityRelationBaseline  # noqa: E402
 from marsad.checkpoint import load_checkpoint  # noqa: E402
 from marsad.config import ConfigError, TrainConfig, load_config  # noqa: E402
+from marsad.cv_summary import HEADLINE, summarise, summary_table  # noqa: E402
 from marsad.curves import plot_training_curves, read_training_log  # noqa: E402
 from marsad.data.load import load_splits  # noqa: E402
 from marsad.evaluation import baseline_predictions, predict_examples, score_predictions  # noqa: E402
 from marsad.examples import examples_from_split  # noqa: E402
 from marsad.training import Trainer  # noqa: E402
 
-HEADLINE = [
-    ("entity micro-F1", ("entities", "micro", "f1")),
-    ("ACTOR F1", ("entities", "per_type", "ACTOR", "f1")),
-    ("LOCATION F1", ("entities", "per_type", "LOCATION", "f1")),
-    ("QUANTITY F1", ("entities", "per_type", "QUANTITY", "f1")),
-    ("entity macro-F1", ("entities", "macro", "f1")),
-    ("relation micro-F1 (end-to-end)", ("relations_end_to_end", "micro", "f1")),
-    ("relation micro-F1 (gold entities)", ("relations_gold_entities", "micro", "f1")),
-]
-
-
-def _dig(d: dict, path: tuple[str, ...]) -> float:
-    for k in path:
-        d = d[k]
-    return float(d)
-
-
-def summarise(per_fold: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    out = {}
-    for name, path in HEADLINE:
-        values = [_dig(f, path) for f in per_fold]
-        out[name] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                     "folds": values}
-    return out
-
 
 def render(summary: dict[str, dict[str, dict[str, float]]], command: str, encoder: str, folds: list[int]) -> str:
-    systems = list(summary)
     lines = [f"Cross-validation over folds {folds} (mean ± std over folds; test = fold k, dev = fold k+1).", "",
-             f"Command: `{command}`  ", f"Encoder actually used: `{encoder}`", "",
-             "| score | " + " | ".join(systems) + " |", "|---|" + "---:|" * len(systems)]
-    for name, _ in HEADLINE:
-        cells = [f"{summary[s][name]['mean']:.3f} ± {summary[s][name]['std']:.3f}" for s in systems]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+             f"Command: `{command}`  ", f"Encoder actually used: `{encoder}`", "", *summary_table(summary)]
     return "\n".join(lines) + "\n"
 
 

@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if trained_on is not None and trained_on != wanted:
         parser.error(f"{args.checkpoint} was trained on run {trained_on!r}; its training sentences overlap the "
                      f"{args.split} set of run {wanted!r}. Evaluate it with the matching --fold.")
+    if args.split == "dev" and (meta.get("refit") or {}).get("train_includes_dev"):
+        parser.error(f"{args.checkpoint} is a refit trained on its run's dev sentences too; score it on --split test")
     loaded = load_checkpoint(args.checkpoint)
     examples = examples_from_split(load_splits(args.data, args.fold)[args.split])
     preds = predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing, loaded.max_length,

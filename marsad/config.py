@@ -90,6 +90,11 @@ class TrainConfig:
     eval_batch_size: int = 32
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default
     deterministic: bool = True  # deterministic kernels only, strictly (GPU too); false for an op without one
+    # refitting (eval/refit.py): a checkpoint of this configuration's run whose dev choices (kept epoch, prior
+    # weights, relation threshold) are reused to train afresh, with no dev selection, on train + dev
+    # (refit_include_dev; false keeps dev out, to check on it what refitting does)
+    refit_from: str | None = None
+    refit_include_dev: bool = True
     progress: bool = True
 
     @classmethod
@@ -101,7 +106,7 @@ class TrainConfig:
 
 
 # Fields whose default is None: a sample of the type they take otherwise.
-_OPTIONAL_SAMPLES: dict[str, Any] = {"fallback_model": "", "fold": 0, "num_threads": 0}
+_OPTIONAL_SAMPLES: dict[str, Any] = {"fallback_model": "", "fold": 0, "num_threads": 0, "refit_from": ""}
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -169,7 +174,18 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             raise ConfigError(f"{path}: top level must be a mapping of keys to values")
         values.update(_apply(loaded, str(path)))
     values.update(_apply(parse_overrides(overrides or []), "--set"))
-    cfg = TrainConfig(**values)
+    return _validated(TrainConfig(**values))
+
+
+def config_from_dict(values: dict[str, Any], source: str, overrides: list[str] | None = None) -> TrainConfig:
+    """A config saved as a dict (a checkpoint's ``training_config``), with ``key=value`` overrides; keys
+    added to the code since it was saved take their defaults."""
+    merged = _apply(values, source)
+    merged.update(_apply(parse_overrides(overrides or []), "--set"))
+    return _validated(TrainConfig(**merged))
+
+
+def _validated(cfg: TrainConfig) -> TrainConfig:
     if cfg.fold is not None and not 0 <= cfg.fold < 5:
         raise ConfigError(f"fold must be 0..4 or null, got {cfg.fold}")
     if not 0 < cfg.train_fraction <= 1:

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-# Every metrics.jsonl line has these (written by marsad.training.Trainer).
-REQUIRED_KEYS = ("epoch", "tag_loss", "relation_loss", "dev_entity_f1", "dev_relation_f1", "best_epoch")
+# Every metrics.jsonl line has these (written by marsad.training.Trainer); the dev scores too, except in a
+# refit (trained on train + dev, no selection), whose curves are its losses alone.
+REQUIRED_KEYS = ("epoch", "tag_loss", "relation_loss", "best_epoch")
+DEV_KEYS = ("dev_entity_f1", "dev_relation_f1")
 
 
 class TrainingLogError(ValueError):
@@ -62,6 +64,8 @@ def training_curves_figure(runs: dict[str, list[dict[str, Any]]], title: str = "
         loss_ax.plot(epochs, [r["tag_loss"] for r in records], color=colour, label=f"{name}: tagging")
         loss_ax.plot(epochs, [r["relation_loss"] for r in records], color=colour, linestyle="--",
                      label=f"{name}: relations")
+        if not all(k in r for r in records for k in DEV_KEYS):  # a refit: no dev scores to draw
+            continue
         dev_ax.plot(epochs, [r["dev_entity_f1"] for r in records], color=colour, label=f"{name}: entity")
         dev_ax.plot(epochs, [r["dev_relation_f1"] for r in records], color=colour, linestyle="--",
                     label=f"{name}: relation")
@@ -77,7 +81,8 @@ def training_curves_figure(runs: dict[str, list[dict[str, Any]]], title: str = "
     dev_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (loss_ax, dev_ax):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, ncol=2 if len(runs) > 2 else 1)
+        if ax.get_legend_handles_labels()[0]:  # a refit's log draws no dev lines
+            ax.legend(fontsize=7, ncol=2 if len(runs) > 2 else 1)
     if title:
         loss_ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -61,6 +61,14 @@ def render_model_card(meta: dict[str, Any]) -> str:
                     + (f" (top layer; layer-wise decay {decay} per layer below it)" if decay != 1 else "")
                     + f" and {cfg.get('head_learning_rate')} for the heads, batch {cfg.get('batch_size')}, "
                     f"at most {cfg.get('epochs')} epochs")
+    refit = meta.get("refit")
+    kept = f"Best epoch: {meta.get('epoch')} (chosen by {selection})"
+    if refit:  # trained afresh for the epoch another run kept, with that run's dev-chosen decoding settings
+        sets = "train + dev" if refit.get("train_includes_dev") else "train"
+        epochs = meta.get("epoch")
+        kept = (f"Refit: trained afresh on {sets} for {epochs} epoch{'' if epochs == 1 else 's'}, as many as "
+                f"`{refit.get('path')}` "
+                f"kept (chosen by {selection}), with its dev-chosen prior weights and relation threshold")
     fallback = ""
     if enc.get("fallback_reason"):
         fallback = (f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, which was unavailable "
@@ -81,14 +89,15 @@ conflict news. Schema version {meta.get('schema_version')}.
 - Encoder used: `{enc.get('used')}` (requested: `{enc.get('requested')}`)
 - Training data: Marsad gold corpus, run `{data.get('run')}`, {data.get('train_sentences')} training{subset} and
   {data.get('dev_sentences')} dev sentences; data fingerprint `{data.get('fingerprint', '')[:16]}`
-- Best epoch: {meta.get('epoch')} (chosen by {selection}); seed {cfg.get('seed')};
+- {kept}; seed {cfg.get('seed')};
   preprocessing {meta.get('preprocessing')}{augment}
 - Training: {optimisation}
 - Relation head: {head_line}
 - Tag decoding: {decoding}
 - Relation decision: NONE logit shifted by {meta.get('relation_none_bias', 0.0)} (tuned on dev end-to-end relation F1){relation_prior}
 {fallback}
-## Dev scores (selection set, not a test score)
+## Dev scores ({"none: dev sentences trained this refit" if refit and not meta.get("dev_metrics") else
+                "selection set, not a test score" if not refit else "held out of this refit"})
 
 {_scores_table(meta.get('dev_metrics', {}))}
 

@@ -2,7 +2,8 @@
 
 Reproducible on CPU and GPU (seeded init, shuffling and dropout; deterministic kernels), early stopping
 and best-checkpoint selection on dev scores (``selection_metric``), relation threshold tuned on dev,
-resumable from ``output_dir/last``.
+resumable from ``output_dir/last``. With ``refit_from`` it instead repeats a finished run's dev choices
+on train + dev (:mod:`marsad.refit`).
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ from marsad.model_card import render_model_card
 from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
 from marsad.normalize import check_steps
 from marsad.quantization import ACTIVATION_FILE, activation_absmax
+from marsad.refit import RefitSource, read_refit_source
 from marsad.relation_prior import RelationPrior
 from marsad.schema import BIO_TAGS
 from marsad.selection import DEV_SENTENCES_FILE, LOG_FILE, selection_score
@@ -176,6 +178,11 @@ class Trainer:
         self.splits = load_splits(data_dir, cfg.fold, cfg.train_fraction, cfg.seed)
         self.train_examples = examples_from_split(self.splits["train"])
         self.dev_examples = examples_from_split(self.splits["dev"])
+        run_name = "default (fold0)" if cfg.fold is None else f"fold{cfg.fold}"
+        fingerprint = data_fingerprint(data_dir)
+        self.refit: RefitSource | None = read_refit_source(cfg, run_name, fingerprint) if cfg.refit_from else None
+        if self.refit is not None and cfg.refit_include_dev:  # dev has made its choices: now it trains
+            self.train_examples, self.dev_examples = self.train_examples + self.dev_examples, []
         with self.accelerator.main_process_first():  # one process converts/builds into the cache, the others reuse it
             self.encoder: EncoderChoice = resolve_encoder(
                 cfg.model, cfg.fallback_model, tiny_texts=[e.text for e in self.train_examples],
@@ -228,10 +235,12 @@ class Trainer:
         self.meta_common = {
             **base_meta(cfg.preprocessing, cfg.max_length, head_shape(cfg), crf=cfg.crf),
             "encoder": self.encoder.to_dict(),
-            "data": {"dir": str(data_dir), "run": "default (fold0)" if cfg.fold is None else f"fold{cfg.fold}",
-                     "fingerprint": data_fingerprint(data_dir), "train_sentences": len(self.train_examples),
+            "data": {"dir": str(data_dir), "run": run_name,
+                     "fingerprint": fingerprint, "train_sentences": len(self.train_examples),
                      "dev_sentences": len(self.dev_examples)},
             "training_config": cfg.to_dict(),
+            **({} if self.refit is None else
+               {"refit": {**self.refit.to_dict(), "train_includes_dev": cfg.refit_include_dev}}),
         }
 
     # ---- one epoch ----------------------------------------------------------------------
@@ -410,11 +419,18 @@ class Trainer:
         if self.encoder.fallback_reason:
             logger.warning("training with fallback encoder %s (requested %s: %s)",
                            self.encoder.used, self.encoder.requested, self.encoder.fallback_reason)
-        for epoch in range(start_epoch, cfg.epochs + 1):
+        last_epoch = cfg.epochs if self.refit is None else self.refit.epoch  # the schedule stays cfg.epochs long
+        for epoch in range(start_epoch, last_epoch + 1):
             t0 = time.perf_counter()
             losses = self._train_epoch(epoch)
             record: dict[str, Any] = {"epoch": epoch, **losses, "lr": self.scheduler.get_last_lr()[0]}
-            if acc.is_main_process:
+            if acc.is_main_process and self.refit is not None:  # no selection: log the losses, keep resumable
+                record.update({"seconds": round(time.perf_counter() - t0, 2), "best_epoch": last_epoch})
+                with log_path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record) + "\n")
+                self._save_last(epoch, best, {})
+                logger.info("refit epoch %d of %d: loss %.4f", epoch, last_epoch, losses["loss"])
+            elif acc.is_main_process:
                 model = acc.unwrap_model(self.model)
                 # dev scores and the kept checkpoint are those of the averaged weights, when configured
                 with self.weight_average.swapped_in() if self.weight_average is not None else nullcontext():
@@ -428,10 +444,34 @@ class Trainer:
                             epoch, losses["loss"], record["dev_entity_f1"], record["dev_relation_f1"], best["epoch"])
             acc.wait_for_everyone()
             best = broadcast_object_list([best])[0]
-            if cfg.patience and best["stale"] >= cfg.patience:
+            if self.refit is None and cfg.patience and best["stale"] >= cfg.patience:
                 logger.info("early stopping: no dev %s gain for %d epochs", cfg.selection_metric, cfg.patience)
                 break
+        if acc.is_main_process and self.refit is not None:
+            model = acc.unwrap_model(self.model)
+            with self.weight_average.swapped_in() if self.weight_average is not None else nullcontext():
+                best = self._save_refit(model)
         if acc.is_main_process:
             plot_training_curves({self.out.name: read_training_log(log_path)}, self.out / "training_curves.png",
                                  title=f"{self.encoder.used}, {self.out}")
         return best
+
+    def _save_refit(self, model: JointModel) -> dict[str, Any]:
+        """Save the refit as ``best`` with its source's dev choices; score dev when it was held out."""
+        refit = self.refit
+        model.relation_head.none_bias.fill_(refit.none_bias)
+        if model.lexical_prior is not None:
+            model.lexical_prior.weight = refit.lexical_weight
+        if model.relation_prior is not None:
+            model.relation_prior.weight = refit.relation_weight
+        dev: dict[str, Any] = {}
+        if self.dev_examples:  # refit_include_dev false: dev unseen, scored at the carried-over settings
+            dev = score_predictions(predict_examples(model, self.tokenizer, self.dev_examples, self.cfg.preprocessing,
+                                                     self.cfg.max_length, self.cfg.eval_batch_size))
+        meta = {**self.meta_common, "epoch": refit.epoch, "dev_metrics": dev, "relation_none_bias": refit.none_bias,
+                **priors_meta(model)}
+        save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta),
+                        extra=lambda tmp: self._save_calibration(model, tmp))
+        f1 = {k: dev[key]["micro"]["f1"] if dev else float("nan")
+              for k, key in (("entity_f1", "entities"), ("relation_f1", "relations_end_to_end"))}
+        return {"epoch": refit.epoch, **f1, "none_bias": refit.none_bias, "stale": 0}
