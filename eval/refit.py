@@ -67,7 +67,9 @@ def finished_refit(out: Path, cfg: TrainConfig) -> bool:
     except CheckpointError:
         return False
     saved, wanted = meta.get("training_config", {}), cfg.to_dict()
-    return bool(meta.get("refit")) and all(saved.get(k) == v for k, v in wanted.items() if k not in _NOT_COMPARED)
+    same_source = Path(str(saved.get("refit_from"))).resolve() == Path(cfg.refit_from).resolve()  # symlinked runs
+    return bool(meta.get("refit")) and same_source and all(
+        saved.get(k) == v for k, v in wanted.items() if k not in _NOT_COMPARED | {"refit_from"})
 
 
 def refit_run(run: Path, target: Path, folds: list[int] | None, overrides: list[str]) -> dict[str, Any]:
