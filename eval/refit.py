@@ -118,9 +118,8 @@ def refit_run(run: Path, target: Path, folds: list[int] | None, overrides: list[
         summary[f"{system} on {sets}"] = summarise(results[system])
     dev = ({"dev-selected, in-sample": summarise(original["model_dev"]),
             "refit, unseen": summarise(results["model_dev"])} if all(results["model_dev"]) else None)
-    record = {"source": str(run), "encoder": encoder, "folds": folds, "train_sentences": train_sentences,
-              "summary": summary, "dev_summary": dev, "per_fold": results}
-    return record
+    return {"source": str(run), "encoder": encoder, "folds": folds, "train_sentences": train_sentences,
+            "summary": summary, "dev_summary": dev, "per_fold": results}
 
 
 def render(record: dict[str, Any]) -> str:
