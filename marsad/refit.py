@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from marsad.checkpoint import read_meta
+from marsad.checkpoint import CheckpointError, read_meta
 from marsad.config import ConfigError, TrainConfig
 
 # Settings a refit may change without making the source's choices meaningless for it.
@@ -38,7 +38,7 @@ def read_refit_source(cfg: TrainConfig, run_name: str, fingerprint: str) -> Refi
     directory = Path(cfg.refit_from)
     try:
         meta = read_meta(directory)
-    except Exception as exc:  # a missing or foreign directory: say so as a config error
+    except CheckpointError as exc:  # a missing or foreign directory: say so as a config error
         raise ConfigError(f"refit_from: {exc}") from exc
     if meta.get("refit"):
         raise ConfigError(f"refit_from: {directory} is itself a refit; refit from the dev-selected run it came from")
