@@ -1,6 +1,6 @@
 """Refit finished cross-validation runs on train + dev and score them on test, beside the originals.
 
-    python eval/refit.py RUN [--folds 0 1 2 3 4] [--name refit] [--set key=value ...]
+    python eval/refit.py RUN [--folds 0 1 2 3 4] [--name refit] [--set key=value ...] [--overwrite]
 
 RUN is an ``eval/crossval.py`` output directory (``results.json``, ``fold<k>/best/``) or a seed study
 (``seed<s>/`` runs, from ``crossval.py --seeds``). For every fold k of every run it trains fold k's
@@ -15,7 +15,9 @@ RUN RUN/refit`` pairs the two on the same sentences) and ``results.md`` / ``resu
 original model and baselines beside the refitted ones; for a study ``seed<s>/`` runs and ``seeds.md``.
 ``--set refit_include_dev=false`` keeps dev out of the refit (with, e.g., ``--set train_fraction=1``
 on a learning-curve run): each fold then also reports dev, unseen, at the carried-over settings.
-A fold whose refit checkpoint already exists from the same source and settings is read back.
+A fold whose refit checkpoint already exists from the same source and settings is read back; one made
+with other settings stops the run before anything trains, naming the differences (``--overwrite``
+retrains it).
 """
 from __future__ import annotations
 
@@ -60,16 +62,40 @@ def refit_config(source: Path, fold: int, out: Path, overrides: list[str]) -> Tr
                             [*overrides, f"fold={fold}", f"refit_from={source}", f"output_dir={out}"])
 
 
-def finished_refit(out: Path, cfg: TrainConfig) -> bool:
-    """Whether ``out/best`` is a refit of the same source with the same settings (read back, not retrained)."""
+def refit_differences(out: Path, cfg: TrainConfig) -> list[str] | None:
+    """How the refit in ``out/best`` differs from the one ``cfg`` asks for: None when there is none,
+    [] when it is the same refit (read back, not retrained), else ``"key: there, here"`` per difference."""
     try:
         meta = read_meta(out / "best")
     except CheckpointError:
-        return False
+        return None
+    if not meta.get("refit"):
+        return ["refit: not a refit there"]
     saved, wanted = meta.get("training_config", {}), cfg.to_dict()
-    same_source = Path(str(saved.get("refit_from"))).resolve() == Path(cfg.refit_from).resolve()  # symlinked runs
-    return bool(meta.get("refit")) and same_source and all(
-        saved.get(k) == v for k, v in wanted.items() if k not in _NOT_COMPARED | {"refit_from"})
+    differences = [] if Path(str(saved.get("refit_from"))).resolve() == Path(cfg.refit_from).resolve() else [
+        f"refit_from: {saved.get('refit_from')!r} there, {cfg.refit_from!r} here"]  # resolved: symlinked runs
+    return differences + [f"{k}: {saved.get(k)!r} there, {v!r} here" for k, v in wanted.items()
+                          if k not in _NOT_COMPARED | {"refit_from"} and saved.get(k) != v]
+
+
+def finished_refit(out: Path, cfg: TrainConfig) -> bool:
+    """Whether ``out/best`` is a refit of the same source with the same settings (read back, not retrained)."""
+    return refit_differences(out, cfg) == []
+
+
+def other_refits(runs: list[Path], targets: list[Path], folds: list[int] | None, overrides: list[str]) -> list[str]:
+    """Refit checkpoints already in the output made with other settings, one line each. Checked before any
+    training: retraining over them would silently replace results a README may cite (a forgotten
+    ``--set num_threads=1`` alone changes what a refit learns)."""
+    found = []
+    for run, target in zip(runs, targets):
+        done = json.loads((run / "results.json").read_text(encoding="utf-8"))
+        for k in (done["folds"] if folds is None else [k for k in folds if k in done["folds"]]):
+            out = target / f"fold{k}"
+            differences = refit_differences(out, refit_config(run / f"fold{k}" / "best", k, out, overrides))
+            if differences:
+                found.append(f"{out / 'best'} ({'; '.join(differences)})")
+    return found
 
 
 def refit_run(run: Path, target: Path, folds: list[int] | None, overrides: list[str]) -> dict[str, Any]:
@@ -157,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, nargs="+", default=None, help="default: every fold the run has")
     parser.add_argument("--name", default="refit", help="output subdirectory (default: refit)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="retrain refits already in the output that were made with other settings")
     args = parser.parse_args(argv)
     if any(o.split("=", 1)[0].strip() in {"fold", "refit_from", "output_dir"} for o in args.overrides):
         parser.error("fold, refit_from and output_dir come from the run being refitted; do not --set them")
@@ -166,9 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs = runs_in(args.run)
         study = runs != [args.run]
+        # the output mirrors the input: RUN/<name>/fold<k>, STUDY/<name>/seed<s>/fold<k>
+        targets = [args.run / args.name / run.name if study else run / args.name for run in runs]
+        stale = [] if args.overwrite else other_refits(runs, targets, args.folds, args.overrides)
+        if stale:
+            parser.error("refits made with other settings are already there:\n  " + "\n  ".join(stale)
+                         + "\nrepeat their settings with --set, write elsewhere with --name, or retrain them "
+                           "with --overwrite")
         per_run = {}
-        for run in runs:  # the output mirrors the input: RUN/<name>/fold<k>, STUDY/<name>/seed<s>/fold<k>
-            target = args.run / args.name / run.name if study else run / args.name
+        for run, target in zip(runs, targets):
             target.mkdir(parents=True, exist_ok=True)
             record = {"command": command, **refit_run(run, target, args.folds, args.overrides)}
             (target / "results.json").write_text(json.dumps(record, indent=1) + "\n")

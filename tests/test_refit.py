@@ -125,3 +125,20 @@ def test_train_command_refits_after_training(data_dir, tmp_path, capsys):
     assert "refit: " in capsys.readouterr().out
     with pytest.raises(SystemExit):
         train.main([*common, "--refit", "--set", f"refit_from={tmp_path / 'best'}"])
+
+
+def test_refit_stops_before_replacing_a_refit_made_with_other_settings(cv_run, capsys):
+    refit = load_script("eval/refit.py")
+    assert refit.main([str(cv_run), "--name", "guarded"]) == 0
+    best = cv_run / "guarded" / f"fold{FOLD}" / "best"
+    before = (best / "model.safetensors").stat().st_mtime_ns
+    capsys.readouterr()
+    with pytest.raises(SystemExit):  # a forgotten or extra --set must not silently retrain over it
+        refit.main([str(cv_run), "--name", "guarded", "--set", "num_threads=1"])
+    err = capsys.readouterr().err
+    assert str(best) in err and "num_threads" in err and "--overwrite" in err
+    assert (best / "model.safetensors").stat().st_mtime_ns == before
+    assert refit.main([str(cv_run), "--name", "guarded", "--set", "num_threads=1", "--overwrite"]) == 0
+    assert json.loads((best / "marsad.json").read_text())["training_config"]["num_threads"] == 1
+    assert refit.main([str(cv_run), "--name", "guarded", "--set", "num_threads=1"]) == 0  # now the same: read back
+    assert "reusing the finished refit" in capsys.readouterr().out
