@@ -10,7 +10,8 @@ A and B are each a checkpoint directory, a cross-validation run (``fold*/best/``
 Every checkpoint is scored on its own run's held-out sentences, so nothing is scored that it was
 trained on; the per-sentence counts of a side are summed over its folds and seeds, and the two sides
 must cover the same sentences. Prints, and with ``--out`` writes as ``compare.md`` / ``compare.json``,
-each score for A and B (micro F1 pooled over all sentences, not the mean of fold scores), B − A,
+each score (entities: micro and per type; relations: micro and per label, end-to-end and with gold
+entities) for A and B (micro F1 pooled over all sentences, not the mean of fold scores), B − A,
 its 95% paired-bootstrap interval and the share of resamples where B is ahead.
 """
 from __future__ import annotations

@@ -12,6 +12,7 @@ from marsad.data.load import load_splits
 from marsad.evaluation import EvalPredictions
 from marsad.examples import examples_from_split
 from marsad.inference import SentenceOutput, WordRelation
+from marsad.schema import RELATION_TYPES
 
 
 def test_paired_difference_hand_computed():
@@ -64,6 +65,15 @@ def test_sentence_scores_count_per_type_and_a_reversed_relation(data_dir):
     # direction wrong: one FP and one FN
     assert s1["relation micro-F1 (end-to-end)"] == (len(examples[1].relations) - 1, 1, 1)
     assert s2["relation micro-F1 (end-to-end)"] == (len(examples[2].relations), 0, 0)
+    # per relation label: the reversed one is its own label's FP and FN, and the labels sum to the micro counts
+    flipped = examples[1].relations[0].label
+    same_label = sum(r.label == flipped for r in examples[1].relations)
+    assert s1[f"{flipped} F1 (end-to-end)"] == (same_label - 1, 1, 1)
+    assert s1[f"{flipped} F1 (gold entities)"] == (same_label, 0, 0)
+    for row in (s0, s1, s2):
+        for setting in ("end-to-end", "gold entities"):
+            per_label = [row[f"{label} F1 ({setting})"] for label in RELATION_TYPES]
+            assert tuple(map(sum, zip(*per_label))) == row[f"relation micro-F1 ({setting})"]
 
 
 def test_compare_script_against_itself_and_the_crf(tiny_run, data_dir, tmp_path, capsys):
