@@ -16,7 +16,7 @@ from typing import Any
 import sklearn_crfsuite
 
 from marsad.schema import BIO_TAGS, NO_RELATION, RELATION_TYPES, candidate_pairs, relation_fits
-from marsad.words import SPLIT_PUNCTUATION
+from marsad.words import is_punctuation
 
 # ---------------------------------------------------------------------------------------------- data
 
@@ -92,7 +92,7 @@ def _char_class(c: str) -> str:
         return "d"
     if c.isalpha():
         return "a" if "ARABIC" in unicodedata.name(c, "") else "x" if c.isascii() else "o"
-    if c in SPLIT_PUNCTUATION or unicodedata.category(c).startswith("P"):
+    if is_punctuation(c):
         return "p"
     return "s"
 

@@ -1,17 +1,29 @@
 """Word segmentation per the schema's word rule; the one tokeniser used by data, training and prediction.
 
-Words are whitespace-separated runs with each listed punctuation mark split off as a word of its
-own. Fused proclitics stay in the word. A tatweel-joined preposition ("لـ", "بـ") is split from a
-following punctuation mark (because the mark is split off) but stays fused before a number or word.
+Words are whitespace-separated runs with every Unicode punctuation mark (general category P)
+split off as a word of its own, except a decimal or thousands separator (. , ٫ ٬) between two
+digits, which stays inside the number. Digits are Western, Eastern Arabic and Persian alike.
+Fused proclitics stay in the word. A tatweel-joined preposition ("لـ", "بـ") is split from a
+following punctuation mark (because the mark is split off) but stays fused before a number or
+word: tatweel is a letter modifier (category Lm), not punctuation.
 """
 from __future__ import annotations
 
-import re
+import unicodedata
 
-# The schema's punctuation list: ، . , : ؛ ! ؟ ? « » " ' ( ) [ ] - …
-SPLIT_PUNCTUATION = "،.,:؛!؟?«»\"'()[]-…"
-_PUNCT_CLASS = re.escape(SPLIT_PUNCTUATION)
-_WORD_RE = re.compile(rf"[{_PUNCT_CLASS}]|[^\s{_PUNCT_CLASS}]+")
+import regex
+
+DIGITS = "0-9٠-٩۰-۹"
+NUMBER_SEPARATORS = ".,٫٬"
+# A word: non-space, non-punctuation characters, or a separator flanked by two digits.
+_WORD_RE = regex.compile(
+    rf"(?:[^\s\p{{P}}]|(?<=[{DIGITS}])[{regex.escape(NUMBER_SEPARATORS)}](?=[{DIGITS}]))+|\p{{P}}"
+)
+
+
+def is_punctuation(char: str) -> bool:
+    """Whether ``char`` is split off as a word of its own (Unicode general category P)."""
+    return unicodedata.category(char).startswith("P")
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:

@@ -32,3 +32,14 @@ def test_sentences_split_on_newlines_and_terminators_not_brackets():
 def test_furniture_kept_when_asked():
     assert [s.text for s in split_sentences("تويتر", drop_furniture=False)] == ["تويتر"]
     assert split_sentences("تويتر") == []
+
+
+def test_every_unicode_punctuation_mark_is_split_off():
+    text = "“حماس” – غزة/رفح؛ قال—نعم ‘أ’ 90%"
+    assert split_words(text) == ["“", "حماس", "”", "–", "غزة", "/", "رفح", "؛", "قال", "—", "نعم",
+                                 "‘", "أ", "’", "90", "%"]
+
+
+def test_separators_between_digits_stay_in_the_number_in_every_script():
+    assert split_words("3.5 و1,200 و٣٫٥ و۱۲٬۵۰۰") == ["3.5", "و1,200", "و٣٫٥", "و۱۲٬۵۰۰"]
+    assert split_words("بلغ 300. ثم 4، و٥,") == ["بلغ", "300", ".", "ثم", "4", "،", "و٥", ","]
