@@ -4,7 +4,6 @@ Layout (all written into a temp dir and swapped into place atomically):
   config.json, model.safetensors     the tagger; loads with AutoModelForTokenClassification
   tokenizer.json, tokenizer_config.json, ...
   relation_head.safetensors          the relation head's weights
-  tag_transitions.safetensors        (CRF models) learned tag-transition scores, see marsad.crf
   marsad.json                        schema, label sets, preprocessing, encoder provenance, data hash,
                                      training config, dev metrics
   README.md                          model card
@@ -27,7 +26,6 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerBase
 
-from marsad.crf import TagTransitions
 from marsad.fileio import atomic_directory
 from marsad.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.modeling import RELATION_LABELS, JointModel, RelationHead
@@ -36,7 +34,6 @@ from marsad.schema import BIO_TAGS, ENTITY_TYPES, SCHEMA_VERSION
 
 META_FILE = "marsad.json"
 RELATION_FILE = "relation_head.safetensors"
-TRANSITIONS_FILE = "tag_transitions.safetensors"
 FORMAT_VERSION = 1
 
 
@@ -59,8 +56,7 @@ class Loaded:
         return int(self.meta["max_length"])
 
 
-def base_meta(preprocessing: list[str], max_length: int, head_shape: dict[str, Any], crf: bool = False
-              ) -> dict[str, Any]:
+def base_meta(preprocessing: list[str], max_length: int, head_shape: dict[str, Any]) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "schema_version": SCHEMA_VERSION,
@@ -70,7 +66,6 @@ def base_meta(preprocessing: list[str], max_length: int, head_shape: dict[str, A
         "preprocessing": list(preprocessing),
         "max_length": max_length,
         "relation_head": head_shape,
-        "tag_transitions": crf,
     }
 
 
@@ -80,9 +75,6 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
 
     ``extra(tmp_dir)`` may add files (e.g. optimizer state) inside the same atomic write.
     """
-    if bool(meta.get("tag_transitions")) != (model.transitions is not None):
-        raise ValueError(f"meta tag_transitions={meta.get('tag_transitions')!r} but the model "
-                         f"{'has' if model.transitions is not None else 'has no'} CRF transitions")
     for key, described in priors_meta(model).items():
         if meta.get(key) != described:
             what = key.replace("_", " ")
@@ -93,9 +85,6 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
         tokenizer.save_pretrained(tmp)
         state = {k: v.detach().cpu().contiguous() for k, v in model.relation_head.state_dict().items()}
         save_file(state, str(tmp / RELATION_FILE))
-        if model.transitions is not None:
-            save_file({k: v.detach().cpu().contiguous() for k, v in model.transitions.state_dict().items()},
-                      str(tmp / TRANSITIONS_FILE))
         for prior in (model.lexical_prior, model.relation_prior):
             if prior is not None:
                 prior.save(tmp)
@@ -160,22 +149,19 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot load tagger/tokenizer from {directory}: {exc}") from exc
     shape = meta["relation_head"]
+    retired = {key: value for key, value in (("projection", shape.get("projection", 0)),
+                                             ("tag_transitions", meta.get("tag_transitions", False))) if value}
+    if retired:  # options retired after losing on dev (git tag retired-options); their weights have no reader now
+        raise CheckpointError(f"{directory / META_FILE}: the model uses retired option(s) {retired} "
+                              "(see docs/experiments.md, 'Retired options'); load it with the code at tag retired-options")
     head = RelationHead(tagger.config.hidden_size, shape["mlp_hidden"], shape["feature_dim"], shape["dropout"],
-                        shape.get("projection", 0), shape.get("left_context", 0))
+                        shape.get("left_context", 0))
     try:
         state = load_file(str(rel_path))
         head.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - any corruption or shape mismatch is a checkpoint error
         raise CheckpointError(f"{rel_path} does not fit the relation head described in {META_FILE} "
                               f"(hidden {tagger.config.hidden_size}, {shape}): {exc}") from exc
-    transitions = None
-    if meta.get("tag_transitions"):  # older checkpoints lack the key: no CRF
-        trans_path = _require(directory / TRANSITIONS_FILE, "CRF tag transitions; marsad.json says the model has them")
-        transitions = TagTransitions(len(BIO_TAGS))
-        try:
-            transitions.load_state_dict(load_file(str(trans_path)))
-        except Exception as exc:  # noqa: BLE001
-            raise CheckpointError(f"{trans_path} does not hold {len(BIO_TAGS)}-tag CRF transitions: {exc}") from exc
     prior = None
     if meta.get("lexical_prior"):  # older checkpoints lack the key: no prior
         prior_path = _require(directory / PRIOR_FILE, "lexical prior CRF; marsad.json says the model has one")
@@ -190,5 +176,5 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
             relation_prior = RelationPrior.load(prior_file, float(meta["relation_prior"]["weight"]))
         except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
             raise CheckpointError(f"{prior_file} is not a relation prior written by this code: {exc!r}") from exc
-    model = JointModel(tagger, head, transitions, prior, relation_prior).to(device).eval()
+    model = JointModel(tagger, head, prior, relation_prior).to(device).eval()
     return Loaded(model, tokenizer, meta)

@@ -14,6 +14,17 @@ import yaml
 
 SELECTION_METRICS = ("entity", "entity+relation")
 
+# Options that lost on dev and were removed with their code (git tag retired-options; the record is in
+# docs/experiments.md), with the value that meant "off". A saved config may still hold them at that value.
+RETIRED_OPTIONS: dict[str, Any] = {
+    "crf": False,
+    "crf_learning_rate": 1.0e-2,  # only read with crf: true; saved configs carry the old default
+    "weight_average_decay": 0.0,
+    "mention_replacement": 0.0,
+    "layer_lr_decay": 1.0,
+    "relation_projection": 0,
+}
+
 
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the key and the file."""
@@ -53,19 +64,7 @@ class TrainConfig:
     # ~20 dev sentences could otherwise keep a barely trained model (it happened: see README)
     select_after_warmup: bool = False
     freeze_word_embeddings: bool = False
-    # <1: layer-wise learning-rate decay, encoder layer l of L (1 = lowest) trains at learning_rate * d**(L - l)
-    # and the embeddings at d**L (lower layers hold the general features ~60 sentences should not overwrite);
-    # 1 = one rate for the whole encoder
-    layer_lr_decay: float = 1.0
-    # >0: evaluate and keep an exponential moving average of the trainable weights (this decay per
-    # optimizer step) instead of the weights themselves (marsad.weight_average); 0 = off
-    weight_average_decay: float = 0.0
-    # per epoch, swap each training mention for a random training mention of its type with this
-    # probability (marsad.augment); 0 trains on the gold sentences as they are
-    mention_replacement: float = 0.0
     # heads
-    crf: bool = False  # learned tag transitions over words (linear-chain CRF) instead of per-word softmax
-    crf_learning_rate: float = 1.0e-2
     # mix a feature CRF's tag marginals (trained on the same training sentences) into tag decoding,
     # with a weight chosen on dev entity F1 (marsad.lexical_prior)
     lexical_prior: bool = False
@@ -74,7 +73,6 @@ class TrainConfig:
     relation_prior: bool = False
     relation_weight: float = 1.0  # joint loss = tagging + relation_weight * relation
     relation_hidden: int = 256
-    relation_projection: int = 0  # >0: project encoder states to this size inside the relation head
     relation_left_context: int = 0  # >0: also max-pool this many sub-words before the earlier mention
     width_embedding_dim: int = 32
     none_weight: float = 0.25  # class weight of NONE in the relation loss (NONE dominates the pairs)
@@ -141,10 +139,21 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     return value
 
 
+def drop_retired(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """``values`` without the retired options that are "off"; a retired option set to anything else
+    is an error, since the code that honoured it is gone."""
+    on = {k: v for k, v in values.items() if k in RETIRED_OPTIONS and v != RETIRED_OPTIONS[k]}
+    if on:
+        raise ConfigError(f"{source}: retired option(s) {on} (off values: "
+                          f"{ {k: RETIRED_OPTIONS[k] for k in on} }); they lost on dev and were removed "
+                          "(docs/experiments.md, 'Retired options'; the code is at git tag retired-options)")
+    return {k: v for k, v in values.items() if k not in RETIRED_OPTIONS}
+
+
 def _apply(values: dict[str, Any], source: str) -> dict[str, Any]:
     known = set(TrainConfig.field_names())
     out = {}
-    for key, value in values.items():
+    for key, value in drop_retired(values, source).items():
         if key not in known:
             raise ConfigError(f"{source}: unknown config key {key!r} (known keys: {', '.join(sorted(known))})")
         out[key] = _coerce(key, value, source)
@@ -179,7 +188,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 
 def config_from_dict(values: dict[str, Any], source: str, overrides: list[str] | None = None) -> TrainConfig:
     """A config saved as a dict (a checkpoint's ``training_config``), with ``key=value`` overrides; keys
-    added to the code since it was saved take their defaults."""
+    added to the code since it was saved take their defaults, retired keys at their "off" value are
+    dropped (:func:`drop_retired`)."""
     merged = _apply(values, source)
     merged.update(_apply(parse_overrides(overrides or []), "--set"))
     return _validated(TrainConfig(**merged))
@@ -190,12 +200,6 @@ def _validated(cfg: TrainConfig) -> TrainConfig:
         raise ConfigError(f"fold must be 0..4 or null, got {cfg.fold}")
     if not 0 < cfg.train_fraction <= 1:
         raise ConfigError(f"train_fraction must be in (0, 1] (1 = all training sentences), got {cfg.train_fraction}")
-    if not 0.0 <= cfg.mention_replacement <= 1.0:
-        raise ConfigError(f"mention_replacement is a probability (0..1), got {cfg.mention_replacement}")
-    if not 0.0 <= cfg.weight_average_decay < 1.0:
-        raise ConfigError(f"weight_average_decay must be in [0, 1) (0 = off), got {cfg.weight_average_decay}")
-    if not 0 < cfg.layer_lr_decay <= 1:
-        raise ConfigError(f"layer_lr_decay must be in (0, 1] (1 = off), got {cfg.layer_lr_decay}")
     if cfg.selection_metric not in SELECTION_METRICS:
         raise ConfigError(f"selection_metric must be one of {', '.join(SELECTION_METRICS)}, got {cfg.selection_metric!r}")
     return cfg

@@ -1,14 +1,9 @@
 """Constrained Viterbi decoding: the tag sequence is always valid IOB2 (no I-X without B-X/I-X before it)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from marsad.schema import BIO_TAGS
-
-if TYPE_CHECKING:
-    from marsad.crf import TransitionScores
 
 
 def allowed_transitions(tags: tuple[str, ...] = BIO_TAGS) -> tuple[np.ndarray, np.ndarray]:
@@ -26,31 +21,22 @@ def allowed_transitions(tags: tuple[str, ...] = BIO_TAGS) -> tuple[np.ndarray, n
 _START, _TRANS = allowed_transitions()
 
 
-def viterbi_decode(log_probs: np.ndarray, transitions: TransitionScores | None = None) -> list[int]:
-    """Best valid IOB2 tag-id path for one sequence of per-word log-probabilities ``[L, T]``.
-
-    ``transitions`` (a CRF's learned scores, :mod:`marsad.crf`) are added to the path score; without
-    them every valid step scores 0. Per-word log-softmax differs from raw CRF emissions by a constant
-    per word, which moves every path equally, so the best path is the CRF's.
-    """
+def viterbi_decode(log_probs: np.ndarray) -> list[int]:
+    """Best valid IOB2 tag-id path for one sequence of per-word log-probabilities ``[L, T]``
+    (every valid step scores 0, every invalid one is forbidden)."""
     length = log_probs.shape[0]
     if length == 0:
         return []
     neg = -1e9
     trans_pen = np.where(_TRANS, 0.0, neg)
     start_pen = np.where(_START, 0.0, neg)
-    end_score = 0.0
-    if transitions is not None:
-        trans_pen = trans_pen + transitions.trans
-        start_pen = start_pen + transitions.start
-        end_score = transitions.end
     score = log_probs[0] + start_pen
     back = np.zeros((length, log_probs.shape[1]), dtype=np.int64)
     for i in range(1, length):
         cand = score[:, None] + trans_pen  # [prev, cur]
         back[i] = cand.argmax(axis=0)
         score = cand.max(axis=0) + log_probs[i]
-    path = [int((score + end_score).argmax())]
+    path = [int(score.argmax())]
     for i in range(length - 1, 0, -1):
         path.append(int(back[i, path[-1]]))
     return path[::-1]

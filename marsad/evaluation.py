@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from marsad.baselines import MajorityRelationBaseline
-from marsad.crf import TransitionScores
 from marsad.data.corpus import bio_to_spans
 from marsad.examples import Example
 from marsad.inference import SentenceOutput, WordEntity, WordRelation, decode_entities, extract_both
@@ -170,7 +169,7 @@ def tune_relation_prior(preds: EvalPredictions, prior: RelationPrior | None,
     return weight, bias
 
 
-def tune_prior_weight(preds: EvalPredictions, prior: LexicalPrior, transitions: TransitionScores | None = None,
+def tune_prior_weight(preds: EvalPredictions, prior: LexicalPrior,
                       grid: tuple[float, ...] = WEIGHT_GRID) -> float:
     """The lexical-prior weight that maximises entity micro-F1 on ``preds`` (ties: the smaller weight).
 
@@ -180,8 +179,7 @@ def tune_prior_weight(preds: EvalPredictions, prior: LexicalPrior, transitions: 
     gold = [ex.tags for ex in preds.examples]
 
     def f1_at(weight: float) -> float:
-        predicted = [output_tags(ex, SentenceOutput(decode_entities(out.word_log_probs, transitions, prior, lp,
-                                                                    weight)))
+        predicted = [output_tags(ex, SentenceOutput(decode_entities(out.word_log_probs, prior, lp, weight)))
                      for ex, out, lp in zip(preds.examples, preds.end_to_end, crf_log_probs)]
         return entity_scores(gold, predicted)["micro"]["f1"]
 

@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from marsad.crf import TransitionScores
 from marsad.decoding import viterbi_decode
 from marsad.encoding import Window, make_windows
 from marsad.lexical_prior import LexicalPrior
@@ -93,13 +92,12 @@ def tags_to_entities(tag_ids: list[int], word_log_probs: np.ndarray | None = Non
     return out
 
 
-def decode_entities(word_log_probs: np.ndarray, transitions: TransitionScores | None = None,
-                    prior: LexicalPrior | None = None, prior_log_probs: np.ndarray | None = None,
+def decode_entities(word_log_probs: np.ndarray, prior: LexicalPrior | None = None, prior_log_probs: np.ndarray | None = None,
                     weight: float | None = None) -> list[WordEntity]:
     """Constrained Viterbi over the encoder's tag scores, mixed with the lexical prior's when given."""
     scores = word_log_probs if prior is None or prior_log_probs is None else prior.mix(
         word_log_probs, prior_log_probs, weight)
-    return tags_to_entities(viterbi_decode(scores, transitions), scores)
+    return tags_to_entities(viterbi_decode(scores), scores)
 
 
 def candidate_pairs(entities: list[WordEntity]) -> list[tuple[int, int]]:
@@ -180,7 +178,6 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
     model.eval()
     device = next(model.parameters()).device
     none_bias = float(model.relation_head.none_bias)
-    transitions = model.transition_scores()
     prior = model.lexical_prior if model.lexical_prior is not None and model.lexical_prior.weight else None
     windows = [make_windows(tokenizer, words, preprocessing, max_length) for words in sentences]
     prior_lp = [prior.log_marginals(words) if prior is not None and predicted else None for words in sentences]
@@ -214,7 +211,7 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
                 pending_multi.add(s)
                 continue
             for outputs, source in settings.values():
-                outputs[s].entities = (decode_entities(word_lp[s], transitions, prior, prior_lp[s])
+                outputs[s].entities = (decode_entities(word_lp[s], prior, prior_lp[s])
                                        if source is None else list(source[s]))
                 pairs = candidate_pairs(outputs[s].entities)
                 if pairs:
@@ -231,7 +228,7 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
     for s in sorted(pending_multi):
         for outputs, source in settings.values():
             if source is None:
-                outputs[s].entities = decode_entities(word_lp[s], transitions, prior, prior_lp[s])
+                outputs[s].entities = decode_entities(word_lp[s], prior, prior_lp[s])
             else:
                 outputs[s].entities = list(source[s])
             _finish_multi_window(model, tokenizer, windows[s], outputs[s], device)

@@ -29,9 +29,7 @@ def render_model_card(meta: dict[str, Any]) -> str:
     enc = meta.get("encoder", {})
     data = meta.get("data", {})
     cfg = meta.get("training_config", {})
-    decoding = ("constrained Viterbi with learned tag transitions (linear-chain CRF, "
-                "`tag_transitions.safetensors`; the transformers pipeline does not use them)"
-                if meta.get("tag_transitions") else "constrained Viterbi (valid IOB2 only)")
+    decoding = "constrained Viterbi (valid IOB2 only)"
     prior = meta.get("lexical_prior")
     if prior:
         decoding += (f", over the encoder's tag log-probabilities mixed with weight {prior['weight']} with a "
@@ -47,19 +45,13 @@ def render_model_card(meta: dict[str, Any]) -> str:
                  + "; context pooled between the mentions"
                  + (f" and over the {head['left_context']} sub-words before the earlier one"
                     if head.get("left_context") else ""))
-    augment = (f"; mention replacement p={cfg['mention_replacement']}" if cfg.get("mention_replacement") else "")
     subset = (f" (a share of {cfg['train_fraction']} of the run's training sentences, drawn with the seed: a "
               "learning-curve point, not a full model)" if cfg.get("train_fraction", 1.0) < 1 else "")
     metric = cfg.get("selection_metric", TrainConfig.selection_metric)
     selection = (_SELECTION_WORDS.get(metric, f"dev {metric} F1")
                  + (", among the epochs after the learning-rate warm-up" if cfg.get("select_after_warmup") else ""))
-    if cfg.get("weight_average_decay"):  # the saved weights are the average, not one step's
-        selection += (f"; the weights are an exponential moving average over optimizer steps, decay "
-                      f"{cfg['weight_average_decay']}")
-    decay = cfg.get("layer_lr_decay", 1.0)
     optimisation = (f"AdamW, learning rate {cfg.get('learning_rate')} for the encoder"
-                    + (f" (top layer; layer-wise decay {decay} per layer below it)" if decay != 1 else "")
-                    + f" and {cfg.get('head_learning_rate')} for the heads, batch {cfg.get('batch_size')}, "
+                    f" and {cfg.get('head_learning_rate')} for the heads, batch {cfg.get('batch_size')}, "
                     f"at most {cfg.get('epochs')} epochs")
     refit = meta.get("refit")
     kept = f"Best epoch: {meta.get('epoch')} (chosen by {selection})"
@@ -90,7 +82,7 @@ conflict news. Schema version {meta.get('schema_version')}.
 - Training data: Marsad gold corpus, run `{data.get('run')}`, {data.get('train_sentences')} training{subset} and
   {data.get('dev_sentences')} dev sentences; data fingerprint `{data.get('fingerprint', '')[:16]}`
 - {kept}; seed {cfg.get('seed')};
-  preprocessing {meta.get('preprocessing')}{augment}
+  preprocessing {meta.get('preprocessing')}
 - Training: {optimisation}
 - Relation head: {head_line}
 - Tag decoding: {decoding}

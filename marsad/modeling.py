@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from marsad.crf import TagTransitions, TransitionScores
 from marsad.lexical_prior import LexicalPrior
 from marsad.schema import ENTITY_TYPES, NO_RELATION, RELATION_TYPES, relation_fits
 
@@ -109,21 +108,15 @@ def _range_max(hidden: torch.Tensor, example: torch.Tensor,
 
 
 class RelationHead(nn.Module):
-    """``projection > 0`` first maps the encoder states to that many dimensions (fewer weights to fit
-    from ~100 training relations); 0 uses them as they are.
-
-    ``left_context > 0`` adds a max-pool over that many sub-words before the earlier span: Arabic
+    """``left_context > 0`` adds a max-pool over that many sub-words before the earlier span: Arabic
     news is largely verb-first ("سيطرت قوات النظام على الميادين"), so the word that names the relation
     often precedes both mentions rather than standing between them.
     """
 
     def __init__(self, hidden_size: int, mlp_hidden: int = 256, feature_dim: int = 32, dropout: float = 0.1,
-                 projection: int = 0, left_context: int = 0):
+                 left_context: int = 0):
         super().__init__()
         self.left_context = left_context
-        self.project = (nn.Sequential(nn.Linear(hidden_size, projection), nn.GELU()) if projection
-                        else nn.Identity())
-        hidden_size = projection or hidden_size
         self.width_emb = nn.Embedding(WIDTH_BUCKETS, feature_dim)
         self.type_emb = nn.Embedding(len(ENTITY_TYPES), feature_dim)
         self.distance_emb = nn.Embedding(2 * len(_DIST_EDGES), feature_dim)
@@ -153,7 +146,6 @@ class RelationHead(nn.Module):
 
     def forward(self, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
         """Logits ``[P, len(RELATION_LABELS)]`` with type-invalid labels set to -inf."""
-        hidden = self.project(hidden)
         head = self._span(hidden, pairs.example, pairs.head_first, pairs.head_last, pairs.head_width, pairs.head_type)
         tail = self._span(hidden, pairs.example, pairs.tail_first, pairs.tail_last, pairs.tail_width, pairs.tail_type)
         parts = [head, tail, *self._context(hidden, pairs), self.distance_emb(pairs.distance),
@@ -166,39 +158,30 @@ class RelationHead(nn.Module):
 
 class JointModel(nn.Module):
     """Tagger (a HF token-classification model) + relation head over the same hidden states, and
-    optionally learned tag transitions (a CRF over words, :mod:`marsad.crf`) and a feature CRF
-    whose marginals are mixed into the tag scores at decoding time (:mod:`marsad.lexical_prior`),
+    optionally a feature CRF whose marginals are mixed into the tag scores at decoding time (:mod:`marsad.lexical_prior`),
     and a feature classifier whose relation probabilities are mixed into the head's
     (:mod:`marsad.relation_prior`). The two priors are not modules: no tensors, no gradient."""
 
-    def __init__(self, tagger: nn.Module, relation_head: RelationHead, transitions: TagTransitions | None = None,
+    def __init__(self, tagger: nn.Module, relation_head: RelationHead,
                  lexical_prior: LexicalPrior | None = None, relation_prior: RelationPrior | None = None):
         super().__init__()
         self.tagger = tagger
         self.relation_head = relation_head
-        self.transitions = transitions
         self.lexical_prior = lexical_prior
         self.relation_prior = relation_prior
-
-    def transition_scores(self) -> TransitionScores | None:
-        """What Viterbi adds to the emissions: the CRF's scores, or None (constraints only)."""
-        return None if self.transitions is None else self.transitions.scores()
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, tag_labels: torch.Tensor | None = None,
                 pairs: PairBatch | Callable[[torch.Tensor], PairBatch | None] | None = None,
                 ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None, PairBatch | None]:
         """Returns (tag loss or None, tag logits [B, T, n_tags], relation logits [P, n_labels] or None, pairs).
 
-        The tag loss is token cross-entropy, or the CRF's per-word NLL when the model has transitions.
+        The tag loss is token cross-entropy over each word's first sub-word.
         ``pairs`` may be a function of the (detached) tag logits, so training can add the tagger's
         own predicted spans as candidates within one forward pass (one pass keeps DDP happy).
         """
-        crf = self.transitions is not None
-        out = self.tagger(input_ids=input_ids, attention_mask=attention_mask,
-                          labels=None if crf else tag_labels, output_hidden_states=True)
+        out = self.tagger(input_ids=input_ids, attention_mask=attention_mask, labels=tag_labels,
+                          output_hidden_states=True)
         tag_loss = out.loss
-        if crf and tag_labels is not None:
-            tag_loss = self.transitions.nll_from_tokens(out.logits, tag_labels)
         if callable(pairs):
             pairs = pairs(out.logits.detach())
         rel_logits = None

@@ -13,9 +13,7 @@ import logging
 import math
 import os
 import random
-import re
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +25,8 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup, set_seed
 
-from marsad.augment import MentionBank, replace_mentions
 from marsad.checkpoint import base_meta, priors_meta, save_checkpoint
 from marsad.config import TrainConfig
-from marsad.crf import TagTransitions, TransitionScores
 from marsad.curves import plot_training_curves, read_training_log
 from marsad.data.load import load_splits
 from marsad.decoding import viterbi_decode
@@ -49,7 +45,6 @@ from marsad.refit import RefitSource, read_refit_source
 from marsad.relation_prior import RelationPrior
 from marsad.schema import BIO_TAGS
 from marsad.selection import DEV_SENTENCES_FILE, LOG_FILE, selection_score
-from marsad.weight_average import WeightAverage
 
 logger = logging.getLogger(__name__)
 TAG_INDEX = {t: i for i, t in enumerate(BIO_TAGS)}
@@ -95,26 +90,6 @@ def data_fingerprint(data_dir: Path) -> str:
     return h.hexdigest()
 
 
-_LAYER = re.compile(r"(?:^|\.)layer\.(\d+)\.")
-
-
-def encoder_param_groups(named: dict[str, torch.nn.Parameter], num_layers: int, learning_rate: float,
-                         decay: float) -> list[dict[str, Any]]:
-    """Optimizer groups for the encoder: one at ``learning_rate`` when ``decay`` is 1, else one per
-    depth, layer l (0-based) at ``learning_rate * decay ** (num_layers - 1 - l)`` and everything below
-    the first layer (embeddings) one step lower still. Parameters above the layers (none in a BERT
-    tagger once the classifier is a head) keep the full rate."""
-    if decay == 1:
-        return [{"params": list(named.values()), "lr": learning_rate}]
-    by_depth: dict[int, list[torch.nn.Parameter]] = {}
-    for name, param in named.items():
-        match = _LAYER.search(name)
-        depth = int(match.group(1)) + 1 if match else 0 if "embeddings" in name else num_layers
-        by_depth.setdefault(depth, []).append(param)
-    return [{"params": params, "lr": learning_rate * decay ** (num_layers - depth)}
-            for depth, params in sorted(by_depth.items())]
-
-
 def build_model(encoder_path: str, cfg: TrainConfig) -> JointModel:
     tagger = AutoModelForTokenClassification.from_pretrained(
         encoder_path, num_labels=len(BIO_TAGS), id2label=dict(enumerate(BIO_TAGS)),
@@ -122,33 +97,31 @@ def build_model(encoder_path: str, cfg: TrainConfig) -> JointModel:
     if cfg.freeze_word_embeddings:
         tagger.get_input_embeddings().weight.requires_grad_(False)
     head = RelationHead(tagger.config.hidden_size, cfg.relation_hidden, cfg.width_embedding_dim, cfg.dropout,
-                        cfg.relation_projection, cfg.relation_left_context)
-    return JointModel(tagger, head, TagTransitions(len(BIO_TAGS)) if cfg.crf else None)
+                        cfg.relation_left_context)
+    return JointModel(tagger, head)
 
 
 def head_shape(cfg: TrainConfig) -> dict[str, Any]:
     return {"mlp_hidden": cfg.relation_hidden, "feature_dim": cfg.width_embedding_dim, "dropout": cfg.dropout,
-            "projection": cfg.relation_projection, "left_context": cfg.relation_left_context}
+            "left_context": cfg.relation_left_context}
 
 
-def _predicted_negatives(logits: torch.Tensor, chunk: TrainingChunk, row: int,
-                         transitions: TransitionScores | None) -> list[WordEntity]:
+def _predicted_negatives(logits: torch.Tensor, chunk: TrainingChunk, row: int) -> list[WordEntity]:
     """Spans the current tagger predicts that are not gold: extra NONE-only relation candidates."""
     lp = logits[row, chunk.window.first_token].float().log_softmax(-1).cpu().numpy()
     gold = {(e.start, e.end, e.label) for e in chunk.entities}
     shift = chunk.window.word_start
     return [WordEntity(e.start + shift, e.end + shift, e.label)
-            for e in tags_to_entities(viterbi_decode(lp, transitions))
+            for e in tags_to_entities(viterbi_decode(lp))
             if (e.start + shift, e.end + shift, e.label) not in gold]
 
 
-def _relation_inputs(chunks: list[TrainingChunk], tag_logits: torch.Tensor | None,
-                     transitions: TransitionScores | None = None):
+def _relation_inputs(chunks: list[TrainingChunk], tag_logits: torch.Tensor | None):
     rows, labels = [], []
     for row, chunk in enumerate(chunks):
         ents = list(chunk.entities)
         if tag_logits is not None:
-            ents += _predicted_negatives(tag_logits, chunk, row, transitions)
+            ents += _predicted_negatives(tag_logits, chunk, row)
         pairs = candidate_pairs(ents)
         if pairs:
             rows.append((row, chunk.window, ents, pairs))
@@ -196,24 +169,18 @@ class Trainer:
                                                         [ex.tags for ex in self.train_examples])
         if cfg.relation_prior:  # deterministic, from the training sentences' gold mentions only
             self.model.relation_prior = RelationPrior.fit(self.train_examples)
-        self.chunks_by_example = [self._chunks(ex) for ex in self.train_examples]
-        self.chunks = [c for chunks in self.chunks_by_example for c in chunks]
-        self.mention_bank = MentionBank(self.train_examples)
+        self.chunks = [c for ex in self.train_examples for c in self._chunks(ex)]
         head_params = list(self.model.relation_head.parameters()) + [
             p for n, p in self.model.tagger.named_parameters() if "classifier" in n]
-        crf_params = [] if self.model.transitions is None else list(self.model.transitions.parameters())
-        head_ids = {id(p) for p in head_params + crf_params}
+        head_ids = {id(p) for p in head_params}
         encoder_params = {n: p for n, p in self.model.tagger.named_parameters()
                           if id(p) not in head_ids and p.requires_grad}
         encoder_ids = {id(p) for p in encoder_params.values()}
         stray = [p for p in self.model.parameters() if id(p) not in head_ids | encoder_ids and p.requires_grad]
         if stray:
             raise RuntimeError(f"{len(stray)} trainable parameters are neither encoder nor head parameters")
-        groups = [*encoder_param_groups(encoder_params, self.model.tagger.config.num_hidden_layers,
-                                        cfg.learning_rate, cfg.layer_lr_decay),
+        groups = [{"params": list(encoder_params.values()), "lr": cfg.learning_rate},
                   {"params": head_params, "lr": cfg.head_learning_rate}]
-        if crf_params:  # a handful of scores that must move by whole nats: no weight decay, own rate
-            groups.append({"params": crf_params, "lr": cfg.crf_learning_rate, "weight_decay": 0.0})
         self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
         n = self.accelerator.num_processes
         self.steps_per_epoch = max(1, math.ceil(len(self.chunks) / (cfg.batch_size * n)))
@@ -227,13 +194,11 @@ class Trainer:
         self.first_selectable_epoch = max(1, math.ceil(warmup_steps / self.steps_per_epoch)) \
             if cfg.select_after_warmup else 1
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(self.model, self.optimizer, self.scheduler)
-        self.weight_average = (WeightAverage(self.accelerator.unwrap_model(self.model), cfg.weight_average_decay)
-                               if cfg.weight_average_decay else None)
         weights = torch.ones(len(RELATION_LABELS))
         weights[0] = cfg.none_weight
         self.rel_weights = weights.to(self.accelerator.device)
         self.meta_common = {
-            **base_meta(cfg.preprocessing, cfg.max_length, head_shape(cfg), crf=cfg.crf),
+            **base_meta(cfg.preprocessing, cfg.max_length, head_shape(cfg)),
             "encoder": self.encoder.to_dict(),
             "data": {"dir": str(data_dir), "run": run_name,
                      "fingerprint": fingerprint, "train_sentences": len(self.train_examples),
@@ -248,20 +213,6 @@ class Trainer:
         return [TrainingChunk(example, w)
                 for w in make_windows(self.tokenizer, example.words, self.cfg.preprocessing, self.cfg.max_length)]
 
-    def _epoch_chunks(self, epoch: int) -> list[TrainingChunk]:
-        """This epoch's training chunks: the gold sentences, or with ``mention_replacement`` a fresh
-        augmented copy of each (seeded by epoch, so resuming replays it). A copy that would need
-        a different number of windows keeps the original, so every epoch has the same step count."""
-        prob = self.cfg.mention_replacement
-        if not prob:
-            return self.chunks
-        rng = random.Random(self.cfg.seed * 1000 + epoch)
-        out: list[TrainingChunk] = []
-        for example, original in zip(self.train_examples, self.chunks_by_example):
-            augmented = self._chunks(replace_mentions(example, self.mention_bank, prob, rng))
-            out += augmented if len(augmented) == len(original) else original
-        return out
-
     def _epoch_order(self, epoch: int) -> list[int]:
         gen = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
         order = torch.randperm(len(self.chunks), generator=gen).tolist()
@@ -274,22 +225,20 @@ class Trainer:
         cfg, acc = self.cfg, self.accelerator
         self.model.train()
         order = self._epoch_order(epoch)
-        epoch_chunks = self._epoch_chunks(epoch)
         totals = {"loss": 0.0, "tag_loss": 0.0, "relation_loss": 0.0}
         bar = tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}", unit="batch",
                    disable=not (cfg.progress and acc.is_local_main_process), leave=False)
         for b in bar:
-            chunks = [epoch_chunks[i] for i in order[b:b + cfg.batch_size]]
+            chunks = [self.chunks[i] for i in order[b:b + cfg.batch_size]]
             ids, mask = pad_batch([c.window for c in chunks], self.tokenizer.pad_token_id, acc.device)
             labels = torch.full(ids.shape, -100, dtype=torch.long)
             for r, c in enumerate(chunks):
                 labels[r, :len(c.tag_labels)] = torch.tensor(c.tag_labels)
             use_predicted = cfg.predicted_entity_negatives
-            transitions = acc.unwrap_model(self.model).transition_scores() if use_predicted else None
             with acc.autocast():
                 tag_loss, _, rel_logits, pairs = self.model(
                     ids, mask, labels.to(acc.device),
-                    pairs=lambda logits: _relation_inputs(chunks, logits if use_predicted else None, transitions)[0])
+                    pairs=lambda logits: _relation_inputs(chunks, logits if use_predicted else None)[0])
                 rel_loss = torch.zeros((), device=acc.device)
                 if rel_logits is not None:
                     rel_loss = torch.nn.functional.cross_entropy(rel_logits.float(), pairs.labels,
@@ -301,8 +250,6 @@ class Trainer:
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad()
-            if self.weight_average is not None:
-                self.weight_average.update()
             totals["loss"] += loss.item()
             totals["tag_loss"] += tag_loss.item()
             totals["relation_loss"] += rel_loss.item()
@@ -317,8 +264,7 @@ class Trainer:
         state = {"epoch": epoch, "best": best, "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
                  "python_rng": random.getstate(), "numpy_rng": np.random.get_state(),
-                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                 "weight_average": None if self.weight_average is None else self.weight_average.state_dict()}
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
         # weights and optimizer state in one atomic write, so a crash never pairs mismatched halves
         save_checkpoint(self.out / "last", model, self.tokenizer, meta, render_model_card(meta),
                         extra=lambda tmp: torch.save(state, tmp / STATE_FILE))
@@ -331,7 +277,7 @@ class Trainer:
             raise FileNotFoundError(f"cannot resume: {state_path} does not exist (no finished epoch in {self.out})")
         loaded = load_checkpoint(self.out / "last")
         model = self.accelerator.unwrap_model(self.model)
-        model.load_state_dict(loaded.model.state_dict())  # tagger, relation head and CRF transitions if any
+        model.load_state_dict(loaded.model.state_dict())  # tagger and relation head
         state = torch.load(state_path, weights_only=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -340,10 +286,6 @@ class Trainer:
         np.random.set_state(state["numpy_rng"])
         if state.get("cuda_rng") is not None and torch.cuda.is_available():  # GPU dropout draws from these
             torch.cuda.set_rng_state_all(state["cuda_rng"])
-        if self.weight_average is not None:
-            if state.get("weight_average") is None:
-                raise ValueError(f"cannot resume with weight_average_decay set: {state_path} was written without it")
-            self.weight_average.load_state_dict(state["weight_average"])
         return state["epoch"] + 1, state["best"]
 
     # ---- dev evaluation -------------------------------------------------------------------
@@ -361,7 +303,7 @@ class Trainer:
         preds = predict_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing, cfg.max_length,
                                  cfg.eval_batch_size)
         if prior is not None:
-            prior.weight = tune_prior_weight(preds, prior, model.transition_scores())
+            prior.weight = tune_prior_weight(preds, prior)
             if prior.weight:
                 preds = predict_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing,
                                          cfg.max_length, cfg.eval_batch_size)
@@ -432,9 +374,7 @@ class Trainer:
                 logger.info("refit epoch %d of %d: loss %.4f", epoch, last_epoch, losses["loss"])
             elif acc.is_main_process:
                 model = acc.unwrap_model(self.model)
-                # dev scores and the kept checkpoint are those of the averaged weights, when configured
-                with self.weight_average.swapped_in() if self.weight_average is not None else nullcontext():
-                    dev, best = self._evaluate_epoch(epoch, model, record, best)
+                dev, best = self._evaluate_epoch(epoch, model, record, best)
                 record["seconds"] = round(time.perf_counter() - t0, 2)
                 record["best_epoch"] = best["epoch"]
                 with log_path.open("a", encoding="utf-8") as fh:
@@ -449,8 +389,7 @@ class Trainer:
                 break
         if acc.is_main_process and self.refit is not None:
             model = acc.unwrap_model(self.model)
-            with self.weight_average.swapped_in() if self.weight_average is not None else nullcontext():
-                best = self._save_refit(model)
+            best = self._save_refit(model)
         if acc.is_main_process:
             plot_training_curves({self.out.name: read_training_log(log_path)}, self.out / "training_curves.png",
                                  title=f"{self.encoder.used}, {self.out}")

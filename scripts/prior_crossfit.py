@@ -38,15 +38,14 @@ def fold_scores(run: Path, fold: int, data: Path, refit: bool) -> tuple[float, f
     saved, prior.weight = prior.weight, 0.0
     loaded.model.lexical_prior = prior
     preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
-    transitions = loaded.model.transition_scores()
     if refit:
-        saved = tune_prior_weight(preds, prior, transitions)
+        saved = tune_prior_weight(preds, prior)
     crf_log_probs = [prior.log_marginals(ex.words) for ex in dev]
     halves = [[i for i in range(len(dev)) if i % 2 == h] for h in (0, 1)]
-    chosen = [tune_prior_weight(preds.subset(half), prior, transitions) for half in halves]
+    chosen = [tune_prior_weight(preds.subset(half), prior) for half in halves]
 
     def f1(weight_of) -> float:
-        tags = [output_tags(ex, SentenceOutput(decode_entities(preds.end_to_end[i].word_log_probs, transitions,
+        tags = [output_tags(ex, SentenceOutput(decode_entities(preds.end_to_end[i].word_log_probs,
                                                                prior, crf_log_probs[i], weight_of(i))))
                 for i, ex in enumerate(dev)]
         return entity_scores([ex.tags for ex in dev], tags)["micro"]["f1"]

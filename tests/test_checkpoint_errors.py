@@ -96,3 +96,20 @@ def test_atomic_write_leaves_old_checkpoint_on_failure(ckpt, monkeypatch):
     assert sorted(p.name for p in ckpt.iterdir()) == before
     assert not [p for p in ckpt.parent.iterdir() if p.name.startswith(".ckpt")]
     load_checkpoint(ckpt)
+
+
+def test_a_checkpoint_saved_with_retired_options_off_loads_and_one_that_used_them_is_refused(ckpt):
+    """Checkpoints from before the retirement carry ``tag_transitions: false``, ``projection: 0`` and
+    the retired training keys at their off values: they load. One trained with a CRF layer or a
+    projection would need code that is gone: a CheckpointError naming the option."""
+    from marsad.config import RETIRED_OPTIONS
+
+    meta = json.loads((ckpt / "marsad.json").read_text())
+    meta["tag_transitions"], meta["relation_head"]["projection"] = False, 0
+    meta["training_config"].update(RETIRED_OPTIONS)
+    (ckpt / "marsad.json").write_text(json.dumps(meta))
+    load_checkpoint(ckpt)
+    meta["tag_transitions"] = True
+    (ckpt / "marsad.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"retired option\(s\) \{'tag_transitions': True\}"):
+        load_checkpoint(ckpt)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from marsad.config import ConfigError, load_config
+from marsad.config import ConfigError, TrainConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,10 +41,19 @@ def test_overrides_parse_and_validate():
         load_config(None, ["epochs"])
     with pytest.raises(ConfigError, match="fold must be 0..4"):
         load_config(None, ["fold=7"])
-    with pytest.raises(ConfigError, match=r"weight_average_decay must be in \[0, 1\) \(0 = off\), got 1.0"):
-        load_config(None, ["weight_average_decay=1"])
-    with pytest.raises(ConfigError, match=r"layer_lr_decay must be in \(0, 1\] \(1 = off\), got 0.0"):
-        load_config(None, ["layer_lr_decay=0"])
+
+
+
+def test_a_saved_config_with_retired_options_off_still_reads_and_any_other_value_is_an_error():
+    from marsad.config import RETIRED_OPTIONS, config_from_dict
+
+    saved = {**TrainConfig().to_dict(), **RETIRED_OPTIONS, "epochs": 7}
+    assert config_from_dict(saved, "old/marsad.json").epochs == 7
+    with pytest.raises(ConfigError, match=r"old/marsad.json: retired option\(s\) \{'crf': True\}"):
+        config_from_dict({**saved, "crf": True}, "old/marsad.json")
+    assert load_config(None, ["layer_lr_decay=1.0"]) == TrainConfig()  # an old YAML at the off value
+    with pytest.raises(ConfigError, match=r"--set: retired option\(s\) \{'layer_lr_decay': 0.5\}"):
+        load_config(None, ["layer_lr_decay=0.5"])
 
 
 def test_missing_file_and_non_mapping(tmp_path):

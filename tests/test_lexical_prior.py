@@ -61,7 +61,7 @@ def test_confident_crf_overrides_a_hesitant_encoder(prior):
     enc = _one_hot_log_probs(["O", "O", "O"], 0.4)
     crf = _one_hot_log_probs(["O", "B-LOCATION", "I-LOCATION"], 0.9)
     assert decode_entities(enc) == []
-    found = decode_entities(enc, None, prior, crf, 0.5)
+    found = decode_entities(enc, prior, crf, 0.5)
     assert [(e.start, e.end, e.label) for e in found] == [(1, 3, "LOCATION")]
     assert 0 < found[0].score <= 1
 

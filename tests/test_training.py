@@ -185,67 +185,6 @@ def test_two_process_ddp_on_cpu_keeps_the_single_process_schedule(tmp_path, data
     assert load_checkpoint(out / "best").model.relation_head is not None
 
 
-def test_weight_averaged_run_keeps_the_average_and_resumes_to_the_same_result(tmp_path, data_dir):
-    """weight_average_decay: the kept checkpoint holds the averaged weights (those dev scored), the
-    resume state holds the raw ones and the average, and a crashed run resumes to the uninterrupted
-    run's log."""
-    import torch
-
-    from marsad.training import STATE_FILE
-
-    one = tmp_path / "one-epoch"  # one epoch: it is necessarily the kept one
-    train_tiny(one, data_dir, "epochs=1", "weight_average_decay=0.9")
-    shadow = torch.load(one / "last" / STATE_FILE, weights_only=False)["weight_average"]["shadow"]
-    best = dict(load_checkpoint(one / "best").model.named_parameters())
-    last = dict(load_checkpoint(one / "last").model.named_parameters())
-    assert all(torch.equal(best[name], value) for name, value in shadow.items())
-    assert any(not torch.equal(last[name], value) for name, value in shadow.items()), "last/ holds the raw weights"
-    assert "exponential moving average over optimizer steps, decay 0.9" in (one / "best" / "README.md").read_text()
-
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    train_tiny(straight, data_dir, "epochs=3", "weight_average_decay=0.9")
-    train_tiny_interrupted(resumed, data_dir, 3, "epochs=3", "weight_average_decay=0.9")
-    assert_same_log(straight, resumed)
-
-
-def test_resuming_with_weight_averaging_from_a_run_without_it_is_a_clear_error(tmp_path, data_dir):
-    train_tiny(tmp_path, data_dir, "epochs=1")
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={tmp_path}", f"data_dir={data_dir}",
-                                                       "epochs=2", "weight_average_decay=0.9"])
-    with pytest.raises(ValueError, match="was written without it"):
-        Trainer(cfg, resume=True).train()
-
-
-def test_layer_lr_decay_gives_each_encoder_depth_its_rate(tmp_path, data_dir):
-    """Tiny encoder, 2 layers, decay 0.5: top layer at the full rate, layer 0 at half, embeddings at a
-    quarter; every trainable encoder parameter in exactly one group, heads at their own rate."""
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={tmp_path}", f"data_dir={data_dir}",
-                                                       "layer_lr_decay=0.5", "learning_rate=0.01"])
-    trainer = Trainer(cfg)
-    trainer._prepare()
-    tagger = trainer.model.tagger
-    rate_of = {id(p): g["initial_lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
-    grouped = [id(p) for g in trainer.optimizer.param_groups for p in g["params"]]
-    assert len(grouped) == len(set(grouped)), "a parameter sits in two groups"
-    for name, param in tagger.named_parameters():
-        if not param.requires_grad:
-            assert id(param) not in rate_of, name
-        elif "classifier" in name:
-            assert rate_of[id(param)] == pytest.approx(cfg.head_learning_rate), name
-        elif ".layer.1." in name:
-            assert rate_of[id(param)] == pytest.approx(0.01), name
-        elif ".layer.0." in name:
-            assert rate_of[id(param)] == pytest.approx(0.005), name
-        else:
-            assert "embeddings" in name and rate_of[id(param)] == pytest.approx(0.0025), name
-    heads = trainer.model.relation_head.parameters()
-    assert all(rate_of[id(p)] == pytest.approx(cfg.head_learning_rate) for p in heads)
-    assert tagger.config.num_hidden_layers == 2
-    from marsad.model_card import render_model_card
-    card = render_model_card({"training_config": cfg.to_dict()})
-    assert "learning rate 0.01 for the encoder (top layer; layer-wise decay 0.5 per layer below it)" in card
-
-
 @pytest.mark.parametrize("deterministic", [True, False])
 def test_deterministic_decides_whether_torch_refuses_nondeterministic_kernels(tmp_path, data_dir, monkeypatch,
                                                                               deterministic):
