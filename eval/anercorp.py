@@ -15,11 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.baselines import repair_iob2  # noqa: E402
-from marsad.checkpoint import load_checkpoint  # noqa: E402
-from marsad.inference import extract  # noqa: E402
-from marsad.metrics import entity_scores  # noqa: E402
+from marsad.features import repair_iob2
+from marsad.model.checkpoint import load_checkpoint
+from marsad.inference import extract
+from marsad.evaluation.metrics import entity_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = ROOT.parent / "shared" / "external" / "ANERcorp-CamelLabSplits" / "ANERCorp_CamelLab_train.txt"

@@ -25,14 +25,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.baselines import CrfTagger, LexiconTagger, MajorityRelationBaseline  # noqa: E402
-from marsad.checkpoint import CheckpointError, load_checkpoint, read_meta  # noqa: E402
-from marsad.comparison import SCORES, ComparisonError, PairedDifference, compare, pool, sentence_scores  # noqa: E402
-from marsad.data.load import load_splits  # noqa: E402
-from marsad.evaluation import baseline_predictions, predict_examples  # noqa: E402
-from marsad.examples import examples_from_split  # noqa: E402
-from marsad.training import data_fingerprint  # noqa: E402
+from marsad.features import CrfTagger
+from marsad.evaluation.baselines import LexiconTagger, MajorityRelationBaseline
+from marsad.model.checkpoint import CheckpointError, load_checkpoint, read_meta
+from marsad.evaluation.comparison import (SCORES, ComparisonError, PairedDifference, compare, pool, sentence_scores)
+from marsad.evaluation.scoring import baseline_predictions, predict_examples
+from marsad.data.examples import load_examples
+from marsad.training.trainer import data_fingerprint
 
 BASELINES = {"crf": CrfTagger, "lexicon": LexiconTagger}
 
@@ -71,7 +70,7 @@ def model_side(checkpoints: list[Path], folds: list[int | None], split: str, dat
         loaded = load_checkpoint(checkpoint)
         if split == "dev" and (loaded.meta.get("refit") or {}).get("train_includes_dev"):
             raise CheckpointError(f"{checkpoint} is a refit trained on its run's dev sentences too; compare on test")
-        examples = examples_from_split(load_splits(data, fold)[split])
+        examples = load_examples(data, fold)[split]
         runs.append(sentence_scores(predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing,
                                                      loaded.max_length, batch_size)))
     return pool(runs, name)
@@ -83,10 +82,10 @@ def baseline_side(kind: str, folds: list[int | None], split: str, data: Path, na
     train + dev with ``with_dev``, as ``refit.py`` refits it beside a refitted model."""
     runs = []
     for fold in tqdm(sorted(set(folds), key=lambda f: -1 if f is None else f), desc=f"fitting {name}", unit="fold"):
-        splits = load_splits(data, fold)
-        train, held_out = examples_from_split(splits["train"]), examples_from_split(splits[split])
+        splits = load_examples(data, fold)
+        train, held_out = splits["train"], splits[split]
         if with_dev:
-            train += examples_from_split(splits["dev"])
+            train += splits["dev"]
         relations = MajorityRelationBaseline().fit(train)
         runs.append(sentence_scores(baseline_predictions(BASELINES[kind](), relations, train, held_out)))
     return pool(runs, name)

@@ -30,16 +30,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.baselines import CrfTagger, LexiconTagger, MajorityRelationBaseline  # noqa: E402
-from marsad.checkpoint import load_checkpoint  # noqa: E402
-from marsad.config import ConfigError, TrainConfig, load_config  # noqa: E402
-from marsad.cv_summary import HEADLINE, summarise, summary_table  # noqa: E402
-from marsad.curves import plot_training_curves, read_training_log  # noqa: E402
-from marsad.data.load import load_splits  # noqa: E402
-from marsad.evaluation import baseline_predictions, predict_examples, score_predictions  # noqa: E402
-from marsad.examples import examples_from_split  # noqa: E402
-from marsad.training import Trainer  # noqa: E402
+from marsad.features import CrfTagger
+from marsad.evaluation.baselines import LexiconTagger, MajorityRelationBaseline
+from marsad.model.checkpoint import load_checkpoint
+from marsad.config import ConfigError, TrainConfig, load_config
+from marsad.evaluation.summary import HEADLINE, summarise, summary_table
+from marsad.training.curves import plot_training_curves, read_training_log
+from marsad.evaluation.scoring import baseline_predictions, predict_examples, score_predictions
+from marsad.data.examples import load_examples
+from marsad.training.trainer import Trainer
 
 
 def render(summary: dict[str, dict[str, dict[str, float]]], command: str, encoder: str, folds: list[int]) -> str:
@@ -167,8 +166,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: li
             cfg = load_config(args.config, [*overrides, f"fold={k}", f"output_dir={out / f'fold{k}'}"])
         except ConfigError as exc:
             parser.error(str(exc))
-        splits = load_splits(cfg.data_dir, k, cfg.train_fraction, cfg.seed)
-        train, test = examples_from_split(splits["train"]), examples_from_split(splits["test"])
+        splits = load_examples(cfg.data_dir, k, cfg.train_fraction, cfg.seed)
+        train, test = splits["train"], splits["test"]
         train_sentences.append(len(train))
         t0 = time.perf_counter()
         Trainer(cfg).train()

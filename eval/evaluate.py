@@ -12,14 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.checkpoint import load_checkpoint, read_meta  # noqa: E402
-from marsad.data.load import load_splits  # noqa: E402
-from marsad.data.splits import NOVELTY_THRESHOLD  # noqa: E402
-from marsad.evaluation import predict_examples  # noqa: E402
-from marsad.examples import examples_from_split  # noqa: E402
-from marsad.report import (entity_type_confusion, error_listing, full_scores, plot_confusion,  # noqa: E402
-                           scores_markdown, subset)
+from marsad.model.checkpoint import load_checkpoint, read_meta
+from marsad.data.splits import NOVELTY_THRESHOLD
+from marsad.evaluation.scoring import predict_examples
+from marsad.data.examples import load_examples
+from marsad.evaluation.report import (entity_type_confusion, error_listing, full_scores, plot_confusion, scores_markdown, subset)
 
 
 def run_name(fold: int | None) -> str:
@@ -46,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.split == "dev" and (meta.get("refit") or {}).get("train_includes_dev"):
         parser.error(f"{args.checkpoint} is a refit trained on its run's dev sentences too; score it on --split test")
     loaded = load_checkpoint(args.checkpoint)
-    examples = examples_from_split(load_splits(args.data, args.fold)[args.split])
+    examples = load_examples(args.data, args.fold)[args.split]
     preds = predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing, loaded.max_length,
                              args.batch_size, progress=True)
     novel = subset(preds, [0 <= ex.max_train_similarity < NOVELTY_THRESHOLD for ex in examples]) if args.split == "test" else None

@@ -11,10 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tqdm.auto import tqdm  # noqa: E402
+from tqdm.auto import tqdm
 
-from marsad.predictor import Predictor  # noqa: E402
+from marsad.predictor import Predictor
 
 
 def read_documents(handle, jsonl: bool, whole: bool) -> list[dict]:

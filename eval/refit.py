@@ -30,15 +30,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.baselines import CrfTagger, LexiconTagger, MajorityRelationBaseline  # noqa: E402
-from marsad.checkpoint import CheckpointError, load_checkpoint, read_meta  # noqa: E402
-from marsad.config import ConfigError, TrainConfig, config_from_dict  # noqa: E402
-from marsad.cv_summary import HEADLINE, summarise, summary_table  # noqa: E402
-from marsad.data.load import load_splits  # noqa: E402
-from marsad.evaluation import baseline_predictions, predict_examples, score_predictions  # noqa: E402
-from marsad.examples import examples_from_split  # noqa: E402
-from marsad.training import Trainer  # noqa: E402
+from marsad.features import CrfTagger
+from marsad.evaluation.baselines import LexiconTagger, MajorityRelationBaseline
+from marsad.model.checkpoint import CheckpointError, load_checkpoint, read_meta
+from marsad.config import ConfigError, TrainConfig, config_from_dict
+from marsad.evaluation.summary import HEADLINE, summarise, summary_table
+from marsad.evaluation.scoring import baseline_predictions, predict_examples, score_predictions
+from marsad.data.examples import load_examples
+from marsad.training.trainer import Trainer
 
 _NOT_COMPARED = {"output_dir", "progress"}  # settings that may differ when a finished refit is read back
 
@@ -119,11 +118,11 @@ def refit_run(run: Path, target: Path, folds: list[int] | None, overrides: list[
             shutil.rmtree(out / "last", ignore_errors=True)  # resume state; a finished refit is not resumed
         loaded = load_checkpoint(out / "best")
         encoder = loaded.meta["encoder"]["used"]
-        splits = load_splits(cfg.data_dir, k, cfg.train_fraction, cfg.seed)
-        train = examples_from_split(splits["train"])
+        splits = load_examples(cfg.data_dir, k, cfg.train_fraction, cfg.seed)
+        train = splits["train"]
         if cfg.refit_include_dev:
-            train += examples_from_split(splits["dev"])
-        test = examples_from_split(splits["test"])
+            train += splits["dev"]
+        test = splits["test"]
         train_sentences.append(len(train))
         results["model"].append(score_predictions(predict_examples(loaded.model, loaded.tokenizer, test,
                                                                    loaded.preprocessing, loaded.max_length)))

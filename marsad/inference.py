@@ -16,32 +16,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from marsad.decoding import viterbi_decode
-from marsad.encoding import Window, make_windows
-from marsad.lexical_prior import LexicalPrior
-from marsad.modeling import JointModel, PairBatch, distance_bucket
-from marsad.relation_decoding import decode_relations
-from marsad.relation_prior import mix as mix_relation_prior
+from marsad.data.examples import WordEntity, WordRelation
+from marsad.model.decoding import viterbi_decode
+from marsad.model.windows import Window, make_windows
+from marsad.model.lexical_prior import LexicalPrior
+from marsad.model.joint import JointModel, PairBatch, distance_bucket
+from marsad.model.decoding import decode_relations
+from marsad.model.relation_prior import mix as mix_relation_prior
 from marsad.schema import BIO_TAGS, ENTITY_TYPES
 from marsad.schema import candidate_pairs as schema_candidate_pairs
 
 TYPE_INDEX = {t: i for i, t in enumerate(ENTITY_TYPES)}
-
-
-@dataclass
-class WordEntity:
-    start: int  # first word index
-    end: int  # one past the last word
-    label: str
-    score: float = 1.0
-
-
-@dataclass
-class WordRelation:
-    head: int  # index into the sentence's entity list
-    tail: int
-    label: str
-    score: float = 1.0
 
 
 @dataclass

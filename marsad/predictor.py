@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from marsad.checkpoint import Loaded, load_checkpoint
-from marsad.data.sentences import split_sentences
+from marsad.model.checkpoint import Loaded, load_checkpoint
+from marsad.text import split_sentences
 from marsad.inference import extract
 from marsad.quantization import ACTIVATION_FILE, quantize_encoder
-from marsad.words import word_spans
+from marsad.text import word_spans
 
 SENTENCES_PER_CHUNK = 512  # bounds memory on huge inputs: windows are built and run chunk by chunk
 

@@ -28,7 +28,7 @@ from torch import nn
 from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
 from marsad.inference import extract
-from marsad.modeling import JointModel
+from marsad.model.joint import JointModel
 
 logger = logging.getLogger(__name__)
 ACTIVATION_FILE = "activation_absmax.safetensors"

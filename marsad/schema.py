@@ -19,12 +19,21 @@ RELATION_SIGNATURES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 RELATION_TYPES: tuple[str, ...] = tuple(RELATION_SIGNATURES)
 NO_RELATION = "NONE"
+# The relation head's classes in a fixed order (NONE first): stored in checkpoints, so never reorder.
+RELATION_LABELS: tuple[str, ...] = (NO_RELATION,) + RELATION_TYPES
 
 
 def relation_fits(label: str, head_type: str, tail_type: str) -> bool:
     """True when ``label`` may link a ``head_type`` head to a ``tail_type`` tail."""
     heads, tails = RELATION_SIGNATURES[label]
     return head_type in heads and tail_type in tails
+
+
+def allowed_labels_by_type() -> tuple[tuple[tuple[bool, ...], ...], ...]:
+    """``[head type][tail type][label]`` over ``ENTITY_TYPES`` x ``ENTITY_TYPES`` x ``RELATION_LABELS``:
+    which labels a type pair may take (NONE always); the relation head and prior mask with it."""
+    return tuple(tuple((True,) + tuple(relation_fits(label, ht, tt) for label in RELATION_TYPES)
+                       for tt in ENTITY_TYPES) for ht in ENTITY_TYPES)
 
 
 def pair_can_relate(head_type: str, tail_type: str) -> bool:

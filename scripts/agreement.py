@@ -15,8 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.data.agreement import agreement, disagreements, read_annotation  # noqa: E402
+from marsad.evaluation.agreement import agreement, disagreements, read_annotation
 
 
 def main(argv: list[str] | None = None) -> int:

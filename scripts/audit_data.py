@@ -9,10 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.data.audit import (near_duplicate_relation_diffs, relation_inconsistencies, render_markdown,  # noqa: E402
+from marsad.data.audit import (near_duplicate_relation_diffs, relation_inconsistencies, render_markdown,
                                surface_inconsistencies)
-from marsad.data.corpus import read_corpus  # noqa: E402
+from marsad.data.corpus import read_corpus
 
 
 def main() -> None:

@@ -22,20 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import torch  # noqa: E402
+import torch
 
-from marsad.checkpoint import read_meta  # noqa: E402
-from marsad.data.corpus import read_corpus  # noqa: E402
-from marsad.data.load import load_splits  # noqa: E402
-from marsad.evaluation import predict_examples, score_predictions  # noqa: E402
-from marsad.examples import examples_from_split  # noqa: E402
-from marsad.predictor import Predictor  # noqa: E402
+from marsad.model.checkpoint import read_meta
+from marsad.data.corpus import read_corpus
+from marsad.evaluation.scoring import predict_examples, score_predictions
+from marsad.data.examples import load_examples
+from marsad.predictor import Predictor
 
 
 def measure(systems: dict[str, Callable[[list[str]], object]], batches: dict[str, int], sentences: list[str],
@@ -153,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = read_meta(args.checkpoint)
     run = meta.get("data", {}).get("run", "default (fold0)")
     fold = None if run.startswith("default") else int(run.removeprefix("fold"))
-    examples = examples_from_split(load_splits(args.data, fold)["test"])
+    examples = load_examples(args.data, fold)["test"]
     f1 = {}
     for name, pred in (("fp32", fp32), ("int8", int8)):
         if pred is not None:

@@ -19,9 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import json, resource, sys, time
-sys.path.insert(0, {root!r})
 from marsad.config import load_config
-from marsad.training import Trainer
+from marsad.training.trainer import Trainer
 cfg = load_config({config!r}, {overrides!r})
 t = time.perf_counter()
 Trainer(cfg).train()

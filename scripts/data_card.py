@@ -7,13 +7,11 @@ A test regenerates the card and compares, so its tables cannot drift from the an
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.data.corpus import read_corpus  # noqa: E402
-from marsad.data.splits import CLUSTER_THRESHOLD, NOVELTY_THRESHOLD, read_splits  # noqa: E402
-from marsad.data.stats import counts_table, near_duplicate_summary  # noqa: E402
+from marsad.data.corpus import read_corpus
+from marsad.data.splits import CLUSTER_THRESHOLD, NOVELTY_THRESHOLD, read_splits
+from marsad.data.stats import counts_table, near_duplicate_summary
 
 TEMPLATE = """---
 language: ar
@@ -130,7 +128,7 @@ CC BY 4.0. ANERcorp (used for external evaluation only, not included here) is CC
 
 def agreement_section(data_dir: Path) -> str:
     """Tables of each re-annotation in ``agreement/<pass>/`` scored against the gold."""
-    from marsad.data.agreement import agreement, read_annotation
+    from marsad.evaluation.agreement import agreement, read_annotation
 
     passes = sorted(p for p in (data_dir / "agreement").glob("*") if p.is_dir() and any(p.glob("*.jsonl")))
     if not passes:

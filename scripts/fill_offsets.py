@@ -12,8 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.words import word_aligned_occurrences  # noqa: E402
+from marsad.text import word_aligned_occurrences
 
 
 def fill_file(path: Path) -> list[str]:

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.data.bio import write_bio  # noqa: E402
-from marsad.data.corpus import read_corpus  # noqa: E402
+from marsad.data.bio import write_bio
+from marsad.data.corpus import read_corpus
 
 
 def main() -> None:

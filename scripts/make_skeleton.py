@@ -10,8 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.data.sentences import split_sentences  # noqa: E402
+from marsad.text import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 

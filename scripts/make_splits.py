@@ -5,13 +5,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.data.corpus import read_corpus  # noqa: E402
-from marsad.data.similarity import similarity_matrix  # noqa: E402
-from marsad.data.splits import CLUSTER_THRESHOLD, NOVELTY_THRESHOLD, build_splits, write_splits  # noqa: E402
+from marsad.data.corpus import read_corpus
+from marsad.data.similarity import similarity_matrix
+from marsad.data.splits import CLUSTER_THRESHOLD, NOVELTY_THRESHOLD, build_splits, write_splits
 
 
 def plot_histogram(sim: list[list[float]], out: Path) -> None:

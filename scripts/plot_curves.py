@@ -14,8 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.curves import TrainingLogError, plot_training_curves, read_training_log  # noqa: E402
+from marsad.training.curves import TrainingLogError, plot_training_curves, read_training_log
 
 
 def _log_path(run: Path) -> Path:

@@ -5,8 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.data.validate import validate_corpus  # noqa: E402
+from marsad.data.validate import validate_corpus
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,7 +38,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 def train_tiny(out: Path, data_dir: Path, *overrides: str) -> dict:
     from marsad.config import load_config
-    from marsad.training import Trainer
+    from marsad.training.trainer import Trainer
 
     cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", *overrides])
     return Trainer(cfg).train()
@@ -47,7 +47,7 @@ def train_tiny(out: Path, data_dir: Path, *overrides: str) -> dict:
 def train_tiny_interrupted(out: Path, data_dir: Path, crash_epoch: int, *overrides: str) -> None:
     """Train until ``crash_epoch`` starts (a simulated crash), then ``--resume`` to the end."""
     from marsad.config import load_config
-    from marsad.training import Trainer
+    from marsad.training.trainer import Trainer
 
     original = Trainer._train_epoch
 

@@ -50,7 +50,7 @@ def _reference(tmp_path: Path) -> Path:
 
 
 def test_agreement_by_hand_with_a_relation_wrong_only_in_direction(tmp_path):
-    from marsad.data.agreement import agreement, disagreements, read_annotation
+    from marsad.evaluation.agreement import agreement, disagreements, read_annotation
 
     # other: "قوات" alone instead of "قوات النظام" (so CONTROLS is lost with it), SUPPORTS reversed
     ents = [("T1", "ACTOR", 6, 10), ("T2", "LOCATION", 22, 30), ("T3", "ACTOR", 36, 40)]
@@ -76,7 +76,7 @@ def test_agreement_by_hand_with_a_relation_wrong_only_in_direction(tmp_path):
 
 
 def test_identical_annotations_agree_fully(tmp_path):
-    from marsad.data.agreement import agreement, disagreements, read_annotation
+    from marsad.evaluation.agreement import agreement, disagreements, read_annotation
 
     ref = read_annotation(_reference(tmp_path))
     scores = agreement(ref, ref)
@@ -85,7 +85,7 @@ def test_identical_annotations_agree_fully(tmp_path):
 
 
 def test_read_annotation_names_file_line_and_entity(tmp_path):
-    from marsad.data.agreement import read_annotation
+    from marsad.evaluation.agreement import read_annotation
 
     row = _row("a", 0, TEXT, [("T1", "ACTOR", 6, 17)], [])
     del row["entities"][0]["start"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from marsad.encoders import bundled_e5 as be
+from marsad.model.encoders import bundled_e5 as be
 
 try:
     WEIGHTS = be.locate_bundled_weights()

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from marsad.checkpoint import CheckpointError, load_checkpoint
+from marsad.model.checkpoint import CheckpointError, load_checkpoint
 from marsad.predictor import Predictor
 
 
@@ -82,7 +82,7 @@ def test_invalid_meta_json(ckpt):
 
 
 def test_atomic_write_leaves_old_checkpoint_on_failure(ckpt, monkeypatch):
-    from marsad import checkpoint as ck
+    from marsad.model import checkpoint as ck
 
     loaded = load_checkpoint(ckpt)
     before = sorted(p.name for p in ckpt.iterdir())

@@ -7,11 +7,11 @@ import shutil
 import pytest
 
 from conftest import load_script
-from marsad.comparison import ComparisonError, compare, paired_difference, pool, sentence_scores
-from marsad.data.load import load_splits
-from marsad.evaluation import EvalPredictions
-from marsad.examples import examples_from_split
-from marsad.inference import SentenceOutput, WordRelation
+from marsad.evaluation.comparison import ComparisonError, compare, paired_difference, pool, sentence_scores
+from marsad.evaluation.scoring import EvalPredictions
+from marsad.data.examples import load_examples
+from marsad.inference import SentenceOutput
+from marsad.data.examples import WordRelation
 from marsad.schema import RELATION_TYPES
 
 
@@ -46,7 +46,7 @@ def test_compare_refuses_different_sentences():
 
 
 def test_sentence_scores_count_per_type_and_a_reversed_relation(data_dir):
-    examples = [ex for ex in examples_from_split(load_splits(data_dir, 0)["test"]) if ex.relations][:3]
+    examples = [ex for ex in load_examples(data_dir, 0)["test"] if ex.relations][:3]
     gold = [SentenceOutput(ex.entities, ex.relations) for ex in examples]
     first = examples[0]
     dropped = first.entities[0]

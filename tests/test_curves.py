@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from marsad.curves import TrainingLogError, read_training_log, training_curves_figure
+from marsad.training.curves import TrainingLogError, read_training_log, training_curves_figure
 
 from conftest import load_script, read_log
 

@@ -8,7 +8,7 @@ from marsad.data.corpus import bio_to_spans, read_corpus, spans_to_bio
 from marsad.data.load import load_splits
 from marsad.data.similarity import similarity_matrix
 from marsad.data.splits import CLUSTER_THRESHOLD, build_splits
-from marsad.data.sentences import split_sentences
+from marsad.text import split_sentences
 
 from conftest import load_script
 

@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from marsad.decoding import is_valid_iob2, viterbi_decode
+from marsad.model.decoding import is_valid_iob2, viterbi_decode
 from marsad.schema import BIO_TAGS
 
 

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from marsad.encoders.resolve import EncoderUnavailable, hub_reachable, resolve_encoder
+from marsad.model.encoders.resolve import EncoderUnavailable, hub_reachable, resolve_encoder
 
 TINY = {"hidden_size": 32, "layers": 1, "heads": 2, "vocab_size": 300, "seed": 0}
 TEXTS = ["سيطرت قوات النظام على الميادين", "قال المرصد السوري لحقوق الإنسان"]

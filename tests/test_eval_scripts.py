@@ -132,7 +132,7 @@ def test_anercorp_reader_and_scoring(tiny_run, tmp_path):
 
 def test_tune_int8_compares_alphas_on_dev(tiny_run, data_dir, tmp_path, capsys):
     (tmp_path / "fold0").symlink_to(tiny_run)  # the tiny run trains on the default split = run 0
-    tune = load_script("scripts/tune_int8.py")
+    tune = load_script("experiments/tune_int8.py")
     assert tune.main(["--runs", str(tmp_path), "--folds", "0", "--alphas", "0", "0.75", "--data", str(data_dir)]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("alpha")]
     assert [ln.split(":")[0] for ln in lines] == ["alpha 0.00", "alpha 0.75"]
@@ -180,7 +180,7 @@ def test_bench_on_cuda_without_a_gpu_is_a_clear_error(tiny_run, data_dir, capsys
 def test_int8_kernel_bench_times_every_engine_against_fp32(tmp_path, mode):
     import torch
 
-    kernels = load_script("scripts/bench_int8_kernels.py")
+    kernels = load_script("experiments/bench_int8_kernels.py")
     out = tmp_path / "kernels.json"
     speedups = kernels.main([*mode, "--hidden", "32", "--tokens", "64", "--rounds", "3", "--threads", "1",
                              "--engines", "x86", "onednn", "--json", str(out)])

@@ -7,7 +7,7 @@ from conftest import ROOT, load_script
 
 from marsad.config import ConfigError, load_config
 from marsad.data.load import load_splits
-from marsad.learning_curve import FoldPoint, LearningCurveError, read_run, slope_per_doubling
+from experiments.learning_curve import FoldPoint, LearningCurveError, read_run, slope_per_doubling
 
 
 def test_train_fraction_subsets_train_only_and_reproducibly(data_dir):
@@ -66,7 +66,7 @@ def test_learning_curve_from_two_real_crossval_runs(data_dir, tmp_path, capsys):
     results = json.loads((runs[0] / "results.json").read_text())
     assert points[0].scores["relation_e2e"] == results["per_fold"]["model"][0]["relations_end_to_end"]["micro"]["f1"]
 
-    script = load_script("scripts/learning_curve.py")
+    script = load_script("experiments/learning_curve_report.py")
     assert script.main([str(r) for r in runs] + ["--out", str(tmp_path / "lc")]) == 0
     table = (tmp_path / "lc" / "learning_curve.md").read_text()
     assert f"| 0.5 | {math.ceil(0.5 * n_train)} |" in table and f"| 1 | {n_train} |" in table

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from marsad.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from marsad.data.load import load_splits
-from marsad.evaluation import EvalPredictions, predict_examples, score_predictions, tune_prior_weight
-from marsad.examples import examples_from_split
+from marsad.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from marsad.evaluation.scoring import EvalPredictions, predict_examples, score_predictions, tune_prior_weight
+from marsad.data.examples import load_examples
 from marsad.inference import SentenceOutput, decode_entities
-from marsad.lexical_prior import PRIOR_FILE, LexicalPrior
+from marsad.model.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.schema import BIO_TAGS
 
 from conftest import (assert_same_log, checkpoint_from_before, crossfit_fold0_row, read_log, train_tiny,
@@ -32,8 +31,8 @@ def _one_hot_log_probs(tags: list[str], confidence: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def fold0(data_dir):
-    splits = load_splits(data_dir, 0)
-    return examples_from_split(splits["train"]), examples_from_split(splits["dev"])
+    splits = load_examples(data_dir, 0)
+    return splits["train"], splits["dev"]
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +109,7 @@ def test_checkpoint_ships_the_prior_and_its_weight(prior_run, data_dir):
     assert "feature CRF" in (best / "README.md").read_text()
     loaded = load_checkpoint(best)
     assert loaded.model.lexical_prior is not None and loaded.model.lexical_prior.weight == chosen["prior_weight"]
-    dev = examples_from_split(load_splits(data_dir, None)["dev"])
+    dev = load_examples(data_dir, None)["dev"]
     scores = score_predictions(predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing,
                                                 loaded.max_length))
     assert scores["entities"]["micro"]["f1"] == pytest.approx(meta["dev_metrics"]["entities"]["micro"]["f1"])
@@ -121,7 +120,7 @@ def test_checkpoint_ships_the_prior_and_its_weight(prior_run, data_dir):
 def test_predictions_use_the_prior(prior_run, data_dir):
     """Weight 1 decodes the CRF's own best tags, whatever the encoder says."""
     loaded = load_checkpoint(prior_run / "best")
-    dev = examples_from_split(load_splits(data_dir, None)["dev"])
+    dev = load_examples(data_dir, None)["dev"]
     prior = loaded.model.lexical_prior
     prior.weight = 1.0
     preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
@@ -161,8 +160,8 @@ def test_prior_run_resumes_to_the_same_result(prior_run, tmp_path, data_dir):
 
 
 def test_crossfit_script_reports_every_estimate(prior_run, tmp_path, capsys):
-    """scripts/prior_crossfit.py on a one-fold run directory."""
-    cells = crossfit_fold0_row("scripts/prior_crossfit.py", prior_run / "best", tmp_path, capsys)
+    """experiments/prior_crossfit.py on a one-fold run directory."""
+    cells = crossfit_fold0_row("experiments/prior_crossfit.py", prior_run / "best", tmp_path, capsys)
     zero, saved, in_sample, cross = (float(c) for c in cells[:4])
     meta = json.loads((prior_run / "best" / "marsad.json").read_text())
     assert saved == meta["lexical_prior"]["weight"]
@@ -170,4 +169,4 @@ def test_crossfit_script_reports_every_estimate(prior_run, tmp_path, capsys):
     assert 0 <= zero <= 1 and 0 <= cross <= 1
     # the checkpoint's CRF was trained by this code on this split: fitted anew (deterministic L-BFGS)
     # and tuned on all of dev, it reproduces the saved row
-    assert crossfit_fold0_row("scripts/prior_crossfit.py", prior_run / "best", tmp_path, capsys, "--refit") == cells
+    assert crossfit_fold0_row("experiments/prior_crossfit.py", prior_run / "best", tmp_path, capsys, "--refit") == cells

@@ -8,9 +8,7 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
 from marsad.data.corpus import bio_to_spans
-from marsad.metrics import (SentenceExtraction, bootstrap_ci, entity_counts, entity_scores, micro_f1, prf,
-                            relation_scores, relation_tuples, sentence_entity_counts, sentence_relation_counts,
-                            strict_spans)
+from marsad.evaluation.metrics import (SentenceExtraction, bootstrap_ci, entity_counts, entity_scores, micro_f1, prf, relation_scores, relation_tuples, sentence_entity_counts, sentence_relation_counts, strict_spans)
 from marsad.schema import BIO_TAGS, RELATION_TYPES
 
 

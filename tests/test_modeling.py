@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from marsad.modeling import RELATION_LABELS, PairBatch, RelationHead
+from marsad.schema import RELATION_LABELS
+from marsad.model.joint import PairBatch, RelationHead
 from marsad.schema import ENTITY_TYPES
 
 

@@ -50,7 +50,7 @@ def test_article_equals_its_sentences(predictor, data_dir):
     raw = (data_dir / "raw" / "004_93bab9112742cc71.txt").read_text(encoding="utf-8")
     whole = predictor(raw)
     check_structure(raw, whole)
-    from marsad.data.sentences import split_sentences
+    from marsad.text import split_sentences
 
     pieces = []
     for s in split_sentences(raw, drop_furniture=False):

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
 from marsad import Predictor
-from marsad.checkpoint import load_checkpoint
+from marsad.model.checkpoint import load_checkpoint
 from marsad.quantization import ACTIVATION_FILE, SmoothedInt8Linear, quantize_encoder
 
 

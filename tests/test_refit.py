@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, load_script, read_log
+from marsad.data.examples import load_examples
 from marsad.config import ConfigError, load_config
-from marsad.curves import read_training_log, training_curves_figure
-from marsad.data.load import load_splits
-from marsad.training import Trainer
+from marsad.training.curves import read_training_log, training_curves_figure
+from marsad.training.trainer import Trainer
 
 FOLD = 1
 
@@ -39,7 +39,7 @@ def test_refit_script_trains_on_train_and_dev_for_the_kept_epoch_with_dev_choice
     assert refit.main([str(cv_run)]) == 0
     source = json.loads((cv_run / f"fold{FOLD}" / "best" / "marsad.json").read_text())
     meta = json.loads((cv_run / "refit" / f"fold{FOLD}" / "best" / "marsad.json").read_text())
-    splits = load_splits(data_dir, FOLD)
+    splits = load_examples(data_dir, FOLD)
     assert meta["data"]["train_sentences"] == len(splits["train"]) + len(splits["dev"])
     assert meta["data"]["dev_sentences"] == 0 and meta["refit"]["train_includes_dev"] is True
     assert meta["epoch"] == source["epoch"] and meta["refit"]["path"] == str(cv_run / f"fold{FOLD}" / "best")
@@ -84,7 +84,7 @@ def test_refit_without_dev_scores_dev_at_the_carried_over_settings(cv_run, data_
     source = cv_run / f"fold{FOLD}" / "best"
     best = Trainer(refit_cfg(source, tmp_path, data_dir, "refit_include_dev=false")).train()
     meta = json.loads((tmp_path / "best" / "marsad.json").read_text())
-    splits = load_splits(data_dir, FOLD)
+    splits = load_examples(data_dir, FOLD)
     assert meta["data"]["train_sentences"] == len(splits["train"])
     assert meta["data"]["dev_sentences"] == len(splits["dev"])
     assert meta["dev_metrics"]["entities"]["micro"]["f1"] == best["entity_f1"]

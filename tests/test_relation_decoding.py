@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from marsad.evaluation import EvalPredictions, tune_none_bias
-from marsad.examples import Example
-from marsad.inference import SentenceOutput, WordEntity, WordRelation, build_pair_batch
-from marsad.encoding import Window
-from marsad.modeling import RELATION_LABELS
-from marsad.relation_decoding import decode_relations, pair_probabilities
+from marsad.evaluation.scoring import EvalPredictions, tune_none_bias
+from marsad.data.examples import Example
+from marsad.inference import SentenceOutput, build_pair_batch
+from marsad.data.examples import WordEntity, WordRelation
+from marsad.model.windows import Window
+from marsad.schema import RELATION_LABELS
+from marsad.model.decoding import decode_relations, pair_probabilities
 
 NEG = -np.inf
 

@@ -9,16 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from marsad.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from marsad.data.load import load_splits
-from marsad.evaluation import (EvalPredictions, gold_extraction, predict_examples, score_predictions, to_extraction,
-                               tune_relation_prior)
-from marsad.examples import examples_from_split
-from marsad.inference import SentenceOutput, WordEntity, candidate_pairs
-from marsad.metrics import relation_scores
-from marsad.modeling import RELATION_LABELS
+from marsad.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from marsad.evaluation.scoring import (EvalPredictions, gold_extraction, predict_examples, score_predictions, to_extraction, tune_relation_prior)
+from marsad.data.examples import load_examples
+from marsad.inference import SentenceOutput, candidate_pairs
+from marsad.data.examples import WordEntity
+from marsad.evaluation.metrics import relation_scores
+from marsad.schema import RELATION_LABELS
 from marsad.predictor import Predictor
-from marsad.relation_prior import RELATION_PRIOR_FILE, RelationPrior, _triggers, mix, pair_features
+from marsad.model.relation_prior import RELATION_PRIOR_FILE, RelationPrior, _triggers, mix, pair_features
 from marsad.schema import relation_fits
 
 from conftest import (assert_same_log, checkpoint_from_before, crossfit_fold0_row, load_script, read_log, train_tiny,
@@ -30,8 +29,8 @@ NEG = float("-inf")
 
 @pytest.fixture(scope="module")
 def fold0(data_dir):
-    splits = load_splits(data_dir, 0)
-    return examples_from_split(splits["train"]), examples_from_split(splits["dev"])
+    splits = load_examples(data_dir, 0)
+    return splits["train"], splits["dev"]
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +186,7 @@ def test_checkpoint_with_a_weight_predicts_the_same_after_reload(prior_run, data
     save_checkpoint(tmp_path / "ckpt", loaded.model, loaded.tokenizer, meta, "card")
     again = load_checkpoint(tmp_path / "ckpt")
     assert again.model.relation_prior.weight == 0.65
-    dev = examples_from_split(load_splits(data_dir, None)["dev"])
+    dev = load_examples(data_dir, None)["dev"]
     before = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
     after = predict_examples(again.model, again.tokenizer, dev, again.preprocessing, again.max_length)
     assert score_predictions(after) == score_predictions(before)
@@ -239,18 +238,18 @@ def test_prior_run_resumes_to_the_same_result(prior_run, tmp_path, data_dir):
 
 
 def test_crossfit_script_reports_both_estimates(prior_run, tmp_path, capsys):
-    """scripts/relation_prior_crossfit.py on a one-fold run directory."""
-    cells = crossfit_fold0_row("scripts/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys)
+    """experiments/relation_prior_crossfit.py on a one-fold run directory."""
+    cells = crossfit_fold0_row("experiments/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys)
     alone, mixed = (float(c) for c in cells[:2])
     assert 0 <= alone <= 1 and 0 <= mixed <= 1
     # the checkpoint's prior was fitted by this code on this split, so fitting it anew changes nothing
-    assert crossfit_fold0_row("scripts/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys,
+    assert crossfit_fold0_row("experiments/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys,
                               "--refit") == cells
 
 
 def test_crossfit_script_prior_only_needs_no_checkpoint(capsys):
     """--prior-only fits the prior on fold 0's training split and scores its dev gold mentions."""
-    assert load_script("scripts/relation_prior_crossfit.py").main(["--prior-only", "--folds", "0"]) == 0
+    assert load_script("experiments/relation_prior_crossfit.py").main(["--prior-only", "--folds", "0"]) == 0
     lines = capsys.readouterr().out.splitlines()
     fold, pooled = (next(line for line in lines if line.startswith(p)) for p in ("| 0 |", "| pooled |"))
     f1 = float(fold.split("|")[2])

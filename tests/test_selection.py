@@ -7,7 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from marsad.selection import DevLog, DevLogError, cross_fit, read_dev_log, replay_selection, selection_score
+from experiments.selection import DevLog, DevLogError, cross_fit, read_dev_log, replay_selection
+from marsad.training.selection import selection_score
 from tests.conftest import load_script, read_log
 
 
@@ -89,7 +90,7 @@ def test_script_reports_every_rule_per_fold_and_refuses_runs_without_logs(tiny_r
     study.mkdir(parents=True)
     for name in ("metrics.jsonl", "dev_sentences.jsonl"):
         shutil.copy(tiny_run / name, study / name)
-    script = load_script("scripts/selection_crossfit.py")
+    script = load_script("experiments/selection_crossfit.py")
     assert script.main([str(tmp_path / "study"), "--splits", "4", "--patience", "0", "--out", str(tmp_path)]) == 0
     report = capsys.readouterr().out
     assert (tmp_path / "selection.md").read_text() == report

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from marsad.checkpoint import load_checkpoint
+from marsad.model.checkpoint import load_checkpoint
 from marsad.config import load_config
-from marsad.data.load import load_splits
-from marsad.evaluation import predict_examples
-from marsad.examples import examples_from_split
-from marsad.training import Trainer
+from marsad.evaluation.scoring import predict_examples
+from marsad.data.examples import load_examples
+from marsad.training.trainer import Trainer
 
 from conftest import assert_same_log, read_log, train_tiny, train_tiny_interrupted
 
@@ -60,7 +59,7 @@ def test_no_epoch_is_kept_before_the_warmup_ends(tmp_path, data_dir):
 def test_selection_metric_decides_the_kept_epoch(tmp_path, data_dir, monkeypatch, metric, kept):
     """The two rules part ways when the relation score falls as the entity score rises; a tiny model
     improves on both together, so the dev scores are scripted (entity, relation per epoch)."""
-    import marsad.training
+    import marsad.training.trainer
 
     scripted = iter([(0.5, 0.5), (0.6, 0.1), (0.55, 0.3)])
 
@@ -69,7 +68,7 @@ def test_selection_metric_decides_the_kept_epoch(tmp_path, data_dir, monkeypatch
         return {"entities": {"micro": {"precision": ent, "recall": ent, "f1": ent}},
                 "relations_end_to_end": {"micro": {"precision": rel, "recall": rel, "f1": rel}}}
 
-    monkeypatch.setattr(marsad.training, "score_predictions", scores)
+    monkeypatch.setattr(marsad.training.trainer, "score_predictions", scores)
     out = tmp_path / "sel"
     train_tiny(out, data_dir, "epochs=3", f"selection_metric={metric}")
     assert json.loads((out / "best" / "marsad.json").read_text())["epoch"] == kept == read_log(out)[-1]["best_epoch"]
@@ -80,7 +79,7 @@ def test_selection_metric_decides_the_kept_epoch(tmp_path, data_dir, monkeypatch
 
 def test_reloaded_checkpoint_predicts_identically(tiny_run, data_dir):
     """Two loads of a saved checkpoint agree on every output (nothing is re-initialised at load)."""
-    examples = examples_from_split(load_splits(data_dir)["test"])
+    examples = load_examples(data_dir)["test"]
     loaded = load_checkpoint(tiny_run / "last")
     again = load_checkpoint(tiny_run / "last")
     a = predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing, loaded.max_length)
@@ -144,7 +143,7 @@ def test_hf_pipeline_loads_checkpoint(tiny_run):
 
 
 def test_relation_left_context_round_trips_through_the_checkpoint(tmp_path, data_dir):
-    from marsad.checkpoint import CheckpointError, load_checkpoint
+    from marsad.model.checkpoint import CheckpointError, load_checkpoint
 
     train_tiny(tmp_path, data_dir, "epochs=1", "relation_left_context=4")
     meta_path = tmp_path / "best" / "marsad.json"

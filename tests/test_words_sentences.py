@@ -1,5 +1,5 @@
-from marsad.data.sentences import split_sentences
-from marsad.words import split_words, word_spans
+from marsad.text import split_sentences
+from marsad.text import split_words, word_spans
 
 
 def test_punctuation_is_split_off():

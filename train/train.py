@@ -14,9 +14,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marsad.config import ConfigError, load_config  # noqa: E402
-from marsad.training import Trainer  # noqa: E402
+from marsad.config import ConfigError, load_config
+from marsad.training.trainer import Trainer
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from marsad.data.corpus import Sentence
 from marsad.data.similarity import normalise, similarity_matrix
 from marsad.data.splits import CLUSTER_THRESHOLD
 from marsad.schema import pair_can_relate
-from marsad.words import word_aligned_occurrences
+from marsad.text import word_aligned_occurrences
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from marsad.data.validate import AnnotationError, validate_corpus
 from marsad.schema import BIO_TAGS
-from marsad.words import word_spans
+from marsad.text import word_spans
 
 
 @dataclass(frozen=True)

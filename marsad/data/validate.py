@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from marsad.data.sentences import split_sentences
+from marsad.text import split_sentences
 from marsad.schema import ENTITY_TYPES, RELATION_SIGNATURES, relation_fits
-from marsad.words import word_spans
+from marsad.text import word_spans
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The command-line commands (``marsad --help``); ``train/`` and ``eval/`` hold thin wrappers."""

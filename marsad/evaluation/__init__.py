@@ -1,0 +1,1 @@
+"""Scoring: metrics, evaluation of a model, reports, baselines, comparisons, agreement."""

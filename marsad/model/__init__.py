@@ -1,0 +1,1 @@
+"""The joint model, its decoding, its priors, its windows, encoders and checkpoints."""

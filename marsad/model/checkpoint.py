@@ -1,0 +1,181 @@
+"""Checkpoint directories: a plain HF token-classification model plus the relation head and metadata.
+
+Layout (all written into a temp dir and swapped into place atomically):
+  config.json, model.safetensors     the tagger; loads with AutoModelForTokenClassification
+  tokenizer.json, tokenizer_config.json, ...
+  relation_head.safetensors          the relation head's weights
+  marsad.json                        schema, label sets, preprocessing, encoder provenance, data hash,
+                                     training config, dev metrics
+  README.md                          model card
+  activation_absmax.safetensors      (best checkpoints) activation ranges on training sentences, for
+                                     smoothed int8 inference (marsad.quantization)
+  lexical_crf.crfsuite               (lexical_prior models) the feature CRF mixed into tag decoding,
+                                     see marsad.lexical_prior; its weight is in marsad.json
+  relation_prior.json                (relation_prior models) the feature classifier mixed into relation
+                                     decoding, see marsad.relation_prior; its weight is in marsad.json
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerBase
+
+from marsad.fileio import atomic_directory
+from marsad.model.lexical_prior import PRIOR_FILE, LexicalPrior
+from marsad.schema import RELATION_LABELS
+from marsad.model.joint import JointModel, RelationHead
+from marsad.model.relation_prior import RELATION_PRIOR_FILE, RelationPrior
+from marsad.schema import BIO_TAGS, ENTITY_TYPES, SCHEMA_VERSION
+
+META_FILE = "marsad.json"
+RELATION_FILE = "relation_head.safetensors"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint directory is missing a file or its files disagree; the message names which."""
+
+
+@dataclass
+class Loaded:
+    model: JointModel
+    tokenizer: PreTrainedTokenizerBase
+    meta: dict[str, Any]
+
+    @property
+    def preprocessing(self) -> list[str]:
+        return list(self.meta["preprocessing"])
+
+    @property
+    def max_length(self) -> int:
+        return int(self.meta["max_length"])
+
+
+def base_meta(preprocessing: list[str], max_length: int, head_shape: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "bio_tags": list(BIO_TAGS),
+        "entity_types": list(ENTITY_TYPES),
+        "relation_labels": list(RELATION_LABELS),
+        "preprocessing": list(preprocessing),
+        "max_length": max_length,
+        "relation_head": head_shape,
+    }
+
+
+def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenizerBase, meta: dict[str, Any],
+                    model_card: str, extra: Callable[[Path], None] | None = None) -> Path:
+    """Write the checkpoint atomically: ``dest`` is either the old or the complete new checkpoint.
+
+    ``extra(tmp_dir)`` may add files (e.g. optimizer state) inside the same atomic write.
+    """
+    for key, described in priors_meta(model).items():
+        if meta.get(key) != described:
+            what = key.replace("_", " ")
+            model_has = f"absent {what}" if described is None else f"{what} (weight {described['weight']})"
+            raise ValueError(f"meta {key}={meta.get(key)!r} does not describe the model's {model_has}")
+    with atomic_directory(Path(dest)) as tmp:
+        model.tagger.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        state = {k: v.detach().cpu().contiguous() for k, v in model.relation_head.state_dict().items()}
+        save_file(state, str(tmp / RELATION_FILE))
+        for prior in (model.lexical_prior, model.relation_prior):
+            if prior is not None:
+                prior.save(tmp)
+        (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        (tmp / "README.md").write_text(model_card, encoding="utf-8")
+        if extra is not None:
+            extra(tmp)
+    return Path(dest)
+
+
+def priors_meta(model: JointModel) -> dict[str, dict[str, Any] | None]:
+    """What ``marsad.json`` says of the model's two decoding priors (None: the model has none)."""
+    lexical, relation = model.lexical_prior, model.relation_prior
+    return {"lexical_prior": None if lexical is None else {"file": PRIOR_FILE, "weight": lexical.weight},
+            "relation_prior": None if relation is None else {"file": RELATION_PRIOR_FILE, "weight": relation.weight}}
+
+
+def _require(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise CheckpointError(f"{path.parent} is not a Marsad checkpoint: missing {path.name} ({what})")
+    return path
+
+
+def read_meta(directory: Path) -> dict[str, Any]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"checkpoint directory {directory} does not exist")
+    meta_path = _require(directory / META_FILE, "Marsad metadata")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{meta_path} is not valid JSON: {exc}") from exc
+    for key in ("schema_version", "bio_tags", "relation_labels", "preprocessing", "max_length", "relation_head"):
+        if key not in meta:
+            raise CheckpointError(f"{meta_path} lacks key {key!r}")
+    if meta["schema_version"] != SCHEMA_VERSION:
+        raise CheckpointError(f"{meta_path}: schema version {meta['schema_version']} != this code's {SCHEMA_VERSION}")
+    if list(meta["bio_tags"]) != list(BIO_TAGS) or list(meta["relation_labels"]) != list(RELATION_LABELS):
+        raise CheckpointError(f"{meta_path}: label sets differ from this code's schema "
+                              f"(tags {meta['bio_tags']}, relations {meta['relation_labels']})")
+    return meta
+
+
+def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -> Loaded:
+    """Load a checkpoint written by :func:`save_checkpoint`, checking that its parts agree."""
+    directory = Path(directory)
+    meta = read_meta(directory)
+    config_path = _require(directory / "config.json", "tagger config")
+    if not any((directory / n).exists() for n in ("model.safetensors", "pytorch_model.bin")) and not any(
+            directory.glob("model-*.safetensors")):
+        raise CheckpointError(f"{directory} is not a Marsad checkpoint: missing model.safetensors (tagger weights)")
+    if not any((directory / n).exists() for n in ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model")):
+        raise CheckpointError(f"{directory} is not a Marsad checkpoint: missing tokenizer.json (tokenizer)")
+    rel_path = _require(directory / RELATION_FILE, "relation head weights")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    id2label = {int(k): v for k, v in config.get("id2label", {}).items()}
+    if [id2label.get(i) for i in range(len(BIO_TAGS))] != list(BIO_TAGS) or len(id2label) != len(BIO_TAGS):
+        raise CheckpointError(f"{config_path}: id2label {id2label} does not match {META_FILE} bio_tags {meta['bio_tags']}")
+    try:
+        tagger = AutoModelForTokenClassification.from_pretrained(directory)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot load tagger/tokenizer from {directory}: {exc}") from exc
+    shape = meta["relation_head"]
+    retired = {key: value for key, value in (("projection", shape.get("projection", 0)),
+                                             ("tag_transitions", meta.get("tag_transitions", False))) if value}
+    if retired:  # options retired after losing on dev (git tag retired-options); their weights have no reader now
+        raise CheckpointError(f"{directory / META_FILE}: the model uses retired option(s) {retired} "
+                              "(see docs/experiments.md, 'Retired options'); load it with the code at tag retired-options")
+    head = RelationHead(tagger.config.hidden_size, shape["mlp_hidden"], shape["feature_dim"], shape["dropout"],
+                        shape.get("left_context", 0))
+    try:
+        state = load_file(str(rel_path))
+        head.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - any corruption or shape mismatch is a checkpoint error
+        raise CheckpointError(f"{rel_path} does not fit the relation head described in {META_FILE} "
+                              f"(hidden {tagger.config.hidden_size}, {shape}): {exc}") from exc
+    prior = None
+    if meta.get("lexical_prior"):  # older checkpoints lack the key: no prior
+        prior_path = _require(directory / PRIOR_FILE, "lexical prior CRF; marsad.json says the model has one")
+        try:
+            prior = LexicalPrior.load(prior_path, float(meta["lexical_prior"]["weight"]))
+        except Exception as exc:  # noqa: BLE001 - crfsuite raises bare errors on a corrupt model file
+            raise CheckpointError(f"{prior_path} is not a readable crfsuite model: {exc}") from exc
+    relation_prior = None
+    if meta.get("relation_prior"):  # older checkpoints lack the key: no relation prior
+        prior_file = _require(directory / RELATION_PRIOR_FILE, "relation prior; marsad.json says the model has one")
+        try:
+            relation_prior = RelationPrior.load(prior_file, float(meta["relation_prior"]["weight"]))
+        except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+            raise CheckpointError(f"{prior_file} is not a relation prior written by this code: {exc!r}") from exc
+    model = JointModel(tagger, head, prior, relation_prior).to(device).eval()
+    return Loaded(model, tokenizer, meta)

@@ -1,0 +1,201 @@
+"""A feature classifier's relation probabilities as a second opinion on the relation head.
+
+The relation head learns from ~100 training relations and memorises them (its training loss
+reaches ~1e-3). A multinomial logistic regression over sparse, hand-made pair features (type pair
+and order, distance, the mentions between, the words between and just before, the mentions' own
+words) generalises differently: "يسيطر على" between an actor and a place says CONTROLS whatever
+the actor is. Relations are decoded from the per-pair log-linear mixture
+
+    score(pair, label) = (1 - w) * log p_head(label) + w * log p_features(label)
+
+with ``w`` and the NONE threshold chosen jointly on dev end-to-end relation F1 alongside the epoch
+(``w = 0`` is the head alone, exactly). The classifier is fitted on the gold pairs of the training
+sentences only (deterministic L-BFGS) and ships as plain JSON (:data:`RELATION_PRIOR_FILE`:
+feature names, classes, coefficients), so loading runs no pickle and needs no scikit-learn.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from marsad.features import normalise, strip_proclitics
+from marsad.data.examples import Example, WordEntity
+from marsad.schema import ENTITY_TYPES, NO_RELATION, RELATION_LABELS, allowed_labels_by_type, candidate_pairs
+
+RELATION_PRIOR_FILE = "relation_prior.json"
+# mixture weights tried on dev (0 = the relation head alone; 1 = the feature classifier alone)
+WEIGHT_GRID: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+# scikit-learn's C: 3, 10 and 30 scored within noise of each other on the dev folds' gold-entity
+# relation F1 (an ad-hoc check); 10 was kept
+INVERSE_REGULARISATION = 10.0
+MAX_BETWEEN_FOR_PAIRED_WORDS = 8  # words between the mentions are type-pair features only when this close
+_FLOOR = 1e-4  # probability of a label the classifier never saw in training
+_LABEL_MASK = np.array(allowed_labels_by_type(), dtype=bool)  # [head type, tail type, label]: the relation head's schema mask
+_TYPE_INDEX = {t: i for i, t in enumerate(ENTITY_TYPES)}
+STEM_LETTERS = 4  # words between the mentions also count by their first letters (light stemming)
+TRIGGER_WINDOW_BEFORE = 3  # words before the earlier mention searched for trigger words
+
+# Arabic words for the verbs and nouns that ../shared/schema.md names for each relation ("fights,
+# attacks, strikes, shells, besieges"; "holds, seized, captured, regained control of"; "backs,
+# supports, is allied with, leads in support"; "member, leader, spokesperson"; "inside, present in"),
+# translated from the schema's English once, not collected from the annotated sentences. A stem of
+# three letters or more matches inside a word ("سيطر" in "وسيطرت", "السيطرة"); shorter ones match
+# the whole word after one proclitic is removed. On ~100 training relations the words between two
+# mentions are too sparse to learn that "المدعومة" and "بدعم" say the same thing.
+TRIGGER_STEMS: dict[str, tuple[str, ...]] = {
+    "ATTACKS": ("هاجم", "هجوم", "هجمات", "معارك", "معركة", "قتال", "اشتباك", "مواجه", "قصف", "غارة", "غارات",
+                "ضربات", "حصار", "حاصر", "استهدف", "ضد"),
+    "CONTROLS": ("سيطر", "استولى", "استعاد", "انتزع", "معقل", "معاقل", "تحرير", "حرر"),
+    "SUPPORTS": ("دعم", "مدعوم", "حليف", "حلفاء", "قيادة", "إسناد", "مساند", "تعاون", "مؤازر"),
+    "AFFILIATED_WITH": ("عضو", "قائد", "قادة", "زعيم", "ناطق", "متحدث", "مدير", "رئيس", "باسم"),
+    "LOCATED_IN": ("في", "داخل", "واقع"),
+}
+
+
+@lru_cache(maxsize=1 << 16)
+def _key(word: str) -> str:
+    """Normalised, one proclitic removed; cached because every pair of a sentence re-reads its words."""
+    return strip_proclitics(normalise(word))
+
+
+_NORMALISED_TRIGGERS = {label: tuple(normalise(s) for s in stems) for label, stems in TRIGGER_STEMS.items()}
+
+
+@lru_cache(maxsize=1 << 16)
+def _triggers(word: str) -> tuple[str, ...]:
+    """The relations whose trigger stems (:data:`TRIGGER_STEMS`) the word contains."""
+    key = _key(word)
+    return tuple(label for label, stems in _NORMALISED_TRIGGERS.items()
+                 if any(key == s if len(s) < 3 else s in key for s in stems))
+
+
+def allowed_labels(entities: Sequence[WordEntity], pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """``[len(pairs), len(RELATION_LABELS)]``: which labels the schema allows each pair (NONE always)."""
+    heads = [_TYPE_INDEX[entities[h].label] for h, _ in pairs]
+    tails = [_TYPE_INDEX[entities[t].label] for _, t in pairs]
+    return _LABEL_MASK[heads, tails].reshape(len(pairs), len(RELATION_LABELS))
+
+
+def _distance_bucket(d: int) -> str:
+    return "0" if d == 0 else "1" if d == 1 else "2-3" if d <= 3 else "4-7" if d <= 7 else "8-15" if d <= 15 else "16+"
+
+
+def _nearest(entities: Sequence[WordEntity], label: str, exclude: int, anchor: int) -> int:
+    return min((k for k, e in enumerate(entities) if e.label == label and k != exclude),
+               key=lambda k: abs(entities[k].start - anchor))
+
+
+def pair_features(words: Sequence[str], entities: Sequence[WordEntity], head: int, tail: int) -> dict[str, int]:
+    """Sparse indicator features of the ordered pair (``head``, ``tail``) of mention indices."""
+    h, t = entities[head], entities[tail]
+    pair = f"{h.label}>{t.label}"
+    order = "HT" if h.start < t.start else "TH"
+    lo, hi = (h.end, t.start) if h.start < t.start else (t.end, h.start)
+    between = words[lo:hi]
+    first = min(h.start, t.start)
+    f = {f"pair={pair}": 1, f"pair_order={pair}{order}": 1,
+         f"distance={_distance_bucket(max(0, hi - lo))}{pair}{order}": 1,
+         f"mentions_between={min(3, sum(lo <= e.start and e.end <= hi for e in entities))}{pair}{order}": 1,
+         f"head={_key(' '.join(words[h.start:h.end]))}": 1, f"tail={_key(' '.join(words[t.start:t.end]))}": 1,
+         f"head_last={_key(words[h.end - 1])}|{pair}": 1, f"tail_last={_key(words[t.end - 1])}|{pair}": 1,
+         f"tail_nearest{pair}": int(_nearest(entities, t.label, head, h.start) == tail),
+         f"head_nearest{pair}": int(_nearest(entities, h.label, tail, t.start) == head),
+         f"sentence_first={_key(words[0])}": 1}
+    for e in entities:
+        if lo <= e.start and e.end <= hi:
+            f[f"type_between={e.label}{pair}"] = 1
+    for w in between:
+        f[f"between={_key(w)}"] = 1
+        f[f"between_stem={_key(w)[:STEM_LETTERS]}|{pair}"] = 1
+        if len(between) <= MAX_BETWEEN_FOR_PAIRED_WORDS:
+            f[f"between={_key(w)}|{pair}"] = 1
+        for label in _triggers(w):
+            f[f"trigger_between={label}|{pair}"] = 1
+    for k in (1, 2):
+        if first - k >= 0:
+            f[f"before{k}={_key(words[first - k])}|{pair}"] = 1
+    for w in words[max(0, first - TRIGGER_WINDOW_BEFORE):first]:
+        for label in _triggers(w):
+            f[f"trigger_before={label}|{pair}"] = 1
+    return f
+
+
+class RelationPrior:
+    def __init__(self, features: list[str], classes: list[str], coef: np.ndarray, intercept: np.ndarray,
+                 weight: float = 0.0):
+        unknown = sorted(set(classes) - set(RELATION_LABELS))
+        if unknown:
+            raise ValueError(f"relation prior classes {unknown} are not relation labels {RELATION_LABELS}")
+        if coef.shape != (len(classes), len(features)) or intercept.shape != (len(classes),):
+            raise ValueError(f"relation prior coefficients {coef.shape} / intercept {intercept.shape} do not fit "
+                             f"{len(classes)} classes x {len(features)} features")
+        self.index = {name: i for i, name in enumerate(features)}
+        self.classes = list(classes)
+        self.coef = coef.astype(np.float64)
+        self.intercept = intercept.astype(np.float64)
+        self.weight = weight
+        self._columns = [RELATION_LABELS.index(c) for c in self.classes]
+
+    @classmethod
+    def fit(cls, examples: Sequence[Example], c: float = INVERSE_REGULARISATION) -> RelationPrior:
+        """Fit on every candidate pair of the gold mentions of ``examples`` (NONE where unannotated)."""
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        rows, labels = [], []
+        for ex in examples:
+            gold = {(r.head, r.tail): r.label for r in ex.relations}
+            for h, t in candidate_pairs([e.label for e in ex.entities]):
+                rows.append(pair_features(ex.words, ex.entities, h, t))
+                labels.append(gold.get((h, t), NO_RELATION))
+        if len(set(labels)) < 2:
+            raise ValueError(f"cannot fit a relation prior: the training pairs hold only {sorted(set(labels))}")
+        vectorizer = DictVectorizer()
+        model = LogisticRegression(C=c, max_iter=3000).fit(vectorizer.fit_transform(rows), labels)
+        return cls(list(vectorizer.get_feature_names_out()), list(model.classes_), model.coef_, model.intercept_)
+
+    @classmethod
+    def load(cls, path: Path, weight: float) -> RelationPrior:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(data["features"], data["classes"], np.array(data["coef"], dtype=np.float64).reshape(
+            len(data["classes"]), len(data["features"])), np.array(data["intercept"], dtype=np.float64), weight)
+
+    def save(self, directory: Path) -> None:
+        features = sorted(self.index, key=self.index.get)
+        data = {"classes": self.classes, "features": features, "intercept": self.intercept.tolist(),
+                "coef": self.coef.tolist()}
+        (Path(directory) / RELATION_PRIOR_FILE).write_text(json.dumps(data, ensure_ascii=False) + "\n",
+                                                           encoding="utf-8")
+
+    def log_probs(self, words: Sequence[str], entities: Sequence[WordEntity],
+                  pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+        """``[len(pairs), len(RELATION_LABELS)]`` log-probabilities; labels the pair's types forbid are -inf."""
+        out = np.full((len(pairs), len(RELATION_LABELS)), -np.inf)
+        if not pairs:
+            return out
+        scores = np.tile(self.intercept, (len(pairs), 1))
+        for row, (h, t) in enumerate(pairs):
+            cols = [self.index[name] for name, v in pair_features(words, entities, h, t).items()
+                    if v and name in self.index]
+            scores[row] += self.coef[:, cols].sum(axis=1)
+        exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probs = np.full(out.shape, _FLOOR)
+        probs[:, self._columns] += exp / exp.sum(axis=1, keepdims=True)
+        allowed = allowed_labels(entities, pairs)
+        probs = np.where(allowed, probs, 0.0)
+        out[allowed] = np.log((probs / probs.sum(axis=1, keepdims=True))[allowed])
+        return out
+
+def mix(head_logits: np.ndarray, prior_log_probs: np.ndarray, weight: float) -> np.ndarray:
+    """Per-pair log-linear mixture of the head's softmax and the prior; labels the head masks stay -inf."""
+    if weight == 0:
+        return head_logits
+    masked = np.isneginf(head_logits)  # schema-forbidden labels: the prior has them at -inf too
+    top = head_logits.max(axis=1, keepdims=True)  # NONE is never masked, so finite
+    head_lp = head_logits - (top + np.log(np.exp(head_logits - top).sum(axis=1, keepdims=True)))
+    mixed = (1 - weight) * np.where(masked, 0.0, head_lp) + weight * np.where(masked, 0.0, prior_log_probs)
+    return np.where(masked, -np.inf, mixed)

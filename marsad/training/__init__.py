@@ -1,0 +1,1 @@
+"""Training: the trainer, refitting on train + dev, and training curves."""
