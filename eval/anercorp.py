@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     words, gold = words[:args.limit], gold[:args.limit]
     loaded = load_checkpoint(args.checkpoint)
     outputs = extract(loaded.model, loaded.tokenizer, words, loaded.preprocessing, loaded.max_length,
-                      args.batch_size, progress=True)
+                      args.batch_size, progress=True, decoding=loaded.decoding)
     pred = []
     for ws, out in zip(words, outputs):
         tags = ["O"] * len(ws)

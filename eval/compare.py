@@ -72,7 +72,7 @@ def model_side(checkpoints: list[Path], folds: list[int | None], split: str, dat
             raise CheckpointError(f"{checkpoint} is a refit trained on its run's dev sentences too; compare on test")
         examples = load_examples(data, fold)[split]
         runs.append(sentence_scores(predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing,
-                                                     loaded.max_length, batch_size)))
+                                                     loaded.max_length, batch_size, decoding=loaded.decoding)))
     return pool(runs, name)
 
 

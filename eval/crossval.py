@@ -176,7 +176,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: li
         loaded = load_checkpoint(out / f"fold{k}" / "best")
         encoder = loaded.meta["encoder"]["used"]
         scores = score_predictions(predict_examples(loaded.model, loaded.tokenizer, test, loaded.preprocessing,
-                                                    loaded.max_length))
+                                                    loaded.max_length, decoding=loaded.decoding))
         results["model"].append(scores)
         results["model_dev"].append(loaded.meta["dev_metrics"])  # the selection set's scores, for tuning
         rel = MajorityRelationBaseline().fit(train)

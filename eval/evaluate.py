@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     loaded = load_checkpoint(args.checkpoint)
     examples = load_examples(args.data, args.fold)[args.split]
     preds = predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing, loaded.max_length,
-                             args.batch_size, progress=True)
+                             args.batch_size, progress=True, decoding=loaded.decoding)
     novel = subset(preds, [0 <= ex.max_train_similarity < NOVELTY_THRESHOLD for ex in examples]) if args.split == "test" else None
     metrics = {
         "checkpoint": str(args.checkpoint), "run": wanted, "split": args.split,

@@ -125,7 +125,7 @@ def refit_run(run: Path, target: Path, folds: list[int] | None, overrides: list[
         test = splits["test"]
         train_sentences.append(len(train))
         results["model"].append(score_predictions(predict_examples(loaded.model, loaded.tokenizer, test,
-                                                                   loaded.preprocessing, loaded.max_length)))
+                                                                   loaded.preprocessing, loaded.max_length, decoding=loaded.decoding)))
         results["model_dev"].append(loaded.meta["dev_metrics"])  # empty when dev trained the refit
         relations = MajorityRelationBaseline().fit(train)
         results["CRF"].append(score_predictions(baseline_predictions(CrfTagger(), relations, train, test)))

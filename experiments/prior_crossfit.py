@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from marsad.model.checkpoint import load_checkpoint
@@ -33,9 +34,10 @@ def fold_scores(run: Path, fold: int, data: Path, refit: bool) -> tuple[float, f
     train, dev = splits["train"], splits["dev"]
     prior = loaded.model.lexical_prior if loaded.model.lexical_prior and not refit else LexicalPrior.fit(
         [e.words for e in train], [e.tags for e in train])
-    saved, prior.weight = prior.weight, 0.0
+    saved = loaded.decoding.lexical_weight
     loaded.model.lexical_prior = prior
-    preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
+    preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length,
+                             decoding=replace(loaded.decoding, lexical_weight=0.0))
     if refit:
         saved = tune_prior_weight(preds, prior)
     crf_log_probs = [prior.log_marginals(ex.words) for ex in dev]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -65,9 +66,9 @@ def fold_scores(run: Path, fold: int, data: Path, refit: bool) -> tuple[float, f
     splits = load_examples(data, fold)
     train, dev = splits["train"], splits["dev"]
     prior = loaded.model.relation_prior if loaded.model.relation_prior and not refit else RelationPrior.fit(train)
-    prior.weight = 0.0
     loaded.model.relation_prior = prior
-    preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
+    preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length,
+                             decoding=replace(loaded.decoding, relation_weight=0.0))
     head_alone = micro_f1(dev, cross_fitted(preds, prior, (0.0,))[0])
     mixed, chosen = cross_fitted(preds, prior, WEIGHT_GRID)
     return head_alone, micro_f1(dev, mixed), chosen

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         splits = load_examples(args.data, k)
         dev = splits["dev"]
         fp32 = load_checkpoint(ckpt)
-        p32 = predict_examples(fp32.model, fp32.tokenizer, dev, fp32.preprocessing, fp32.max_length)
+        p32 = predict_examples(fp32.model, fp32.tokenizer, dev, fp32.preprocessing, fp32.max_length, decoding=fp32.decoding)
         f1_32 = score_predictions(p32)["entities"]["micro"]["f1"]
         stats = (load_file(str(ckpt / ACTIVATION_FILE)) if (ckpt / ACTIVATION_FILE).exists() else
                  # older checkpoints: the same ranges training would have saved (training sentences)
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         for alpha in args.alphas:
             int8 = copy.deepcopy(fp32.model)
             quantize_encoder(int8, stats if alpha else None, alpha)
-            p8 = predict_examples(int8, fp32.tokenizer, dev, fp32.preprocessing, fp32.max_length)
+            p8 = predict_examples(int8, fp32.tokenizer, dev, fp32.preprocessing, fp32.max_length, decoding=fp32.decoding)
             deltas, both, either = tallies[alpha]
             b, e = entity_agreement(p32, p8)
             deltas.append(score_predictions(p8)["entities"]["micro"]["f1"] - f1_32)

@@ -20,6 +20,7 @@ from marsad.data.examples import WordEntity, WordRelation
 from marsad.model.decoding import viterbi_decode
 from marsad.model.windows import Window, make_windows
 from marsad.model.lexical_prior import LexicalPrior
+from marsad.model.settings import DecodingSettings
 from marsad.model.joint import JointModel, PairBatch, distance_bucket
 from marsad.model.decoding import decode_relations
 from marsad.model.relation_prior import mix as mix_relation_prior
@@ -77,12 +78,19 @@ def tags_to_entities(tag_ids: list[int], word_log_probs: np.ndarray | None = Non
     return out
 
 
-def decode_entities(word_log_probs: np.ndarray, prior: LexicalPrior | None = None, prior_log_probs: np.ndarray | None = None,
-                    weight: float | None = None) -> list[WordEntity]:
-    """Constrained Viterbi over the encoder's tag scores, mixed with the lexical prior's when given."""
+def decode_entities(word_log_probs: np.ndarray, prior: LexicalPrior | None = None,
+                    prior_log_probs: np.ndarray | None = None, weight: float = 0.0) -> list[WordEntity]:
+    """Constrained Viterbi over the encoder's tag scores, mixed with the lexical prior's at ``weight``."""
     scores = word_log_probs if prior is None or prior_log_probs is None else prior.mix(
         word_log_probs, prior_log_probs, weight)
     return tags_to_entities(viterbi_decode(scores), scores)
+
+
+def _check_priors(model: JointModel, decoding: DecodingSettings) -> None:
+    for name, weight, prior in (("lexical", decoding.lexical_weight, model.lexical_prior),
+                                ("relation", decoding.relation_weight, model.relation_prior)):
+        if weight and prior is None:
+            raise ValueError(f"decoding mixes the {name} prior in with weight {weight}, but the model has none")
 
 
 def candidate_pairs(entities: list[WordEntity]) -> list[tuple[int, int]]:
@@ -141,29 +149,31 @@ def _best_window(windows: list[Window], start: int, end: int) -> int | None:
 @torch.inference_mode()
 def extract(model: JointModel, tokenizer, sentences: list[list[str]], preprocessing: list[str], max_length: int,
             batch_size: int = 32, gold_entities: list[list[WordEntity]] | None = None, progress: bool = False,
-            ) -> list[SentenceOutput]:
-    """Entities and relations for each word-segmented sentence.
+            *, decoding: DecodingSettings) -> list[SentenceOutput]:
+    """Entities and relations for each word-segmented sentence, decoded with ``decoding`` (a loaded
+    checkpoint's: ``Loaded.decoding``).
 
     With ``gold_entities`` the tagger output is ignored and relations are classified over the
     given entities (the "gold entities" evaluation setting).
     """
     if gold_entities is None:
-        return extract_both(model, tokenizer, sentences, preprocessing, max_length, batch_size, None, progress)[0]
+        return extract_both(model, tokenizer, sentences, preprocessing, max_length, batch_size, None, progress,
+                            decoding=decoding)[0]
     return extract_both(model, tokenizer, sentences, preprocessing, max_length, batch_size, gold_entities,
-                        progress, predicted=False)[1]
+                        progress, predicted=False, decoding=decoding)[1]
 
 
 @torch.inference_mode()
 def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], preprocessing: list[str],
                  max_length: int, batch_size: int = 32, gold_entities: list[list[WordEntity]] | None = None,
-                 progress: bool = False, predicted: bool = True,
+                 progress: bool = False, predicted: bool = True, *, decoding: DecodingSettings,
                  ) -> tuple[list[SentenceOutput] | None, list[SentenceOutput] | None]:
     """End-to-end outputs and, when ``gold_entities`` is given, relations over the gold entities,
     from one encoder pass per window (evaluation needs both settings)."""
     model.eval()
     device = next(model.parameters()).device
-    none_bias = float(model.relation_head.none_bias)
-    prior = model.lexical_prior if model.lexical_prior is not None and model.lexical_prior.weight else None
+    _check_priors(model, decoding)
+    prior = model.lexical_prior if decoding.lexical_weight else None
     windows = [make_windows(tokenizer, words, preprocessing, max_length) for words in sentences]
     prior_lp = [prior.log_marginals(words) if prior is not None and predicted else None for words in sentences]
     word_lp: list[np.ndarray] = [np.zeros((len(w), len(BIO_TAGS)), dtype=np.float32) for w in sentences]
@@ -196,7 +206,7 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
                 pending_multi.add(s)
                 continue
             for outputs, source in settings.values():
-                outputs[s].entities = (decode_entities(word_lp[s], prior, prior_lp[s])
+                outputs[s].entities = (decode_entities(word_lp[s], prior, prior_lp[s], decoding.lexical_weight)
                                        if source is None else list(source[s]))
                 pairs = candidate_pairs(outputs[s].entities)
                 if pairs:
@@ -213,17 +223,17 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
     for s in sorted(pending_multi):
         for outputs, source in settings.values():
             if source is None:
-                outputs[s].entities = decode_entities(word_lp[s], prior, prior_lp[s])
+                outputs[s].entities = decode_entities(word_lp[s], prior, prior_lp[s], decoding.lexical_weight)
             else:
                 outputs[s].entities = list(source[s])
             _finish_multi_window(model, tokenizer, windows[s], outputs[s], device)
-    relation_prior = model.relation_prior if model.relation_prior is not None and model.relation_prior.weight else None
+    relation_prior = model.relation_prior if decoding.relation_weight else None
     for outputs, _ in settings.values():
         for words, out in zip(sentences, outputs):
             if relation_prior is not None and out.candidates:
                 out.candidate_prior = relation_prior.log_probs(words, out.entities, out.candidates)
-                out.prior_weight = relation_prior.weight
-            out.decode_relations(none_bias)
+                out.prior_weight = decoding.relation_weight
+            out.decode_relations(decoding.none_bias)
     if predicted:
         for out, lp in zip(settings["predicted"][0], word_lp):
             out.word_log_probs = lp

@@ -101,7 +101,7 @@ class Predictor:
             chunk = units[c:c + SENTENCES_PER_CHUNK]
             outputs = extract(self.loaded.model, self.loaded.tokenizer, [u[3] for u in chunk],
                               self.loaded.preprocessing, self.loaded.max_length, batch_size,
-                              progress=progress and len(units) > batch_size)
+                              progress=progress and len(units) > batch_size, decoding=self.loaded.decoding)
             for (ti, base, spans, _), out in zip(chunk, outputs):
                 result, text = results[ti], texts[ti]
                 first = len(result.entities)

@@ -28,6 +28,7 @@ from torch import nn
 from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
 from marsad.inference import extract
+from marsad.model.settings import DecodingSettings
 from marsad.model.joint import JointModel
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ def activation_absmax(model: JointModel, tokenizer, sentences: list[list[str]], 
 
     hooks = [m.register_forward_hook(record(name)) for name, m in _encoder_linears(model).items()]
     try:
-        extract(model, tokenizer, sentences, preprocessing, max_length)
+        # the encoder's inputs do not depend on decoding: the model alone is the cheapest pass
+        extract(model, tokenizer, sentences, preprocessing, max_length, decoding=DecodingSettings())
     finally:
         for h in hooks:
             h.remove()

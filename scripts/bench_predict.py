@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, pred in (("fp32", fp32), ("int8", int8)):
         if pred is not None:
             scores = score_predictions(predict_examples(pred.loaded.model, pred.loaded.tokenizer, examples,
-                                                        pred.loaded.preprocessing, pred.loaded.max_length))
+                                                        pred.loaded.preprocessing, pred.loaded.max_length, decoding=pred.loaded.decoding))
             f1[name] = scores["entities"]["micro"]["f1"]
 
     where = (f"GPU {torch.cuda.get_device_name()}" if not on_cpu else

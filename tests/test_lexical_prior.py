@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import shutil
 from pathlib import Path
 
@@ -104,14 +105,15 @@ def test_checkpoint_ships_the_prior_and_its_weight(prior_run, data_dir):
     best = prior_run / "best"
     meta = json.loads((best / "marsad.json").read_text())
     chosen = next(r for r in read_log(prior_run) if r["epoch"] == meta["epoch"])
-    assert meta["lexical_prior"] == {"file": PRIOR_FILE, "weight": chosen["prior_weight"]}
+    assert meta["lexical_prior"] == {"file": PRIOR_FILE}
+    assert meta["decoding"]["lexical_weight"] == chosen["prior_weight"]
     assert (best / PRIOR_FILE).stat().st_size > 0
     assert "feature CRF" in (best / "README.md").read_text()
     loaded = load_checkpoint(best)
-    assert loaded.model.lexical_prior is not None and loaded.model.lexical_prior.weight == chosen["prior_weight"]
+    assert loaded.model.lexical_prior is not None and loaded.decoding.lexical_weight == chosen["prior_weight"]
     dev = load_examples(data_dir, None)["dev"]
     scores = score_predictions(predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing,
-                                                loaded.max_length))
+                                                loaded.max_length, decoding=loaded.decoding))
     assert scores["entities"]["micro"]["f1"] == pytest.approx(meta["dev_metrics"]["entities"]["micro"]["f1"])
     relations = meta["dev_metrics"]["relations_end_to_end"]["micro"]
     assert scores["relations_end_to_end"]["micro"] == pytest.approx(relations)
@@ -122,8 +124,8 @@ def test_predictions_use_the_prior(prior_run, data_dir):
     loaded = load_checkpoint(prior_run / "best")
     dev = load_examples(data_dir, None)["dev"]
     prior = loaded.model.lexical_prior
-    prior.weight = 1.0
-    preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
+    preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length,
+                             decoding=replace(loaded.decoding, lexical_weight=1.0))
     for ex, out in zip(dev, preds.end_to_end):
         expected = decode_entities(prior.log_marginals(ex.words))
         assert [(e.start, e.end, e.label) for e in out.entities] == [(e.start, e.end, e.label) for e in expected]
@@ -142,13 +144,20 @@ def test_missing_or_corrupt_prior_file_is_named(prior_run, tmp_path):
 
 def test_checkpoint_from_before_the_prior_option_loads_without_one(prior_run, tmp_path):
     old = checkpoint_from_before("lexical_prior", prior_run / "best", tmp_path / "old", PRIOR_FILE)
-    assert load_checkpoint(old).model.lexical_prior is None
+    meta = json.loads((old / "marsad.json").read_text())
+    del meta["decoding"]  # nor had it the decoding settings: they came later
+    (old / "marsad.json").write_text(json.dumps(meta))
+    loaded = load_checkpoint(old)
+    assert loaded.model.lexical_prior is None and loaded.decoding.lexical_weight == 0.0
 
 
 def test_meta_must_describe_the_prior(prior_run, tmp_path):
     loaded = load_checkpoint(prior_run / "best")
-    wrong = {**loaded.meta, "lexical_prior": {"file": PRIOR_FILE, "weight": loaded.model.lexical_prior.weight + 0.1}}
+    wrong = {**loaded.meta, "lexical_prior": None}
     with pytest.raises(ValueError, match="does not describe the model's lexical prior"):
+        save_checkpoint(tmp_path / "x", loaded.model, loaded.tokenizer, wrong, "card")
+    loaded.model.lexical_prior = None
+    with pytest.raises(ValueError, match="mixes a lexical prior in .* but the model has none"):
         save_checkpoint(tmp_path / "x", loaded.model, loaded.tokenizer, wrong, "card")
     assert not (tmp_path / "x").exists()
 
@@ -164,7 +173,7 @@ def test_crossfit_script_reports_every_estimate(prior_run, tmp_path, capsys):
     cells = crossfit_fold0_row("experiments/prior_crossfit.py", prior_run / "best", tmp_path, capsys)
     zero, saved, in_sample, cross = (float(c) for c in cells[:4])
     meta = json.loads((prior_run / "best" / "marsad.json").read_text())
-    assert saved == meta["lexical_prior"]["weight"]
+    assert saved == meta["decoding"]["lexical_weight"]
     assert in_sample == pytest.approx(meta["dev_metrics"]["entities"]["micro"]["f1"], abs=5e-4)
     assert 0 <= zero <= 1 and 0 <= cross <= 1
     # the checkpoint's CRF was trained by this code on this split: fitted anew (deterministic L-BFGS)

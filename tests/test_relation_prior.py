@@ -3,6 +3,7 @@ dev with the NONE threshold, shipped in checkpoints."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import shutil
 from pathlib import Path
 
@@ -123,8 +124,7 @@ def test_prior_learns_the_training_relations(prior, fold0):
 
 def test_save_load_round_trip_is_exact(prior, fold0, tmp_path):
     prior.save(tmp_path)
-    again = RelationPrior.load(tmp_path / RELATION_PRIOR_FILE, 0.5)
-    assert again.weight == 0.5
+    again = RelationPrior.load(tmp_path / RELATION_PRIOR_FILE)
     for ex in fold0[1]:
         pairs = candidate_pairs(ex.entities)
         np.testing.assert_array_equal(again.log_probs(ex.words, ex.entities, pairs),
@@ -151,7 +151,7 @@ def test_tuning_prefers_the_better_source(prior, fold0):
         outs = _outputs_over_gold(dev, logits_of)
         preds = EvalPredictions(dev, outs, _outputs_over_gold(dev, logits_of))
         weight, bias = tune_relation_prior(preds, prior)
-        assert prior.weight == weight and (weight > 0) == expect_prior
+        assert (weight > 0) == expect_prior
         assert all(o.prior_weight == weight for o in preds.end_to_end + preds.gold_entities)
         decoded = [list(o.relations) for o in outs]
         for o in outs:
@@ -171,26 +171,29 @@ def test_run_logs_and_ships_the_weight(prior_run):
     best = prior_run / "best"
     meta = json.loads((best / "marsad.json").read_text())
     chosen = next(r for r in read_log(prior_run) if r["epoch"] == meta["epoch"])
-    assert meta["relation_prior"] == {"file": RELATION_PRIOR_FILE, "weight": chosen["relation_prior_weight"]}
+    assert meta["relation_prior"] == {"file": RELATION_PRIOR_FILE}
+    assert meta["decoding"]["relation_weight"] == chosen["relation_prior_weight"]
+    assert meta["decoding"]["none_bias"] == chosen["none_bias"]
     assert "feature classifier" in (best / "README.md").read_text()
     loaded = load_checkpoint(best)
-    assert loaded.model.relation_prior.weight == chosen["relation_prior_weight"]
+    assert loaded.decoding.relation_weight == chosen["relation_prior_weight"]
 
 
 def test_checkpoint_with_a_weight_predicts_the_same_after_reload(prior_run, data_dir, tmp_path):
     """Saved at weight 0.65, reloaded: the dev scores equal those of the model in memory, and the
     relations over gold mentions are those of the mixed scores."""
     loaded = load_checkpoint(prior_run / "best")
-    loaded.model.relation_prior.weight = 0.65
-    meta = {**loaded.meta, "relation_prior": {"file": RELATION_PRIOR_FILE, "weight": 0.65}}
+    decoding = replace(loaded.decoding, relation_weight=0.65)
+    meta = {**loaded.meta, "decoding": decoding.to_dict()}
     save_checkpoint(tmp_path / "ckpt", loaded.model, loaded.tokenizer, meta, "card")
     again = load_checkpoint(tmp_path / "ckpt")
-    assert again.model.relation_prior.weight == 0.65
+    assert again.decoding == decoding
     dev = load_examples(data_dir, None)["dev"]
-    before = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length)
-    after = predict_examples(again.model, again.tokenizer, dev, again.preprocessing, again.max_length)
+    before = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length,
+                              decoding=decoding)
+    after = predict_examples(again.model, again.tokenizer, dev, again.preprocessing, again.max_length, decoding=again.decoding)
     assert score_predictions(after) == score_predictions(before)
-    bias = float(again.model.relation_head.none_bias)
+    bias = again.decoding.none_bias
     for ex, out in zip(dev, after.gold_entities):
         if out.candidates:
             lp = again.model.relation_prior.log_probs(ex.words, out.entities, out.candidates)

@@ -32,7 +32,7 @@ def test_best_checkpoint_is_complete_and_described(tiny_run):
     # default selection: the first epoch with the highest dev entity F1 + relation F1
     assert meta["epoch"] == max(read_log(tiny_run), key=lambda r: (r["dev_entity_f1"] + r["dev_relation_f1"],
                                                                    r["dev_entity_f1"]))["epoch"]
-    assert meta["relation_none_bias"] == next(r["none_bias"] for r in read_log(tiny_run) if r["epoch"] == meta["epoch"])
+    assert meta["decoding"]["none_bias"] == next(r["none_bias"] for r in read_log(tiny_run) if r["epoch"] == meta["epoch"])
     card = (best / "README.md").read_text()
     assert "Marsad joint entity + relation model" in card
     assert "chosen by dev entity + end-to-end relation micro-F1" in card
@@ -82,10 +82,10 @@ def test_reloaded_checkpoint_predicts_identically(tiny_run, data_dir):
     examples = load_examples(data_dir)["test"]
     loaded = load_checkpoint(tiny_run / "last")
     again = load_checkpoint(tiny_run / "last")
-    a = predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing, loaded.max_length)
-    b = predict_examples(again.model, again.tokenizer, examples, again.preprocessing, again.max_length)
+    a = predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing, loaded.max_length, decoding=loaded.decoding)
+    b = predict_examples(again.model, again.tokenizer, examples, again.preprocessing, again.max_length, decoding=again.decoding)
     assert a.end_to_end == b.end_to_end and a.gold_entities == b.gold_entities  # same batches: bit-identical
-    c = predict_examples(again.model, again.tokenizer, examples, again.preprocessing, again.max_length, batch_size=3)
+    c = predict_examples(again.model, again.tokenizer, examples, again.preprocessing, again.max_length, batch_size=3, decoding=again.decoding)
     for x, y in zip(a.end_to_end + a.gold_entities, c.end_to_end + c.gold_entities):  # other padding: float noise only
         assert [(e.start, e.end, e.label) for e in x.entities] == [(e.start, e.end, e.label) for e in y.entities]
         assert [(r.head, r.tail, r.label) for r in x.relations] == [(r.head, r.tail, r.label) for r in y.relations]

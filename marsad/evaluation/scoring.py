@@ -14,6 +14,7 @@ from marsad.data.examples import WordEntity, WordRelation
 from marsad.model.lexical_prior import WEIGHT_GRID, LexicalPrior
 from marsad.evaluation.metrics import (Counts, SentenceExtraction, entity_counts, entity_scores, relation_counts, relation_scores, relation_sentence_counts)
 from marsad.model.joint import JointModel
+from marsad.model.settings import DecodingSettings
 from marsad.model.relation_prior import WEIGHT_GRID as RELATION_WEIGHT_GRID
 from marsad.model.relation_prior import RelationPrior
 from marsad.schema import ENTITY_TYPES, RELATION_TYPES
@@ -51,10 +52,11 @@ def output_tags(example: Example, output: SentenceOutput) -> list[str]:
 
 
 def predict_examples(model: JointModel, tokenizer, examples: list[Example], preprocessing: list[str],
-                     max_length: int, batch_size: int = 32, progress: bool = False) -> EvalPredictions:
+                     max_length: int, batch_size: int = 32, progress: bool = False, *,
+                     decoding: DecodingSettings) -> EvalPredictions:
     gold = [[WordEntity(e.start, e.end, e.label) for e in ex.entities] for ex in examples]
     e2e, with_gold = extract_both(model, tokenizer, [ex.words for ex in examples], preprocessing, max_length,
-                                  batch_size, gold, progress)
+                                  batch_size, gold, progress, decoding=decoding)
     return EvalPredictions(examples, e2e, with_gold)
 
 
@@ -139,8 +141,8 @@ def tune_relation_prior(preds: EvalPredictions, prior: RelationPrior | None,
                         weight_grid: tuple[float, ...] = RELATION_WEIGHT_GRID) -> tuple[float | None, float]:
     """The (relation-prior weight, NONE bias) that maximise end-to-end relation micro-F1 on ``preds``
     (ties: the smaller weight, then the smaller shift). Call it on dev predictions only; the outputs
-    of both settings are left decoded at the chosen pair and ``prior.weight`` is set to its weight.
-    Without a prior only the bias is tuned (weight None: the outputs keep their mixture).
+    of both settings are left decoded at the chosen pair. Without a prior only the bias is tuned
+    (weight None: the outputs keep their mixture).
     """
     outputs = preds.end_to_end + preds.gold_entities
     if prior is not None:
@@ -163,8 +165,6 @@ def tune_relation_prior(preds: EvalPredictions, prior: RelationPrior | None,
     weights = sorted(weight_grid) if prior is not None else [None]
     grid = [(w, b) for w in weights for b in sorted(bias_grid, key=abs)]
     weight, bias = max(grid, key=f1_at)  # max keeps the first of equals
-    if prior is not None:
-        prior.weight = weight
     decode(outputs, weight, bias)
     return weight, bias
 

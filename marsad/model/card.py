@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from marsad.config import TrainConfig
+from marsad.model.settings import DecodingSettings
 
 _SELECTION_WORDS = {"entity": "dev entity micro-F1, end-to-end relation F1 breaking ties",
                     "entity+relation": "dev entity + end-to-end relation micro-F1"}
@@ -30,13 +31,14 @@ def render_model_card(meta: dict[str, Any]) -> str:
     data = meta.get("data", {})
     cfg = meta.get("training_config", {})
     decoding = "constrained Viterbi (valid IOB2 only)"
+    settings = DecodingSettings.from_meta(meta)
     prior = meta.get("lexical_prior")
     if prior:
-        decoding += (f", over the encoder's tag log-probabilities mixed with weight {prior['weight']} with a "
+        decoding += (f", over the encoder's tag log-probabilities mixed with weight {settings.lexical_weight} with a "
                      f"feature CRF's marginals (`{prior['file']}`, trained on the same training sentences; "
                      "weight chosen on dev entity F1; the transformers pipeline does not use it)")
     rel_prior = meta.get("relation_prior")
-    relation_prior = (f", over the head's relation log-probabilities mixed with weight {rel_prior['weight']} with a "
+    relation_prior = (f", over the head's relation log-probabilities mixed with weight {settings.relation_weight} with a "
                       f"feature classifier's (`{rel_prior['file']}`, fitted on the training sentences' gold mentions; "
                       "weight tuned with the shift)" if rel_prior else "")
     head = meta.get("relation_head", {})
@@ -86,7 +88,7 @@ conflict news. Schema version {meta.get('schema_version')}.
 - Training: {optimisation}
 - Relation head: {head_line}
 - Tag decoding: {decoding}
-- Relation decision: NONE logit shifted by {meta.get('relation_none_bias', 0.0)} (tuned on dev end-to-end relation F1){relation_prior}
+- Relation decision: NONE logit shifted by {settings.none_bias} (tuned on dev end-to-end relation F1){relation_prior}
 {fallback}
 ## Dev scores ({"none: dev sentences trained this refit" if refit and not meta.get("dev_metrics") else
                 "selection set, not a test score" if not refit else "held out of this refit"})

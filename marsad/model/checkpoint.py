@@ -5,14 +5,15 @@ Layout (all written into a temp dir and swapped into place atomically):
   tokenizer.json, tokenizer_config.json, ...
   relation_head.safetensors          the relation head's weights
   marsad.json                        schema, label sets, preprocessing, encoder provenance, data hash,
-                                     training config, dev metrics
+                                     training config, dev metrics, and under "decoding" the settings dev
+                                     chose (marsad.model.settings.DecodingSettings)
   README.md                          model card
   activation_absmax.safetensors      (best checkpoints) activation ranges on training sentences, for
                                      smoothed int8 inference (marsad.quantization)
   lexical_crf.crfsuite               (lexical_prior models) the feature CRF mixed into tag decoding,
-                                     see marsad.lexical_prior; its weight is in marsad.json
+                                     see marsad.model.lexical_prior; its weight is a decoding setting
   relation_prior.json                (relation_prior models) the feature classifier mixed into relation
-                                     decoding, see marsad.relation_prior; its weight is in marsad.json
+                                     decoding, see marsad.model.relation_prior; its weight is a decoding setting
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from marsad.model.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.schema import RELATION_LABELS
 from marsad.model.joint import JointModel, RelationHead
 from marsad.model.relation_prior import RELATION_PRIOR_FILE, RelationPrior
+from marsad.model.settings import META_KEY as SETTINGS_KEY
+from marsad.model.settings import DecodingSettings
 from marsad.schema import BIO_TAGS, ENTITY_TYPES, SCHEMA_VERSION
 
 META_FILE = "marsad.json"
@@ -42,11 +45,12 @@ class CheckpointError(RuntimeError):
     """A checkpoint directory is missing a file or its files disagree; the message names which."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Loaded:
     model: JointModel
     tokenizer: PreTrainedTokenizerBase
     meta: dict[str, Any]
+    decoding: DecodingSettings  # what dev chose; inference takes it from here
 
     @property
     def preprocessing(self) -> list[str]:
@@ -79,8 +83,15 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
     for key, described in priors_meta(model).items():
         if meta.get(key) != described:
             what = key.replace("_", " ")
-            model_has = f"absent {what}" if described is None else f"{what} (weight {described['weight']})"
+            model_has = f"absent {what}" if described is None else what
             raise ValueError(f"meta {key}={meta.get(key)!r} does not describe the model's {model_has}")
+    if SETTINGS_KEY not in meta:
+        raise ValueError(f"meta lacks {SETTINGS_KEY!r}: the decoding settings dev chose (DecodingSettings)")
+    decoding = DecodingSettings.from_meta(meta)
+    for name, weight, prior in (("lexical", decoding.lexical_weight, model.lexical_prior),
+                                ("relation", decoding.relation_weight, model.relation_prior)):
+        if weight and prior is None:
+            raise ValueError(f"meta decoding mixes a {name} prior in (weight {weight}) but the model has none")
     with atomic_directory(Path(dest)) as tmp:
         model.tagger.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -99,8 +110,8 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
 def priors_meta(model: JointModel) -> dict[str, dict[str, Any] | None]:
     """What ``marsad.json`` says of the model's two decoding priors (None: the model has none)."""
     lexical, relation = model.lexical_prior, model.relation_prior
-    return {"lexical_prior": None if lexical is None else {"file": PRIOR_FILE, "weight": lexical.weight},
-            "relation_prior": None if relation is None else {"file": RELATION_PRIOR_FILE, "weight": relation.weight}}
+    return {"lexical_prior": None if lexical is None else {"file": PRIOR_FILE},
+            "relation_prior": None if relation is None else {"file": RELATION_PRIOR_FILE}}
 
 
 def _require(path: Path, what: str) -> Path:
@@ -159,6 +170,7 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
                         shape.get("left_context", 0))
     try:
         state = load_file(str(rel_path))
+        state.pop("none_bias", None)  # checkpoints before DecodingSettings kept the threshold here too
         head.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - any corruption or shape mismatch is a checkpoint error
         raise CheckpointError(f"{rel_path} does not fit the relation head described in {META_FILE} "
@@ -167,15 +179,24 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
     if meta.get("lexical_prior"):  # older checkpoints lack the key: no prior
         prior_path = _require(directory / PRIOR_FILE, "lexical prior CRF; marsad.json says the model has one")
         try:
-            prior = LexicalPrior.load(prior_path, float(meta["lexical_prior"]["weight"]))
+            prior = LexicalPrior.load(prior_path)
         except Exception as exc:  # noqa: BLE001 - crfsuite raises bare errors on a corrupt model file
             raise CheckpointError(f"{prior_path} is not a readable crfsuite model: {exc}") from exc
     relation_prior = None
     if meta.get("relation_prior"):  # older checkpoints lack the key: no relation prior
         prior_file = _require(directory / RELATION_PRIOR_FILE, "relation prior; marsad.json says the model has one")
         try:
-            relation_prior = RelationPrior.load(prior_file, float(meta["relation_prior"]["weight"]))
+            relation_prior = RelationPrior.load(prior_file)
         except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
             raise CheckpointError(f"{prior_file} is not a relation prior written by this code: {exc!r}") from exc
+    try:
+        decoding = DecodingSettings.from_meta(meta)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{directory / META_FILE}: bad decoding settings: {exc}") from exc
+    for name, weight, present in (("lexical", decoding.lexical_weight, prior), ("relation", decoding.relation_weight,
+                                                                              relation_prior)):
+        if weight and present is None:
+            raise CheckpointError(f"{directory / META_FILE}: decoding mixes a {name} prior in (weight {weight}) "
+                                  "but the checkpoint has none")
     model = JointModel(tagger, head, prior, relation_prior).to(device).eval()
-    return Loaded(model, tokenizer, meta)
+    return Loaded(model, tokenizer, meta, decoding)

@@ -10,8 +10,8 @@ gold relations have none, so "is it the nearest mention" is the single most tell
 data). Labels whose type signature does not fit the pair are masked out, so a prediction is always
 schema-valid.
 
-``none_bias`` is a decision threshold, not a trained weight: it is added to the NONE logit when
-relations are decoded (never in training), tuned on dev after training and saved with the head.
+The NONE threshold and the two priors' weights are decoding choices made on dev after training,
+kept apart in :class:`marsad.model.settings.DecodingSettings`.
 """
 from __future__ import annotations
 
@@ -118,7 +118,6 @@ class RelationHead(nn.Module):
             nn.Linear(2 * span_dim + (2 if left_context else 1) * hidden_size + 2 * feature_dim, mlp_hidden), nn.GELU(),
             nn.Dropout(dropout), nn.Linear(mlp_hidden, len(RELATION_LABELS)))
         self.register_buffer("allowed", label_mask(), persistent=False)
-        self.register_buffer("none_bias", torch.zeros(()))
 
     def _span(self, hidden: torch.Tensor, ex: torch.Tensor, first: torch.Tensor, last: torch.Tensor,
               width: torch.Tensor, typ: torch.Tensor) -> torch.Tensor:

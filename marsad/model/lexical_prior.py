@@ -30,19 +30,18 @@ _FLOOR = 1e-4  # probability given to a tag the CRF never saw in training (log 1
 
 
 class LexicalPrior:
-    def __init__(self, crf: sklearn_crfsuite.CRF, weight: float = 0.0):
+    def __init__(self, crf: sklearn_crfsuite.CRF):
         self.crf = crf
-        self.weight = weight
 
     @classmethod
     def fit(cls, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int | str]]) -> LexicalPrior:
         return cls(CrfTagger().fit(sentences, tags).crf)
 
     @classmethod
-    def load(cls, path: Path, weight: float) -> LexicalPrior:
+    def load(cls, path: Path) -> LexicalPrior:
         crf = sklearn_crfsuite.CRF(model_filename=str(path))
         crf.tagger_  # noqa: B018 - open the model now, so a corrupt file fails at load time, not mid-prediction
-        return cls(crf, weight)
+        return cls(crf)
 
     def save(self, directory: Path) -> None:
         shutil.copyfile(self.crf.modelfile.name, Path(directory) / PRIOR_FILE)
@@ -55,10 +54,11 @@ class LexicalPrior:
         probs = np.array([[m.get(tag, 0.0) for tag in BIO_TAGS] for m in marginals], dtype=np.float64) + _FLOOR
         return np.log(probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
-    def mix(self, log_probs: np.ndarray, crf_log_probs: np.ndarray, weight: float | None = None) -> np.ndarray:
+    @staticmethod
+    def mix(log_probs: np.ndarray, crf_log_probs: np.ndarray, weight: float) -> np.ndarray:
         """Per-word log-linear mixture, renormalised so entity scores stay probabilities (a per-word
         constant does not move the Viterbi path)."""
-        w = self.weight if weight is None else weight
+        w = weight
         if w == 0:
             return log_probs
         mixed = (1 - w) * log_probs + w * crf_log_probs

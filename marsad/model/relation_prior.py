@@ -125,8 +125,7 @@ def pair_features(words: Sequence[str], entities: Sequence[WordEntity], head: in
 
 
 class RelationPrior:
-    def __init__(self, features: list[str], classes: list[str], coef: np.ndarray, intercept: np.ndarray,
-                 weight: float = 0.0):
+    def __init__(self, features: list[str], classes: list[str], coef: np.ndarray, intercept: np.ndarray):
         unknown = sorted(set(classes) - set(RELATION_LABELS))
         if unknown:
             raise ValueError(f"relation prior classes {unknown} are not relation labels {RELATION_LABELS}")
@@ -137,7 +136,6 @@ class RelationPrior:
         self.classes = list(classes)
         self.coef = coef.astype(np.float64)
         self.intercept = intercept.astype(np.float64)
-        self.weight = weight
         self._columns = [RELATION_LABELS.index(c) for c in self.classes]
 
     @classmethod
@@ -159,10 +157,10 @@ class RelationPrior:
         return cls(list(vectorizer.get_feature_names_out()), list(model.classes_), model.coef_, model.intercept_)
 
     @classmethod
-    def load(cls, path: Path, weight: float) -> RelationPrior:
+    def load(cls, path: Path) -> RelationPrior:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(data["features"], data["classes"], np.array(data["coef"], dtype=np.float64).reshape(
-            len(data["classes"]), len(data["features"])), np.array(data["intercept"], dtype=np.float64), weight)
+            len(data["classes"]), len(data["features"])), np.array(data["intercept"], dtype=np.float64))
 
     def save(self, directory: Path) -> None:
         features = sorted(self.index, key=self.index.get)

@@ -14,6 +14,7 @@ from typing import Any
 
 from marsad.model.checkpoint import CheckpointError, read_meta
 from marsad.config import ConfigError, TrainConfig
+from marsad.model.settings import DecodingSettings
 
 # Settings a refit may change without making the source's choices meaningless for it.
 REFIT_MAY_DIFFER = {"output_dir", "progress", "num_threads", "eval_batch_size", "patience", "train_fraction",
@@ -24,12 +25,10 @@ REFIT_MAY_DIFFER = {"output_dir", "progress", "num_threads", "eval_batch_size", 
 class RefitSource:
     path: str
     epoch: int  # train exactly this many epochs (of the same ``epochs``-long learning-rate schedule)
-    none_bias: float
-    lexical_weight: float | None  # None: the source has no lexical prior
-    relation_weight: float | None
+    decoding: DecodingSettings  # the source's dev-chosen prior weights and relation threshold
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {"path": self.path, "epoch": self.epoch, "decoding": self.decoding.to_dict()}
 
 
 def read_refit_source(cfg: TrainConfig, run_name: str, fingerprint: str) -> RefitSource:
@@ -61,7 +60,4 @@ def read_refit_source(cfg: TrainConfig, run_name: str, fingerprint: str) -> Refi
     epoch = int(meta.get("epoch", 0))
     if not 1 <= epoch <= cfg.epochs:
         raise ConfigError(f"refit_from: {directory} kept epoch {epoch}, not one of 1..{cfg.epochs}")
-    lexical, relation = meta.get("lexical_prior"), meta.get("relation_prior")
-    return RefitSource(str(directory), epoch, float(meta.get("relation_none_bias", 0.0)),
-                       None if lexical is None else float(lexical["weight"]),
-                       None if relation is None else float(relation["weight"]))
+    return RefitSource(str(directory), epoch, DecodingSettings.from_meta(meta))

@@ -14,6 +14,7 @@ import math
 import os
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup, set_seed
 
 from marsad.model.checkpoint import base_meta, priors_meta, save_checkpoint
+from marsad.model.settings import META_KEY as SETTINGS_KEY
+from marsad.model.settings import DecodingSettings
 from marsad.config import TrainConfig
 from marsad.training.curves import plot_training_curves, read_training_log
 from marsad.model.decoding import viterbi_decode
@@ -154,6 +157,8 @@ class Trainer:
         run_name = "default (fold0)" if cfg.fold is None else f"fold{cfg.fold}"
         fingerprint = data_fingerprint(data_dir)
         self.refit: RefitSource | None = read_refit_source(cfg, run_name, fingerprint) if cfg.refit_from else None
+        # the settings saved with last/: the latest epoch's dev choice (a refit's: its source's)
+        self.last_decoding = DecodingSettings() if self.refit is None else self.refit.decoding
         if self.refit is not None and cfg.refit_include_dev:  # dev has made its choices: now it trains
             self.train_examples, self.dev_examples = self.train_examples + self.dev_examples, []
         with self.accelerator.main_process_first():  # one process converts/builds into the cache, the others reuse it
@@ -260,7 +265,8 @@ class Trainer:
     # ---- state ----------------------------------------------------------------------------
     def _save_last(self, epoch: int, best: dict[str, Any], metrics: dict[str, Any]) -> None:
         model = self.accelerator.unwrap_model(self.model)
-        meta = {**self.meta_common, "epoch": epoch, "dev_metrics": metrics, **priors_meta(model)}
+        meta = {**self.meta_common, "epoch": epoch, "dev_metrics": metrics, SETTINGS_KEY: self.last_decoding.to_dict(),
+                **priors_meta(model)}
         state = {"epoch": epoch, "best": best, "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
                  "python_rng": random.getstate(), "numpy_rng": np.random.get_state(),
@@ -289,28 +295,27 @@ class Trainer:
         return state["epoch"] + 1, state["best"]
 
     # ---- dev evaluation -------------------------------------------------------------------
-    def _evaluate_dev(self, model: JointModel) -> tuple[EvalPredictions, float]:
-        """Dev scores, with the lexical prior's weight (on entity F1, then the entities and relations
-        are redone at that weight) and the relation threshold, jointly with the relation prior's
-        weight, tuned on dev when configured."""
+    def _evaluate_dev(self, model: JointModel) -> tuple[EvalPredictions, DecodingSettings]:
+        """Dev predictions and the decoding settings chosen on them: the lexical prior's weight (on
+        entity F1, then the entities and relations are redone at that weight) and the relation
+        threshold, jointly with the relation prior's weight, when configured."""
         cfg = self.cfg
-        model.relation_head.none_bias.fill_(0.0)
-        prior = model.lexical_prior
-        if prior is not None:
-            prior.weight = 0.0
-        if model.relation_prior is not None:
-            model.relation_prior.weight = 0.0  # tuned below from the head's own scores
-        preds = predict_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing, cfg.max_length,
-                                 cfg.eval_batch_size)
-        if prior is not None:
-            prior.weight = tune_prior_weight(preds, prior)
-            if prior.weight:
-                preds = predict_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing,
-                                         cfg.max_length, cfg.eval_batch_size)
+        settings = DecodingSettings()  # the model alone: the priors' weights are tuned from its scores
+
+        def predict(decoding: DecodingSettings) -> EvalPredictions:
+            return predict_examples(model, self.tokenizer, self.dev_examples, cfg.preprocessing, cfg.max_length,
+                                    cfg.eval_batch_size, decoding=decoding)
+
+        preds = predict(settings)
+        if model.lexical_prior is not None:
+            settings = replace(settings, lexical_weight=tune_prior_weight(preds, model.lexical_prior))
+            if settings.lexical_weight:
+                preds = predict(settings)
         if cfg.tune_none_bias or model.relation_prior is not None:
-            _, bias = tune_relation_prior(preds, model.relation_prior, NONE_BIAS_GRID if cfg.tune_none_bias else (0.0,))
-            model.relation_head.none_bias.fill_(bias)
-        return preds, float(model.relation_head.none_bias)
+            weight, bias = tune_relation_prior(preds, model.relation_prior,
+                                               NONE_BIAS_GRID if cfg.tune_none_bias else (0.0,))
+            settings = replace(settings, relation_weight=weight or 0.0, none_bias=bias)
+        return preds, settings
 
     def _save_calibration(self, model: JointModel, directory: Path) -> None:
         """Activation ranges over the training sentences, for smoothed int8 inference."""
@@ -321,23 +326,24 @@ class Trainer:
     def _evaluate_epoch(self, epoch: int, model: JointModel, record: dict[str, Any],
                         best: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Score the model on dev into ``record``; save it as ``best`` if it beats it. Returns (dev, best)."""
-        preds, none_bias = self._evaluate_dev(model)
+        preds, settings = self._evaluate_dev(model)
+        self.last_decoding = settings
         dev = score_predictions(preds)
         # kept so that selection rules can be compared afterwards on dev sentences they did not see
         with (self.out / DEV_SENTENCES_FILE).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps({"epoch": epoch, "sentences": sentence_scores(preds)}, ensure_ascii=False) + "\n")
         ent_f1, rel_f1 = dev["entities"]["micro"]["f1"], dev["relations_end_to_end"]["micro"]["f1"]
-        record.update({"dev_entity_f1": ent_f1, "dev_relation_f1": rel_f1, "none_bias": none_bias,
-                       **({} if model.lexical_prior is None else {"prior_weight": model.lexical_prior.weight}),
+        record.update({"dev_entity_f1": ent_f1, "dev_relation_f1": rel_f1, "none_bias": settings.none_bias,
+                       **({} if model.lexical_prior is None else {"prior_weight": settings.lexical_weight}),
                        **({} if model.relation_prior is None
-                          else {"relation_prior_weight": model.relation_prior.weight})})
+                          else {"relation_prior_weight": settings.relation_weight})})
         score = selection_score(self.cfg.selection_metric, ent_f1, rel_f1)
         selectable = epoch >= self.first_selectable_epoch  # a warming-up epoch is neither best nor stale
         record["selectable"] = selectable
         if selectable and score > tuple(best.get("score", (-1.0,))):
             best = {"epoch": epoch, "entity_f1": ent_f1, "relation_f1": rel_f1, "score": score,
-                    "none_bias": none_bias, "stale": 0}
-            meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev, "relation_none_bias": none_bias,
+                    "none_bias": settings.none_bias, "stale": 0}
+            meta = {**self.meta_common, "epoch": epoch, "dev_metrics": dev, SETTINGS_KEY: settings.to_dict(),
                     **priors_meta(model)}
             save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta),
                             extra=lambda tmp: self._save_calibration(model, tmp))
@@ -398,19 +404,15 @@ class Trainer:
     def _save_refit(self, model: JointModel) -> dict[str, Any]:
         """Save the refit as ``best`` with its source's dev choices; score dev when it was held out."""
         refit = self.refit
-        model.relation_head.none_bias.fill_(refit.none_bias)
-        if model.lexical_prior is not None:
-            model.lexical_prior.weight = refit.lexical_weight
-        if model.relation_prior is not None:
-            model.relation_prior.weight = refit.relation_weight
         dev: dict[str, Any] = {}
         if self.dev_examples:  # refit_include_dev false: dev unseen, scored at the carried-over settings
             dev = score_predictions(predict_examples(model, self.tokenizer, self.dev_examples, self.cfg.preprocessing,
-                                                     self.cfg.max_length, self.cfg.eval_batch_size))
-        meta = {**self.meta_common, "epoch": refit.epoch, "dev_metrics": dev, "relation_none_bias": refit.none_bias,
+                                                     self.cfg.max_length, self.cfg.eval_batch_size,
+                                                     decoding=refit.decoding))
+        meta = {**self.meta_common, "epoch": refit.epoch, "dev_metrics": dev, SETTINGS_KEY: refit.decoding.to_dict(),
                 **priors_meta(model)}
         save_checkpoint(self.out / "best", model, self.tokenizer, meta, render_model_card(meta),
                         extra=lambda tmp: self._save_calibration(model, tmp))
         f1 = {k: dev[key]["micro"]["f1"] if dev else float("nan")
               for k, key in (("entity_f1", "entities"), ("relation_f1", "relations_end_to_end"))}
-        return {"epoch": refit.epoch, **f1, "none_bias": refit.none_bias, "stale": 0}
+        return {"epoch": refit.epoch, **f1, "none_bias": refit.decoding.none_bias, "stale": 0}
