@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= configs/default.yaml
 
-.PHONY: setup train test bench clean
+.PHONY: setup train lint test clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,15 @@ OUTPUT_DIR = $$($(PY) -c "import yaml; print(yaml.safe_load(open('$(CONFIG)'))['
 # Train (dev keeps the epoch and tunes the priors and threshold), refit on train + dev with those
 # choices (the checkpoint to use: OUTPUT_DIR/refit/best), and score both on the test split.
 train: setup
-	$(PY) train/train.py --config $(CONFIG) --refit
-	$(PY) eval/evaluate.py --checkpoint $(OUTPUT_DIR)/best --split test
-	$(PY) eval/evaluate.py --checkpoint $(OUTPUT_DIR)/refit/best --split test
+	$(VENV)/bin/marsad train --config $(CONFIG) --refit
+	$(VENV)/bin/marsad evaluate --checkpoint $(OUTPUT_DIR)/best --split test
+	$(VENV)/bin/marsad evaluate --checkpoint $(OUTPUT_DIR)/refit/best --split test
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
 	$(PY) -m pytest -q
 
 clean:

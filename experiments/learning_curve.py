@@ -1,7 +1,7 @@
 """Learning curves from cross-validation runs trained on shares of the training sentences.
 
 The relation target is far from met with ~80 training relations a fold; whether more annotation
-is the lever depends on how fast the scores climb with data. Each ``eval/crossval.py`` run with
+is the lever depends on how fast the scores climb with data. Each ``marsad crossval`` run with
 ``--set train_fraction=f`` is one point per fold; this module pairs each fold's test scores with
 the size of the training subset it actually used, and fits the scores' slope per doubling of it.
 """
@@ -48,7 +48,7 @@ def read_run(run_dir: Path, data_dir: Path | None = None) -> list[FoldPoint]:
     run_dir = Path(run_dir)
     results_path = run_dir / "results.json"
     if not results_path.exists():
-        raise LearningCurveError(f"{results_path} does not exist (eval/crossval.py writes it when all folds finish)")
+        raise LearningCurveError(f"{results_path} does not exist (marsad crossval writes it when all folds finish)")
     results = json.loads(results_path.read_text(encoding="utf-8"))
     points = []
     for i, fold in enumerate(results["folds"]):

@@ -1,6 +1,6 @@
 """Learning curve: test scores against training-set size, from crossval runs on shares of the data.
 
-    python eval/crossval.py --config configs/offline.yaml --set progress=false \
+    marsad crossval --config configs/offline.yaml --set progress=false \
         --set train_fraction=0.33 --out runs/lc-0.33        # and 0.67 --out runs/lc-0.67
     python scripts/learning_curve.py runs/lc-0.33 runs/lc-0.67 runs/crossval-offline --out runs/learning-curve
 

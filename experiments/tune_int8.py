@@ -1,6 +1,6 @@
 """Choose the int8 smoothing strength on dev sentences: ``python scripts/tune_int8.py --runs DIR``.
 
-For each cross-validation checkpoint ``DIR/fold<k>/best`` (as written by ``eval/crossval.py``) and
+For each cross-validation checkpoint ``DIR/fold<k>/best`` (as written by ``marsad crossval``) and
 each ``alpha`` (0 = plain dynamic int8, no smoothing), quantises the encoder with
 :func:`marsad.quantization.quantize_encoder` and compares it with the fp32 model on that run's
 **dev** sentences: entity micro-F1 difference and the share of entities both predict. Test sentences

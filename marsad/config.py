@@ -5,8 +5,10 @@ Unknown keys are an error naming the key, so a typo never silently falls back to
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -30,70 +32,83 @@ class ConfigError(ValueError):
     """A config file or override is invalid; the message names the key and the file."""
 
 
+def option(default: Any, help: str, *, group: str) -> Any:
+    """A config field with its one-line help (shown by ``marsad train --help-options`` and in
+    docs/training.md, which ``python -m marsad.config`` regenerates) and its group in that table."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, "group": group})
+    return field(default=default, metadata={"help": help, "group": group})
+
+
 @dataclass
 class TrainConfig:
-    # encoder: hub id, local HF directory, "bundled:multilingual-e5-small" or "tiny-random"
-    model: str = "aubmindlab/bert-base-arabertv02"
-    fallback_model: str | None = None
+    """Every training option; the defaults are the shipped configuration (each chosen on dev: the
+    record is in docs/experiments.md), so a YAML file states only what it changes."""
+
+    # encoder
+    model: str = option("aubmindlab/bert-base-arabertv02", "hub id, local Hugging Face directory, "
+                        "`bundled:multilingual-e5-small` or `tiny-random`", group="encoder")
+    fallback_model: str | None = option(None, "encoder used when `model` cannot be loaded (hub unreachable); "
+                                        "null: fail instead", group="encoder")
+    freeze_word_embeddings: bool = option(True, "keep the word-embedding matrix fixed (halves CPU step time "
+                                          "on the 250k-row e5 vocabulary)", group="encoder")
     # data
-    data_dir: str = "data"
-    fold: int | None = None  # None: the default split; k: cross-validation run k
-    output_dir: str = "runs/default"
-    # <1: train on this share of the training sentences (a subset drawn with `seed`; dev and test
-    # unchanged, baselines and priors get the same subset): learning curves (scripts/learning_curve.py)
-    train_fraction: float = 1.0
-    # text preprocessing applied identically at training and prediction time (stored in checkpoints)
-    preprocessing: list[str] = field(default_factory=lambda: ["strip_tatweel", "strip_diacritics"])
-    max_length: int = 256  # sub-words per window, including special tokens
+    data_dir: str = option("data", "directory holding annotations/, raw/ and splits.json", group="data")
+    fold: int | None = option(None, "null: the default split; k: cross-validation run k (0..4)", group="data")
+    output_dir: str = option("runs/default", "where checkpoints (best/, last/) and logs go", group="data")
+    train_fraction: float = option(1.0, "train on this share of the training sentences, drawn with `seed` "
+                                   "(learning curves); dev and test unchanged", group="data")
+    preprocessing: list[str] = option(["strip_tatweel", "strip_diacritics"], "per-word normalisation steps, "
+                                      "replayed at prediction time", group="data")
+    max_length: int = option(256, "sub-words per encoder window, special tokens included", group="data")
     # optimisation
-    seed: int = 13
-    epochs: int = 30
-    batch_size: int = 8
-    learning_rate: float = 5e-5
-    head_learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    patience: int = 6  # epochs without dev gain (see selection_metric) before stopping; 0 disables
-    # dev score that picks the best epoch: "entity" (entity micro-F1, relation F1 breaks ties; the shipped
-    # configs: it did better on unseen dev halves, scripts/selection_crossfit.py) or "entity+relation"
-    # (their sum: the relation head matures later than the tagger, but ~20 dev sentences make it noisy)
-    selection_metric: str = "entity+relation"
-    # keep no epoch as best before the learning-rate warm-up has ended: with a lexical prior an
-    # untrained tagger still scores well on dev (the CRF carries it), so a lucky relation score on
-    # ~20 dev sentences could otherwise keep a barely trained model (it happened: see README)
-    select_after_warmup: bool = False
-    freeze_word_embeddings: bool = False
+    seed: int = option(13, "seeds initialisation, shuffling, dropout and `train_fraction`", group="optimisation")
+    epochs: int = option(40, "length of the learning-rate schedule (and the most epochs trained)",
+                         group="optimisation")
+    batch_size: int = option(4, "training windows per step (per process)", group="optimisation")
+    learning_rate: float = option(2.0e-4, "AdamW rate of the encoder", group="optimisation")
+    head_learning_rate: float = option(2.0e-3, "AdamW rate of the tag classifier and the relation head",
+                                       group="optimisation")
+    weight_decay: float = option(0.01, "AdamW weight decay", group="optimisation")
+    warmup_ratio: float = option(0.1, "share of the steps with a linearly rising rate", group="optimisation")
+    max_grad_norm: float = option(1.0, "gradient clipping norm (0: none)", group="optimisation")
+    patience: int = option(10, "stop after this many selectable epochs without a dev gain (0: never)",
+                           group="optimisation")
+    selection_metric: str = option("entity", "dev score that keeps an epoch: `entity` (entity micro-F1, "
+                                   "relation F1 breaks ties) or `entity+relation` (their sum)", group="selection")
+    select_after_warmup: bool = option(True, "never keep an epoch of the warm-up as best", group="selection")
     # heads
-    # mix a feature CRF's tag marginals (trained on the same training sentences) into tag decoding,
-    # with a weight chosen on dev entity F1 (marsad.lexical_prior)
-    lexical_prior: bool = False
-    # mix a feature classifier's relation probabilities (fitted on the training sentences' gold
-    # mentions) into the relation head's, weight chosen on dev with the NONE threshold (marsad.relation_prior)
-    relation_prior: bool = False
-    relation_weight: float = 1.0  # joint loss = tagging + relation_weight * relation
-    relation_hidden: int = 256
-    relation_left_context: int = 0  # >0: also max-pool this many sub-words before the earlier mention
-    width_embedding_dim: int = 32
-    none_weight: float = 0.25  # class weight of NONE in the relation loss (NONE dominates the pairs)
-    predicted_entity_negatives: bool = True  # add predicted non-gold spans as NONE-only candidates
-    dropout: float = 0.1  # the relation head's MLP (the encoder keeps its own config)
-    tune_none_bias: bool = True  # pick the relation decision threshold on dev (saved with the head)
+    lexical_prior: bool = option(True, "mix a feature CRF's tag marginals into tag decoding, weight chosen on dev",
+                                 group="heads")
+    relation_prior: bool = option(True, "mix a feature classifier's relation probabilities into the head's, "
+                                  "weight chosen on dev with the NONE threshold", group="heads")
+    relation_weight: float = option(1.0, "joint loss = tagging + relation_weight x relation", group="heads")
+    relation_hidden: int = option(256, "hidden units of the relation head's MLP", group="heads")
+    relation_left_context: int = option(8, "also max-pool this many sub-words before the earlier mention "
+                                        "(0: off)", group="heads")
+    width_embedding_dim: int = option(32, "size of the width, type, distance and between embeddings",
+                                      group="heads")
+    none_weight: float = option(0.25, "class weight of NONE in the relation loss", group="heads")
+    predicted_entity_negatives: bool = option(True, "add the tagger's non-gold spans as NONE-only relation "
+                                              "candidates in training", group="heads")
+    dropout: float = option(0.3, "dropout in the relation head's MLP (the encoder keeps its own)", group="heads")
+    tune_none_bias: bool = option(True, "choose the relation decision threshold on dev", group="heads")
     # tiny-random encoder shape (tests and smoke runs)
-    tiny_hidden_size: int = 64
-    tiny_layers: int = 2
-    tiny_heads: int = 2
-    tiny_vocab_size: int = 2000
-    # misc
-    eval_batch_size: int = 32
-    num_threads: int | None = None  # torch CPU threads; None keeps torch's default
-    deterministic: bool = True  # deterministic kernels only, strictly (GPU too); false for an op without one
-    # refitting (eval/refit.py): a checkpoint of this configuration's run whose dev choices (kept epoch, prior
-    # weights, relation threshold) are reused to train afresh, with no dev selection, on train + dev
-    # (refit_include_dev; false keeps dev out, to check on it what refitting does)
-    refit_from: str | None = None
-    refit_include_dev: bool = True
-    progress: bool = True
+    tiny_hidden_size: int = option(64, "hidden size of the `tiny-random` encoder", group="tiny encoder")
+    tiny_layers: int = option(2, "layers of the `tiny-random` encoder", group="tiny encoder")
+    tiny_heads: int = option(2, "attention heads of the `tiny-random` encoder", group="tiny encoder")
+    tiny_vocab_size: int = option(2000, "WordPiece vocabulary of the `tiny-random` encoder", group="tiny encoder")
+    # run
+    eval_batch_size: int = option(32, "windows per batch in dev evaluation", group="run")
+    num_threads: int | None = option(None, "torch CPU threads (null: torch's default); results differ by "
+                                     "thread count", group="run")
+    deterministic: bool = option(True, "deterministic kernels only, strictly (GPU too); false for an op "
+                                 "without one", group="run")
+    refit_from: str | None = option(None, "a dev-selected checkpoint of this configuration whose kept epoch and "
+                                    "decoding settings a retraining reuses (marsad refit, marsad train --refit)", group="run")
+    refit_include_dev: bool = option(True, "a refit trains on train + dev (false: dev stays out, to check "
+                                     "refitting on it)", group="run")
+    progress: bool = option(True, "progress bars", group="run")
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -155,7 +170,9 @@ def _apply(values: dict[str, Any], source: str) -> dict[str, Any]:
     out = {}
     for key, value in drop_retired(values, source).items():
         if key not in known:
-            raise ConfigError(f"{source}: unknown config key {key!r} (known keys: {', '.join(sorted(known))})")
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(sorted(known))})"
+            raise ConfigError(f"{source}: unknown config key {key!r}{hint}")
         out[key] = _coerce(key, value, source)
     return out
 
@@ -178,12 +195,17 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file {path} does not exist")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping of keys to values")
         values.update(_apply(loaded, str(path)))
     values.update(_apply(parse_overrides(overrides or []), "--set"))
-    return _validated(TrainConfig(**values))
+    return _validated(TrainConfig(**values), str(path) if path is not None else "--set")
 
 
 def config_from_dict(values: dict[str, Any], source: str, overrides: list[str] | None = None) -> TrainConfig:
@@ -192,14 +214,54 @@ def config_from_dict(values: dict[str, Any], source: str, overrides: list[str] |
     dropped (:func:`drop_retired`)."""
     merged = _apply(values, source)
     merged.update(_apply(parse_overrides(overrides or []), "--set"))
-    return _validated(TrainConfig(**merged))
+    return _validated(TrainConfig(**merged), source)
 
 
-def _validated(cfg: TrainConfig) -> TrainConfig:
-    if cfg.fold is not None and not 0 <= cfg.fold < 5:
-        raise ConfigError(f"fold must be 0..4 or null, got {cfg.fold}")
-    if not 0 < cfg.train_fraction <= 1:
-        raise ConfigError(f"train_fraction must be in (0, 1] (1 = all training sentences), got {cfg.train_fraction}")
+# Numeric ranges checked at load time: key -> (test, what the key must be).
+RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "epochs": (lambda v: v >= 1, ">= 1"),
+    "batch_size": (lambda v: v >= 1, ">= 1"),
+    "eval_batch_size": (lambda v: v >= 1, ">= 1"),
+    "learning_rate": (lambda v: v > 0, "> 0"),
+    "head_learning_rate": (lambda v: v > 0, "> 0"),
+    "weight_decay": (lambda v: v >= 0, ">= 0"),
+    "warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "max_grad_norm": (lambda v: v >= 0, ">= 0 (0: no clipping)"),
+    "patience": (lambda v: v >= 0, ">= 0 (0: never stop early)"),
+    "max_length": (lambda v: v >= 16, ">= 16"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "relation_weight": (lambda v: v >= 0, ">= 0"),
+    "none_weight": (lambda v: v > 0, "> 0"),
+    "relation_hidden": (lambda v: v >= 1, ">= 1"),
+    "relation_left_context": (lambda v: v >= 0, ">= 0 (0: off)"),
+    "width_embedding_dim": (lambda v: v >= 1, ">= 1"),
+    "train_fraction": (lambda v: 0 < v <= 1, "in (0, 1] (1 = all training sentences)"),
+    "num_threads": (lambda v: v is None or v >= 1, ">= 1 or null"),
+    "fold": (lambda v: v is None or 0 <= v < 5, "0..4 or null"),
+    **{k: (lambda v: v >= 1, ">= 1") for k in ("tiny_hidden_size", "tiny_layers", "tiny_heads", "tiny_vocab_size")},
+}
+
+
+def _validated(cfg: TrainConfig, source: str = "config") -> TrainConfig:
+    for key, (ok, wanted) in RANGES.items():
+        value = getattr(cfg, key)
+        if not ok(value):
+            raise ConfigError(f"{source}: {key} must be {wanted}, got {value!r}")
     if cfg.selection_metric not in SELECTION_METRICS:
-        raise ConfigError(f"selection_metric must be one of {', '.join(SELECTION_METRICS)}, got {cfg.selection_metric!r}")
+        raise ConfigError(f"{source}: selection_metric must be one of {', '.join(SELECTION_METRICS)}, "
+                          f"got {cfg.selection_metric!r}")
     return cfg
+
+
+def options_markdown() -> str:
+    """The option table of docs/training.md, one row per field, from the help texts above."""
+    rows = ["| option | default | what it does |", "|---|---|---|"]
+    group = None
+    for f in dataclasses.fields(TrainConfig):
+        if f.metadata["group"] != group:
+            group = f.metadata["group"]
+            rows.append(f"| **{group}** | | |")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        shown = "null" if default is None else str(default).lower() if isinstance(default, bool) else default
+        rows.append(f"| `{f.name}` | `{shown}` | {f.metadata['help']} |")
+    return "\n".join(rows) + "\n"

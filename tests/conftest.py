@@ -1,6 +1,7 @@
 """Shared fixtures: tests run offline against the real corpus and a tiny random encoder."""
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -69,7 +70,10 @@ def train_tiny_interrupted(out: Path, data_dir: Path, crash_epoch: int, *overrid
 
 
 def load_script(rel: str):
-    """A repository script (``eval/...`` or ``scripts/...``) imported as a module, to call its functions."""
+    """A repository script (``scripts/...``, ``experiments/...``) imported as a module, to call its
+    functions; ``eval/X.py`` and ``train/X.py`` are wrappers, so their command module ``marsad.commands.X``."""
+    if rel.startswith(("eval/", "train/")):
+        return importlib.import_module(f"marsad.commands.{Path(rel).stem}")
     spec = importlib.util.spec_from_file_location(Path(rel).stem + "_script", ROOT / rel)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -104,10 +108,12 @@ def assert_same_log(a: Path, b: Path) -> None:
 
 def checkpoint_from_before(option_key: str, source: Path, dest: Path, *files: str) -> Path:
     """A copy of checkpoint ``source`` as written before an option existed: its ``marsad.json``
-    key and its own files removed."""
+    key and its own files removed, and the decoding settings as they were kept then (only the
+    relation threshold, as ``relation_none_bias``)."""
     shutil.copytree(source, dest)
     meta = json.loads((dest / "marsad.json").read_text())
     del meta[option_key]
+    meta["relation_none_bias"] = meta.pop("decoding")["none_bias"]
     (dest / "marsad.json").write_text(json.dumps(meta))
     for name in files:
         (dest / name).unlink()

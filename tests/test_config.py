@@ -70,3 +70,41 @@ def test_optional_fields_are_typed_too():
         load_config(None, ["fold=abc"])
     with pytest.raises(ConfigError, match="key 'epochs' must not be empty"):
         load_config(None, ["epochs="])
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("learning_rate=-1e-4", "learning_rate must be > 0, got -0.0001"),
+    ("epochs=0", "epochs must be >= 1, got 0"),
+    ("batch_size=0", "batch_size must be >= 1, got 0"),
+    ("max_length=4", "max_length must be >= 16, got 4"),
+    ("warmup_ratio=2", "warmup_ratio must be in \\[0, 1\\), got 2.0"),
+    ("dropout=1.0", "dropout must be in \\[0, 1\\), got 1.0"),
+])
+def test_numeric_ranges_are_checked_at_load_time_naming_the_key(override, message):
+    with pytest.raises(ConfigError, match=f"--set: {message}"):
+        load_config(None, [override])
+
+
+def test_yaml_errors_name_the_file_and_line_and_typos_get_a_suggestion(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: 3\nmodel: [unclosed\n")
+    with pytest.raises(ConfigError, match=f"{bad}:3: not valid YAML"):
+        load_config(bad)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("learning_rat: 0.001\n")
+    with pytest.raises(ConfigError, match=f"{typo}: unknown config key 'learning_rat'; did you mean 'learning_rate'"):
+        load_config(typo)
+
+
+def test_the_defaults_are_the_shipped_configuration():
+    """configs/offline.yaml names the encoder and the output directory, nothing else: every other
+    shipped value is the code default."""
+    import yaml
+
+    offline = yaml.safe_load((ROOT / "configs" / "offline.yaml").read_text())
+    assert set(offline) == {"model", "output_dir"}
+    assert set(yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())) == {"model", "fallback_model",
+                                                                                   "output_dir"}
+    shipped = TrainConfig()
+    assert (shipped.lexical_prior, shipped.relation_prior, shipped.selection_metric, shipped.dropout) == (
+        True, True, "entity", 0.3)

@@ -191,3 +191,22 @@ def test_int8_kernel_bench_times_every_engine_against_fp32(tmp_path, mode):
     assert all(0 < err < 0.2 for err in result["relative_error"].values())  # int8 of the same weights, not noise
     with pytest.raises(SystemExit):
         kernels.main(["--engines", "no-such-engine"])
+
+
+def test_console_command_and_wrappers_list_and_run_the_commands():
+    """``marsad --help`` lists every command; ``marsad evaluate --help`` and the eval/ wrapper reach the
+    same parser (real processes, as a user runs them)."""
+    import subprocess
+    import sys
+
+    from marsad.cli import COMMANDS
+
+    marsad = Path(sys.executable).with_name("marsad")
+    listing = subprocess.run([str(marsad), "--help"], capture_output=True, text=True, check=True).stdout
+    assert all(f"  {name} " in listing for name in COMMANDS)
+    direct = subprocess.run([str(marsad), "evaluate", "--help"], capture_output=True, text=True, check=True).stdout
+    wrapper = subprocess.run([sys.executable, str(ROOT / "eval" / "evaluate.py"), "--help"], capture_output=True,
+                             text=True, check=True).stdout
+    assert direct.startswith("usage: marsad evaluate") and wrapper == direct
+    unknown = subprocess.run([str(marsad), "evalute"], capture_output=True, text=True)
+    assert unknown.returncode == 2 and "unknown command 'evalute'" in unknown.stderr

@@ -144,9 +144,6 @@ def test_missing_or_corrupt_prior_file_is_named(prior_run, tmp_path):
 
 def test_checkpoint_from_before_the_prior_option_loads_without_one(prior_run, tmp_path):
     old = checkpoint_from_before("lexical_prior", prior_run / "best", tmp_path / "old", PRIOR_FILE)
-    meta = json.loads((old / "marsad.json").read_text())
-    del meta["decoding"]  # nor had it the decoding settings: they came later
-    (old / "marsad.json").write_text(json.dumps(meta))
     loaded = load_checkpoint(old)
     assert loaded.model.lexical_prior is None and loaded.decoding.lexical_weight == 0.0
 

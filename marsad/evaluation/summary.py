@@ -1,5 +1,5 @@
-"""The headline scores of a cross-validation run, as mean ± std over its folds (``eval/crossval.py``,
-``eval/refit.py``)."""
+"""The headline scores of a cross-validation run, as mean ± std over its folds (``marsad crossval``,
+``marsad refit``)."""
 from __future__ import annotations
 
 import statistics

@@ -95,7 +95,7 @@ conflict news. Schema version {meta.get('schema_version')}.
 
 {_scores_table(meta.get('dev_metrics', {}))}
 
-Held-out test scores come from `python eval/evaluate.py --checkpoint DIR`, never from this card.
+Held-out test scores come from `marsad evaluate --checkpoint DIR`, never from this card.
 
 ## Use
 
