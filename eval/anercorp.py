@@ -1,7 +1,8 @@
 """Cross-domain check on ANERcorp (CAMeL Lab split), ACTOR and LOCATION only. Same as ``marsad anercorp``: the code is marsad/commands/anercorp.py.
 
-    python eval/anercorp.py --help
+python eval/anercorp.py --help
 """
+
 import sys
 
 from marsad.commands.anercorp import main

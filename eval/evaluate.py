@@ -1,7 +1,8 @@
 """Score a checkpoint on held-out sentences. Same as ``marsad evaluate``: the code is marsad/commands/evaluate.py.
 
-    python eval/evaluate.py --help
+python eval/evaluate.py --help
 """
+
 import sys
 
 from marsad.commands.evaluate import main

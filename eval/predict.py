@@ -1,7 +1,8 @@
 """Run a checkpoint over text: ``marsad predict --checkpoint DIR [--input FILE] [--output FILE]``. Same as ``marsad predict``: the code is marsad/commands/predict.py.
 
-    python eval/predict.py --help
+python eval/predict.py --help
 """
+
 import sys
 
 from marsad.commands.predict import main

@@ -1,7 +1,8 @@
 """Refit finished cross-validation runs on train + dev and score them on test, beside the originals. Same as ``marsad refit``: the code is marsad/commands/refit.py.
 
-    python eval/refit.py --help
+python eval/refit.py --help
 """
+
 import sys
 
 from marsad.commands.refit import main

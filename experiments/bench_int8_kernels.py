@@ -13,6 +13,7 @@ in fp32 and as torch's per-channel dynamic int8 under every engine this torch bu
 rounds take the systems in turn (A B C, A B C, ...) and each time is their median, so a load that
 drifts on a shared machine slows all of them alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,16 +32,27 @@ from marsad.quantization import packing_engine
 
 def bert_layer_linears(hidden: int) -> nn.Sequential:
     """The six linear layers of one BERT layer, chained so one call runs them all (shapes line up)."""
-    return nn.Sequential(nn.Linear(hidden, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, hidden),
-                         nn.Linear(hidden, hidden), nn.Linear(hidden, 4 * hidden), nn.Linear(4 * hidden, hidden))
+    return nn.Sequential(
+        nn.Linear(hidden, hidden),
+        nn.Linear(hidden, hidden),
+        nn.Linear(hidden, hidden),
+        nn.Linear(hidden, hidden),
+        nn.Linear(hidden, 4 * hidden),
+        nn.Linear(4 * hidden, hidden),
+    )
 
 
 def random_encoder(hidden: int, layers: int) -> nn.Module:
     """A BERT encoder of the given shape with random weights: speed does not depend on their values."""
     from transformers import BertConfig, BertModel
 
-    config = BertConfig(vocab_size=1000, hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=max(1, hidden // 32), intermediate_size=4 * hidden)
+    config = BertConfig(
+        vocab_size=1000,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 32),
+        intermediate_size=4 * hidden,
+    )
     return BertModel(config, add_pooling_layer=False).eval()
 
 
@@ -50,7 +62,7 @@ def encoder_batches(n_batches: int, seed: int = 0) -> list[dict[str, torch.Tenso
     lengths = sorted(torch.randint(20, 81, (32 * n_batches,), generator=gen).tolist())
     batches = []
     for i in range(0, len(lengths), 32):
-        group = lengths[i:i + 32]
+        group = lengths[i : i + 32]
         mask = torch.tensor([[1] * n + [0] * (max(group) - n) for n in group])
         ids = torch.randint(5, 1000, mask.shape, generator=gen) * mask
         batches.append({"input_ids": ids, "attention_mask": mask})
@@ -78,13 +90,27 @@ def interleaved_medians(systems: dict[str, Callable[[], object]], rounds: int) -
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--encoder", action="store_true", help="time a whole random encoder, not one layer's linears")
-    parser.add_argument("--hidden", type=int, default=384, help="hidden size (e5-small 384, BERT-base 768)")
+    parser.add_argument(
+        "--encoder",
+        action="store_true",
+        help="time a whole random encoder, not one layer's linears",
+    )
+    parser.add_argument(
+        "--hidden", type=int, default=384, help="hidden size (e5-small 384, BERT-base 768)"
+    )
     parser.add_argument("--layers", type=int, default=12, help="encoder layers (--encoder)")
-    parser.add_argument("--tokens", type=int, default=32 * 48, help="rows per call of the linears (default mode)")
-    parser.add_argument("--batches", type=int, default=6, help="batches of 32 sentences per call (--encoder)")
-    parser.add_argument("--engines", nargs="+", default=None,
-                        help="quantized engines to time (default: every one this torch build offers)")
+    parser.add_argument(
+        "--tokens", type=int, default=32 * 48, help="rows per call of the linears (default mode)"
+    )
+    parser.add_argument(
+        "--batches", type=int, default=6, help="batches of 32 sentences per call (--encoder)"
+    )
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        default=None,
+        help="quantized engines to time (default: every one this torch build offers)",
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -115,29 +141,43 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     supported = [e for e in torch.backends.quantized.supported_engines if e != "none"]
     for engine in args.engines or supported:
         if engine not in supported:
-            parser.error(f"--engines: {engine!r} is not in this torch build ({', '.join(supported)})")
+            parser.error(
+                f"--engines: {engine!r} is not in this torch build ({', '.join(supported)})"
+            )
         try:
             models[engine] = quantized(fp32, engine)
             errors[engine] = float((outputs(models[engine]) - reference).norm() / reference.norm())
         except RuntimeError as exc:  # an engine this CPU cannot run
             models.pop(engine, None)
             unavailable[engine] = str(exc).splitlines()[0]
-    seconds = interleaved_medians({name: (lambda m=m: outputs(m)) for name, m in models.items()}, args.rounds)
+    seconds = interleaved_medians(
+        {name: (lambda m=m: outputs(m)) for name, m in models.items()}, args.rounds
+    )
     speedups = {name: seconds["fp32"] / seconds[name] for name in errors}
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
-          f"{torch.backends.cpu.get_cpu_capability()}; {what}: fp32 {1000 * seconds['fp32']:.1f} ms "
-          f"(median of {args.rounds} interleaved rounds)")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}; {what}: fp32 {1000 * seconds['fp32']:.1f} ms "
+        f"(median of {args.rounds} interleaved rounds)"
+    )
     default_engine = torch.backends.quantized.engine
     for name in errors:
         marker = " (torch's default)" if name == default_engine else ""
-        print(f"int8 engine {name:8s} {1000 * seconds[name]:8.1f} ms  speed-up over fp32 {speedups[name]:.2f}x  "
-              f"relative error of the output {errors[name]:.3f}{marker}")
+        print(
+            f"int8 engine {name:8s} {1000 * seconds[name]:8.1f} ms  speed-up over fp32 {speedups[name]:.2f}x  "
+            f"relative error of the output {errors[name]:.3f}{marker}"
+        )
     for name, why in unavailable.items():
         print(f"int8 engine {name:8s} unavailable here: {why}")
     if args.json:
-        report = {"what": what, "fp32_seconds": seconds["fp32"], "speedup": speedups, "relative_error": errors,
-                  "unavailable": unavailable, "threads": torch.get_num_threads()}
+        report = {
+            "what": what,
+            "fp32_seconds": seconds["fp32"],
+            "speedup": speedups,
+            "relative_error": errors,
+            "unavailable": unavailable,
+            "threads": torch.get_num_threads(),
+        }
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return speedups
 

@@ -5,14 +5,15 @@ is the lever depends on how fast the scores climb with data. Each ``marsad cross
 ``--set train_fraction=f`` is one point per fold; this module pairs each fold's test scores with
 the size of the training subset it actually used, and fits the scores' slope per doubling of it.
 """
+
 from __future__ import annotations
 
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from marsad.data.examples import load_examples
 
+from marsad.data.examples import load_examples
 
 SCORES = {
     "entity": ("entities", "micro", "f1"),
@@ -48,24 +49,42 @@ def read_run(run_dir: Path, data_dir: Path | None = None) -> list[FoldPoint]:
     run_dir = Path(run_dir)
     results_path = run_dir / "results.json"
     if not results_path.exists():
-        raise LearningCurveError(f"{results_path} does not exist (marsad crossval writes it when all folds finish)")
+        raise LearningCurveError(
+            f"{results_path} does not exist (marsad crossval writes it when all folds finish)"
+        )
     results = json.loads(results_path.read_text(encoding="utf-8"))
     points = []
     for i, fold in enumerate(results["folds"]):
         meta_path = run_dir / f"fold{fold}" / "best" / "marsad.json"
         if not meta_path.exists():
-            raise LearningCurveError(f"{meta_path} does not exist: the fold's checkpoint says what it trained on")
+            raise LearningCurveError(
+                f"{meta_path} does not exist: the fold's checkpoint says what it trained on"
+            )
         cfg = json.loads(meta_path.read_text(encoding="utf-8"))["training_config"]
-        fraction = float(cfg.get("train_fraction", 1.0))  # checkpoints from before the option trained on all
+        fraction = float(
+            cfg.get("train_fraction", 1.0)
+        )  # checkpoints from before the option trained on all
         train = load_examples(data_dir or cfg["data_dir"], fold, fraction, cfg["seed"])["train"]
         logged = results.get("train_sentences")  # runs from before the field lack it
         if logged is not None and logged[i] != len(train):
-            raise LearningCurveError(f"{results_path}: fold {fold} trained on {logged[i]} sentences, but its config "
-                                     f"rebuilds {len(train)} from {data_dir or cfg['data_dir']} (another corpus?)")
-        scores = {name: _dig(results["per_fold"]["model"][i], path) for name, path in SCORES.items()}
+            raise LearningCurveError(
+                f"{results_path}: fold {fold} trained on {logged[i]} sentences, but its config "
+                f"rebuilds {len(train)} from {data_dir or cfg['data_dir']} (another corpus?)"
+            )
+        scores = {
+            name: _dig(results["per_fold"]["model"][i], path) for name, path in SCORES.items()
+        }
         scores["crf_entity"] = _dig(results["per_fold"]["CRF"][i], SCORES["entity"])
-        points.append(FoldPoint(str(run_dir), fold, fraction, len(train), sum(len(ex.relations) for ex in train),
-                                scores))
+        points.append(
+            FoldPoint(
+                str(run_dir),
+                fold,
+                fraction,
+                len(train),
+                sum(len(ex.relations) for ex in train),
+                scores,
+            )
+        )
     return points
 
 

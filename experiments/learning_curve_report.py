@@ -7,6 +7,7 @@
 Prints a Markdown table (mean ± std over folds per training share), each score's slope per doubling
 of the training data (within folds), and writes ``learning_curve.md`` / ``learning_curve.png``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,12 @@ from pathlib import Path
 
 from experiments.learning_curve import FoldPoint, LearningCurveError, read_run, slope_per_doubling
 
-COLUMNS = [("entity", "entity micro-F1"), ("crf_entity", "CRF entity micro-F1"),
-           ("relation_e2e", "relation F1 (end-to-end)"), ("relation_gold", "relation F1 (gold entities)")]
+COLUMNS = [
+    ("entity", "entity micro-F1"),
+    ("crf_entity", "CRF entity micro-F1"),
+    ("relation_e2e", "relation F1 (end-to-end)"),
+    ("relation_gold", "relation F1 (gold entities)"),
+]
 
 
 def _size(key: str) -> str:
@@ -27,25 +32,40 @@ def _size(key: str) -> str:
 
 
 def _mean_std(values: list[float]) -> str:
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+    return (
+        f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+        if len(values) > 1
+        else f"{values[0]:.3f}"
+    )
 
 
 def render(points: list[FoldPoint], target: float) -> str:
     fractions = sorted({p.train_fraction for p in points})
-    lines = ["| training share | sentences | relations | " + " | ".join(label for _, label in COLUMNS) + " |",
-             "|---:|---:|---:|" + "---:|" * len(COLUMNS)]
+    lines = [
+        "| training share | sentences | relations | "
+        + " | ".join(label for _, label in COLUMNS)
+        + " |",
+        "|---:|---:|---:|" + "---:|" * len(COLUMNS),
+    ]
     for f in fractions:
         ps = [p for p in points if p.train_fraction == f]
-        lines.append(f"| {f:g} | {statistics.mean(p.train_sentences for p in ps):.0f} | "
-                     f"{statistics.mean(p.train_relations for p in ps):.0f} | "
-                     + " | ".join(_mean_std([p.scores[key] for p in ps]) for key, _ in COLUMNS) + " |")
+        lines.append(
+            f"| {f:g} | {statistics.mean(p.train_sentences for p in ps):.0f} | "
+            f"{statistics.mean(p.train_relations for p in ps):.0f} | "
+            + " | ".join(_mean_std([p.scores[key] for p in ps]) for key, _ in COLUMNS)
+            + " |"
+        )
     lines.append("")
-    lines.append("Slope per doubling of the training data (least squares within folds, fold intercepts apart):")
+    lines.append(
+        "Slope per doubling of the training data (least squares within folds, fold intercepts apart):"
+    )
     lines.append("")
     slopes = {}
     for key, label in COLUMNS:
         slopes[key] = slope_per_doubling(points, key, _size(key))
-        lines.append(f"- {label}: {100 * slopes[key]:+.1f} points per doubling of the training {_size(key)[6:]}")
+        lines.append(
+            f"- {label}: {100 * slopes[key]:+.1f} points per doubling of the training {_size(key)[6:]}"
+        )
     lines += ["", "Between consecutive shares (fold means), points per doubling:", ""]
     last_rate = 0.0
     for lo, hi in zip(fractions, fractions[1:]):
@@ -57,17 +77,26 @@ def render(points: list[FoldPoint], target: float) -> str:
             if key == "relation_e2e":
                 last_rate = rate
         lines.append(f"- {lo:g} → {hi:g}: " + "; ".join(parts))
-    full = statistics.mean(p.scores["relation_e2e"] for p in points if p.train_fraction == fractions[-1])
+    full = statistics.mean(
+        p.scores["relation_e2e"] for p in points if p.train_fraction == fractions[-1]
+    )
     gap = target - full
     if gap > 0:
         lines.append("")
-        for name, rate in (("the pooled slope", slopes["relation_e2e"]), ("the last interval's", last_rate)):
+        for name, rate in (
+            ("the pooled slope", slopes["relation_e2e"]),
+            ("the last interval's", last_rate),
+        ):
             if rate > 0:
-                lines.append(f"- At {name} ({100 * rate:+.1f} points per doubling), end-to-end relation F1 would "
-                             f"reach {target:.2f} from {full:.3f} after {gap / rate:.1f} more doublings, about "
-                             f"{2 ** (gap / rate):.0f}× the training relations.")
-        lines.append("  (Log-linear extrapolations far outside the measured range: an order of magnitude, not a "
-                     "forecast.)")
+                lines.append(
+                    f"- At {name} ({100 * rate:+.1f} points per doubling), end-to-end relation F1 would "
+                    f"reach {target:.2f} from {full:.3f} after {gap / rate:.1f} more doublings, about "
+                    f"{2 ** (gap / rate):.0f}× the training relations."
+                )
+        lines.append(
+            "  (Log-linear extrapolations far outside the measured range: an order of magnitude, not a "
+            "forecast.)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -83,17 +112,38 @@ def plot(points: list[FoldPoint], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    panels = [(axes[0], "train_sentences", [("entity", "model", "tab:blue"), ("crf_entity", "CRF", "tab:gray")],
-               "entity micro-F1"),
-              (axes[1], "train_relations", [("relation_e2e", "end-to-end", "tab:red"),
-                                            ("relation_gold", "gold entities", "tab:orange")], "relation micro-F1")]
+    panels = [
+        (
+            axes[0],
+            "train_sentences",
+            [("entity", "model", "tab:blue"), ("crf_entity", "CRF", "tab:gray")],
+            "entity micro-F1",
+        ),
+        (
+            axes[1],
+            "train_relations",
+            [
+                ("relation_e2e", "end-to-end", "tab:red"),
+                ("relation_gold", "gold entities", "tab:orange"),
+            ],
+            "relation micro-F1",
+        ),
+    ]
     folds = sorted({p.fold for p in points})
     for ax, size, series, ylabel in panels:
         for key, label, colour in series:
             for fold in folds:
                 ps = sorted((p for p in points if p.fold == fold), key=lambda p: getattr(p, size))
-                ax.plot([getattr(p, size) for p in ps], [p.scores[key] for p in ps], color=colour, alpha=0.25, lw=1)
-            xs, ys = zip(*(_means(points, f, key, size) for f in sorted({p.train_fraction for p in points})))
+                ax.plot(
+                    [getattr(p, size) for p in ps],
+                    [p.scores[key] for p in ps],
+                    color=colour,
+                    alpha=0.25,
+                    lw=1,
+                )
+            xs, ys = zip(
+                *(_means(points, f, key, size) for f in sorted({p.train_fraction for p in points}))
+            )
             ax.plot(xs, ys, color=colour, lw=2.5, marker="o", label=f"{label} (mean of folds)")
         ax.set_xscale("log", base=2)
         ticks = sorted({round(x) for x in ax.lines[-1].get_xdata()})

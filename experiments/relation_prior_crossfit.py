@@ -14,6 +14,7 @@ on each fold's training split, labels the pairs of the dev sentences' gold menti
 cross-fitted the same way); it is the quick check when changing features, and its last row pools
 all five dev folds (every sentence once). Dev only: the test folds are never read.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,11 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from marsad.model.checkpoint import load_checkpoint
-from marsad.evaluation.scoring import (EvalPredictions, gold_extraction, predict_examples, to_extraction, tune_relation_prior)
 from marsad.data.examples import Example, load_examples
-from marsad.inference import SentenceOutput, candidate_pairs
 from marsad.evaluation.metrics import SentenceExtraction, relation_scores
+from marsad.evaluation.scoring import (
+    EvalPredictions,
+    gold_extraction,
+    predict_examples,
+    to_extraction,
+    tune_relation_prior,
+)
+from marsad.inference import SentenceOutput, candidate_pairs
+from marsad.model.checkpoint import load_checkpoint
 from marsad.model.relation_prior import WEIGHT_GRID, RelationPrior, allowed_labels
 
 Choice = tuple[float, float]  # (prior weight, NONE bias) chosen on one half of the dev sentences
@@ -45,8 +52,9 @@ def uniform_head(examples: list[Example]) -> EvalPredictions:
     return EvalPredictions(examples, outputs, outputs)
 
 
-def cross_fitted(preds: EvalPredictions, prior: RelationPrior,
-                 weight_grid: tuple[float, ...]) -> tuple[list[SentenceExtraction], list[Choice]]:
+def cross_fitted(
+    preds: EvalPredictions, prior: RelationPrior, weight_grid: tuple[float, ...]
+) -> tuple[list[SentenceExtraction], list[Choice]]:
     """The end-to-end outputs with each half of the sentences decoded at what the other half chose."""
     halves = [[i for i in range(len(preds.examples)) if i % 2 == h] for h in (0, 1)]
     chosen = [tune_relation_prior(preds.subset(h), prior, weight_grid=weight_grid) for h in halves]
@@ -65,24 +73,37 @@ def fold_scores(run: Path, fold: int, data: Path, refit: bool) -> tuple[float, f
     loaded = load_checkpoint(run / f"fold{fold}" / "best")
     splits = load_examples(data, fold)
     train, dev = splits["train"], splits["dev"]
-    prior = loaded.model.relation_prior if loaded.model.relation_prior and not refit else RelationPrior.fit(train)
+    prior = (
+        loaded.model.relation_prior
+        if loaded.model.relation_prior and not refit
+        else RelationPrior.fit(train)
+    )
     loaded.model.relation_prior = prior
-    preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length,
-                             decoding=replace(loaded.decoding, relation_weight=0.0))
+    preds = predict_examples(
+        loaded.model,
+        loaded.tokenizer,
+        dev,
+        loaded.preprocessing,
+        loaded.max_length,
+        decoding=replace(loaded.decoding, relation_weight=0.0),
+    )
     head_alone = micro_f1(dev, cross_fitted(preds, prior, (0.0,))[0])
     mixed, chosen = cross_fitted(preds, prior, WEIGHT_GRID)
     return head_alone, micro_f1(dev, mixed), chosen
 
 
 def prior_only(folds: list[int], data: Path) -> int:
-    print("| dev fold of run | relation prior alone, gold mentions | halves chose (weight, NONE bias) |")
+    print(
+        "| dev fold of run | relation prior alone, gold mentions | halves chose (weight, NONE bias) |"
+    )
     print("|---|---:|---|")
     pooled_examples, pooled = [], []
     for k in folds:
         splits = load_examples(data, k)
         dev = splits["dev"]
-        predicted, chosen = cross_fitted(uniform_head(dev), RelationPrior.fit(splits["train"]),
-                                         (1.0,))
+        predicted, chosen = cross_fitted(
+            uniform_head(dev), RelationPrior.fit(splits["train"]), (1.0,)
+        )
         pooled_examples += dev
         pooled += predicted
         print(f"| {k} | {micro_f1(dev, predicted):.3f} | {chosen} |", flush=True)
@@ -95,10 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, help="a crossval output directory (fold0 .. fold4)")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
-    parser.add_argument("--refit", action="store_true",
-                        help="fit the prior with the current code even where the checkpoint has one")
-    parser.add_argument("--prior-only", action="store_true",
-                        help="no checkpoints: the prior alone on the dev folds' gold mentions")
+    parser.add_argument(
+        "--refit",
+        action="store_true",
+        help="fit the prior with the current code even where the checkpoint has one",
+    )
+    parser.add_argument(
+        "--prior-only",
+        action="store_true",
+        help="no checkpoints: the prior alone on the dev folds' gold mentions",
+    )
     args = parser.parse_args(argv)
     if args.prior_only:
         return prior_only(args.folds, args.data)

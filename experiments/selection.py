@@ -6,6 +6,7 @@ epochs that are good or merely lucky on those sentences shows when it selects on
 the kept epoch is scored on the other half: a comparison of rules on dev alone, no test sentence read.
 Training writes every epoch's per-sentence counts (``dev_sentences.jsonl``) for this.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ class DevLogError(ValueError):
     """A run's per-epoch dev log is missing, malformed, or disagrees with its metrics.jsonl."""
 
 
-def replay_selection(entity_f1: Sequence[float], relation_f1: Sequence[float], selectable: Sequence[bool],
-                     metric: str, patience: int) -> int:
+def replay_selection(
+    entity_f1: Sequence[float],
+    relation_f1: Sequence[float],
+    selectable: Sequence[bool],
+    metric: str,
+    patience: int,
+) -> int:
     """Index of the epoch training would keep: the first strict best among selectable epochs, stopping
     once ``patience`` selectable epochs in a row bring no gain (0: never). -1 if none is selectable."""
     best, best_score, stale = -1, (-1.0,), 0
@@ -44,6 +50,7 @@ def replay_selection(entity_f1: Sequence[float], relation_f1: Sequence[float], s
 @dataclass(frozen=True)
 class DevLog:
     """One training run's dev sentences scored at every epoch."""
+
     run: Path
     epochs: list[int]
     selectable: list[bool]
@@ -60,7 +67,9 @@ class DevLog:
 
 def _jsonl(path: Path) -> list[tuple[int, dict]]:
     if not path.exists():
-        raise DevLogError(f"{path} does not exist (training writes it from this version on: rerun the run)")
+        raise DevLogError(
+            f"{path} does not exist (training writes it from this version on: rerun the run)"
+        )
     rows = []
     for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
@@ -86,43 +95,57 @@ def read_dev_log(run: Path) -> DevLog:
         if epoch not in records:
             raise DevLogError(f"{where}: epoch {epoch!r} has no record in {run / LOG_FILE}")
         if "selectable" not in records[epoch][1]:
-            raise DevLogError(f"{run / LOG_FILE}:{records[epoch][0]}: no 'selectable' (written from this version on)")
+            raise DevLogError(
+                f"{run / LOG_FILE}:{records[epoch][0]}: no 'selectable' (written from this version on)"
+            )
         sentences = row.get("sentences", {})
         if ids is None:
             ids = sorted(sentences)
         if sorted(sentences) != ids:
-            raise DevLogError(f"{where}: epoch {epoch} scores other dev sentences than epoch {epochs[0]}")
+            raise DevLogError(
+                f"{where}: epoch {epoch} scores other dev sentences than epoch {epochs[0]}"
+            )
         try:
             counts.append([[sentences[s][name] for name in (ENTITY, RELATION)] for s in ids])
         except KeyError as exc:
-            raise DevLogError(f"{where}: a sentence lacks {exc} (scores: {', '.join(SCORES)})") from None
+            raise DevLogError(
+                f"{where}: a sentence lacks {exc} (scores: {', '.join(SCORES)})"
+            ) from None
         epochs.append(epoch)
         selectable.append(bool(records[epoch][1]["selectable"]))
     if epochs != sorted(records):
-        raise DevLogError(f"{sentences_path} has epochs {epochs}, {run / LOG_FILE} has {sorted(records)}")
+        raise DevLogError(
+            f"{sentences_path} has epochs {epochs}, {run / LOG_FILE} has {sorted(records)}"
+        )
     log = DevLog(run, epochs, selectable, ids, np.asarray(counts, dtype=np.int64))
     for i, (ent, rel) in enumerate(log.f1()):
         n, record = records[epochs[i]]
         if abs(ent - record["dev_entity_f1"]) > 1e-9 or abs(rel - record["dev_relation_f1"]) > 1e-9:
-            raise DevLogError(f"{run / LOG_FILE}:{n}: dev F1 {record['dev_entity_f1']:.6f} / "
-                              f"{record['dev_relation_f1']:.6f}, but {sentences_path} sums to {ent:.6f} / {rel:.6f}")
+            raise DevLogError(
+                f"{run / LOG_FILE}:{n}: dev F1 {record['dev_entity_f1']:.6f} / "
+                f"{record['dev_relation_f1']:.6f}, but {sentences_path} sums to {ent:.6f} / {rel:.6f}"
+            )
     return log
 
 
 @dataclass(frozen=True)
 class CrossFit:
     """Mean over half-splits (both directions) of the kept epoch's scores on the unseen half."""
+
     entity_f1: float
     relation_f1: float
-    mean_epoch: float  # mean kept epoch (1-based), to see whether a rule keeps earlier or later epochs
+    mean_epoch: (
+        float  # mean kept epoch (1-based), to see whether a rule keeps earlier or later epochs
+    )
 
     @property
     def objective(self) -> float:
         return self.entity_f1 + self.relation_f1
 
 
-def cross_fit(log: DevLog, metrics: Sequence[str], patience: int, n_splits: int, seed: int = 0
-              ) -> dict[str, CrossFit]:
+def cross_fit(
+    log: DevLog, metrics: Sequence[str], patience: int, n_splits: int, seed: int = 0
+) -> dict[str, CrossFit]:
     """For each of ``n_splits`` random halvings of the dev sentences, and each direction, every rule in
     ``metrics`` keeps an epoch on one half (:func:`replay_selection`); it is scored on the other half.
     The same halvings serve every rule, so the rules' differences are paired."""
@@ -133,11 +156,13 @@ def cross_fit(log: DevLog, metrics: Sequence[str], patience: int, n_splits: int,
     kept: dict[str, list[tuple[float, float, int]]] = {m: [] for m in metrics}
     for _ in range(n_splits):
         order = rng.permutation(n)
-        halves = (order[: n // 2], order[n // 2:])
+        halves = (order[: n // 2], order[n // 2 :])
         for chosen_on, scored_on in (halves, halves[::-1]):
             f1_chosen, f1_scored = log.f1(chosen_on), log.f1(scored_on)
             for metric in metrics:
-                i = replay_selection(f1_chosen[:, 0], f1_chosen[:, 1], log.selectable, metric, patience)
+                i = replay_selection(
+                    f1_chosen[:, 0], f1_chosen[:, 1], log.selectable, metric, patience
+                )
                 if i < 0:
                     raise DevLogError(f"{log.run}: no selectable epoch")
                 kept[metric].append((f1_scored[i, 0], f1_scored[i, 1], log.epochs[i]))

@@ -14,6 +14,7 @@ the mean kept epoch; ``--out`` writes ``selection.md`` / ``selection.json``. Dev
 read. The priors' weights and the NONE bias were tuned each epoch on the whole dev fold, both halves:
 a leak every rule shares.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from experiments.selection import CrossFit, DevLogError, cross_fit, read_dev_log
 from marsad.config import SELECTION_METRICS
 from marsad.training.selection import DEV_SENTENCES_FILE
-from experiments.selection import CrossFit, DevLogError, cross_fit, read_dev_log
 
 
 def runs_in(path: Path) -> dict[str, list[Path]]:
@@ -36,32 +37,55 @@ def runs_in(path: Path) -> dict[str, list[Path]]:
     if (path / DEV_SENTENCES_FILE).exists():
         return {str(path): [path]}
     seeds = sorted(p for p in path.glob("seed*") if p.is_dir())
-    groups = {str(s): sorted(f for f in s.glob("fold*") if (f / DEV_SENTENCES_FILE).exists()) for s in seeds}
-    groups = {k: v for k, v in groups.items() if v} or {str(path): sorted(
-        f for f in path.glob("fold*") if (f / DEV_SENTENCES_FILE).exists())}
+    groups = {
+        str(s): sorted(f for f in s.glob("fold*") if (f / DEV_SENTENCES_FILE).exists())
+        for s in seeds
+    }
+    groups = {k: v for k, v in groups.items() if v} or {
+        str(path): sorted(f for f in path.glob("fold*") if (f / DEV_SENTENCES_FILE).exists())
+    }
     if not any(groups.values()):
-        raise DevLogError(f"{path} holds no {DEV_SENTENCES_FILE} (itself, fold*/ or seed*/fold*/): train with "
-                          "this version, with --set patience=0")
+        raise DevLogError(
+            f"{path} holds no {DEV_SENTENCES_FILE} (itself, fold*/ or seed*/fold*/): train with "
+            "this version, with --set patience=0"
+        )
     return groups
 
 
 def mean_fit(fits: list[CrossFit]) -> CrossFit:
-    return CrossFit(*(statistics.fmean(getattr(f, k) for f in fits) for k in ("entity_f1", "relation_f1",
-                                                                               "mean_epoch")))
+    return CrossFit(
+        *(
+            statistics.fmean(getattr(f, k) for f in fits)
+            for k in ("entity_f1", "relation_f1", "mean_epoch")
+        )
+    )
 
 
-def render(table: dict[str, dict[str, dict[str, CrossFit]]], metrics: list[str], command: str) -> str:
+def render(
+    table: dict[str, dict[str, dict[str, CrossFit]]], metrics: list[str], command: str
+) -> str:
     """One row per (group, fold) and per group's mean, plus the mean over groups with each rule's wins."""
     first, others = metrics[0], metrics[1:]
-    head = " | ".join([f"{m}: entity / relation / sum / epoch" for m in metrics] + [f"{m} − {first} (sum)"
-                                                                                    for m in others])
-    lines = [f"Command: `{command}`", "", f"| run | fold | {head} |",
-             "|---|---|" + "---|" * len(metrics) + "---:|" * len(others)]
+    head = " | ".join(
+        [f"{m}: entity / relation / sum / epoch" for m in metrics]
+        + [f"{m} − {first} (sum)" for m in others]
+    )
+    lines = [
+        f"Command: `{command}`",
+        "",
+        f"| run | fold | {head} |",
+        "|---|---|" + "---|" * len(metrics) + "---:|" * len(others),
+    ]
 
     def cells(fits: dict[str, CrossFit]) -> str:
-        return " | ".join([f"{fits[m].entity_f1:.3f} / {fits[m].relation_f1:.3f} / **{fits[m].objective:.3f}** / "
-                           f"{fits[m].mean_epoch:.1f}" for m in metrics]
-                          + [f"{fits[m].objective - fits[first].objective:+.3f}" for m in others])
+        return " | ".join(
+            [
+                f"{fits[m].entity_f1:.3f} / {fits[m].relation_f1:.3f} / **{fits[m].objective:.3f}** / "
+                f"{fits[m].mean_epoch:.1f}"
+                for m in metrics
+            ]
+            + [f"{fits[m].objective - fits[first].objective:+.3f}" for m in others]
+        )
 
     group_means = {}
     for group, folds in table.items():
@@ -71,43 +95,83 @@ def render(table: dict[str, dict[str, dict[str, CrossFit]]], metrics: list[str],
         lines.append(f"| {group} | mean | {cells(group_means[group])} |")
     overall = {m: mean_fit([g[m] for g in group_means.values()]) for m in metrics}
     lines.append(f"| all | mean of runs | {cells(overall)} |")
+
     def wins(rows: list[dict[str, CrossFit]]) -> str:
-        won = {m: sum(r[m].objective == max(r[x].objective for x in metrics) for r in rows) for m in metrics}
+        won = {
+            m: sum(r[m].objective == max(r[x].objective for x in metrics) for r in rows)
+            for m in metrics
+        }
         return ", ".join(f"{m} {w} of {len(rows)}" for m, w in won.items())
 
     folds = [fits for group in table.values() for fits in group.values()]
-    lines += ["", f"Highest unseen-half sum, runs won: {wins(list(group_means.values()))}; folds won: {wins(folds)}"]
+    lines += [
+        "",
+        f"Highest unseen-half sum, runs won: {wins(list(group_means.values()))}; folds won: {wins(folds)}",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Cross-fit checkpoint-selection rules on dev half-splits.")
-    parser.add_argument("runs", nargs="+", type=Path, help="training run, crossval run or seed study")
-    parser.add_argument("--metrics", nargs="+", choices=SELECTION_METRICS, default=list(SELECTION_METRICS[::-1]))
-    parser.add_argument("--patience", type=int, default=10, help="patience to replay (0: keep the best of all)")
+    parser = argparse.ArgumentParser(
+        description="Cross-fit checkpoint-selection rules on dev half-splits."
+    )
+    parser.add_argument(
+        "runs", nargs="+", type=Path, help="training run, crossval run or seed study"
+    )
+    parser.add_argument(
+        "--metrics", nargs="+", choices=SELECTION_METRICS, default=list(SELECTION_METRICS[::-1])
+    )
+    parser.add_argument(
+        "--patience", type=int, default=10, help="patience to replay (0: keep the best of all)"
+    )
     parser.add_argument("--splits", type=int, default=500, help="random halvings of each dev fold")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="write selection.md and selection.json here")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write selection.md and selection.json here"
+    )
     args = parser.parse_args(argv)
     table: dict[str, dict[str, dict[str, CrossFit]]] = {}
     try:
         groups = {k: v for run in args.runs for k, v in runs_in(run).items()}
         for group, folds in tqdm(groups.items(), desc="runs", unit="run"):
-            table[group] = {f.name: cross_fit(read_dev_log(f), args.metrics, args.patience, args.splits, args.seed)
-                            for f in folds}
+            table[group] = {
+                f.name: cross_fit(
+                    read_dev_log(f), args.metrics, args.patience, args.splits, args.seed
+                )
+                for f in folds
+            }
     except DevLogError as exc:
         parser.error(str(exc))
-    command = shlex.join(["python", "scripts/selection_crossfit.py", *map(str, args.runs), "--patience",
-                          str(args.patience), "--splits", str(args.splits)] + (["--seed", str(args.seed)] if args.seed
-                                                                              else []))
+    command = shlex.join(
+        [
+            "python",
+            "scripts/selection_crossfit.py",
+            *map(str, args.runs),
+            "--patience",
+            str(args.patience),
+            "--splits",
+            str(args.splits),
+        ]
+        + (["--seed", str(args.seed)] if args.seed else [])
+    )
     report = render(table, args.metrics, command)
     print(report, end="")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "selection.md").write_text(report, encoding="utf-8")
-        (args.out / "selection.json").write_text(json.dumps(
-            {"command": command, "runs": {g: {f: {m: asdict(x) for m, x in fits.items()} for f, fits in folds.items()}
-                                          for g, folds in table.items()}}, indent=2), encoding="utf-8")
+        (args.out / "selection.json").write_text(
+            json.dumps(
+                {
+                    "command": command,
+                    "runs": {
+                        g: {f: {m: asdict(x) for m, x in fits.items()} for f, fits in folds.items()}
+                        for g, folds in table.items()
+                    },
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ each ``alpha`` (0 = plain dynamic int8, no smoothing), quantises the encoder wit
 **dev** sentences: entity micro-F1 difference and the share of entities both predict. Test sentences
 are never read, so the chosen alpha stays honest for the test-split numbers of ``bench_predict.py``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,9 +17,9 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from marsad.model.checkpoint import load_checkpoint
-from marsad.evaluation.scoring import EvalPredictions, predict_examples, score_predictions
 from marsad.data.examples import load_examples
+from marsad.evaluation.scoring import EvalPredictions, predict_examples, score_predictions
+from marsad.model.checkpoint import load_checkpoint
 from marsad.quantization import ACTIVATION_FILE, activation_absmax, quantize_encoder
 
 
@@ -41,31 +42,57 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"dev sentences of runs {args.folds} in {args.runs}; alpha 0 = plain dynamic int8")
     # per alpha: F1 deltas, entities shared, entities in either
-    tallies: dict[float, tuple[list[float], int, int]] = {alpha: ([], 0, 0) for alpha in args.alphas}
+    tallies: dict[float, tuple[list[float], int, int]] = {
+        alpha: ([], 0, 0) for alpha in args.alphas
+    }
     for k in args.folds:  # each checkpoint is loaded, run in fp32 and calibrated once
         ckpt = args.runs / f"fold{k}" / "best"
         splits = load_examples(args.data, k)
         dev = splits["dev"]
         fp32 = load_checkpoint(ckpt)
-        p32 = predict_examples(fp32.model, fp32.tokenizer, dev, fp32.preprocessing, fp32.max_length, decoding=fp32.decoding)
+        p32 = predict_examples(
+            fp32.model,
+            fp32.tokenizer,
+            dev,
+            fp32.preprocessing,
+            fp32.max_length,
+            decoding=fp32.decoding,
+        )
         f1_32 = score_predictions(p32)["entities"]["micro"]["f1"]
-        stats = (load_file(str(ckpt / ACTIVATION_FILE)) if (ckpt / ACTIVATION_FILE).exists() else
-                 # older checkpoints: the same ranges training would have saved (training sentences)
-                 activation_absmax(fp32.model, fp32.tokenizer,
-                                   [ex.words for ex in splits["train"]],
-                                   fp32.preprocessing, fp32.max_length))
+        stats = (
+            load_file(str(ckpt / ACTIVATION_FILE))
+            if (ckpt / ACTIVATION_FILE).exists()
+            # older checkpoints: the same ranges training would have saved (training sentences)
+            else activation_absmax(
+                fp32.model,
+                fp32.tokenizer,
+                [ex.words for ex in splits["train"]],
+                fp32.preprocessing,
+                fp32.max_length,
+            )
+        )
         for alpha in args.alphas:
             int8 = copy.deepcopy(fp32.model)
             quantize_encoder(int8, stats if alpha else None, alpha)
-            p8 = predict_examples(int8, fp32.tokenizer, dev, fp32.preprocessing, fp32.max_length, decoding=fp32.decoding)
+            p8 = predict_examples(
+                int8,
+                fp32.tokenizer,
+                dev,
+                fp32.preprocessing,
+                fp32.max_length,
+                decoding=fp32.decoding,
+            )
             deltas, both, either = tallies[alpha]
             b, e = entity_agreement(p32, p8)
             deltas.append(score_predictions(p8)["entities"]["micro"]["f1"] - f1_32)
             tallies[alpha] = (deltas, both + b, either + e)
     for alpha, (deltas, both, either) in tallies.items():
-        print(f"alpha {alpha:4.2f}: dev entity F1 int8 - fp32 {100 * statistics.fmean(deltas):+.2f} points "
-              f"(per run {', '.join(f'{100 * d:+.1f}' for d in deltas)}); "
-              f"entities shared with fp32 {both / either:.3f}", flush=True)
+        print(
+            f"alpha {alpha:4.2f}: dev entity F1 int8 - fp32 {100 * statistics.fmean(deltas):+.2f} points "
+            f"(per run {', '.join(f'{100 * d:+.1f}' for d in deltas)}); "
+            f"entities shared with fp32 {both / either:.3f}",
+            flush=True,
+        )
     return 0
 
 

@@ -1,4 +1,5 @@
 """Marsad: who did what where, and how many, in Arabic conflict news."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -3,6 +3,7 @@
 Each command parses its own arguments (``marsad COMMAND --help``); ``train/`` and ``eval/`` hold
 thin wrappers that run the same code, for ``python`` and ``accelerate launch``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -22,7 +23,11 @@ COMMANDS: dict[str, str] = {
 
 def usage() -> str:
     width = max(map(len, COMMANDS))
-    lines = ["usage: marsad COMMAND [ARGS]   (marsad COMMAND --help for its options)", "", "commands:"]
+    lines = [
+        "usage: marsad COMMAND [ARGS]   (marsad COMMAND --help for its options)",
+        "",
+        "commands:",
+    ]
     lines += [f"  {name:<{width}}  {what}" for name, what in COMMANDS.items()]
     return "\n".join(lines)
 

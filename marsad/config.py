@@ -2,17 +2,17 @@
 
 Unknown keys are an error naming the key, so a typo never silently falls back to a default.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import yaml
-
 
 SELECTION_METRICS = ("entity", "entity+relation")
 
@@ -46,68 +46,146 @@ class TrainConfig:
     record is in docs/experiments.md), so a YAML file states only what it changes."""
 
     # encoder
-    model: str = option("aubmindlab/bert-base-arabertv02", "hub id, local Hugging Face directory, "
-                        "`bundled:multilingual-e5-small` or `tiny-random`", group="encoder")
-    fallback_model: str | None = option(None, "encoder used when `model` cannot be loaded (hub unreachable); "
-                                        "null: fail instead", group="encoder")
-    freeze_word_embeddings: bool = option(True, "keep the word-embedding matrix fixed (halves CPU step time "
-                                          "on the 250k-row e5 vocabulary)", group="encoder")
+    model: str = option(
+        "aubmindlab/bert-base-arabertv02",
+        "hub id, local Hugging Face directory, `bundled:multilingual-e5-small` or `tiny-random`",
+        group="encoder",
+    )
+    fallback_model: str | None = option(
+        None,
+        "encoder used when `model` cannot be loaded (hub unreachable); null: fail instead",
+        group="encoder",
+    )
+    freeze_word_embeddings: bool = option(
+        True,
+        "keep the word-embedding matrix fixed (halves CPU step time on the 250k-row e5 vocabulary)",
+        group="encoder",
+    )
     # data
-    data_dir: str = option("data", "directory holding annotations/, raw/ and splits.json", group="data")
-    fold: int | None = option(None, "null: the default split; k: cross-validation run k (0..4)", group="data")
-    output_dir: str = option("runs/default", "where checkpoints (best/, last/) and logs go", group="data")
-    train_fraction: float = option(1.0, "train on this share of the training sentences, drawn with `seed` "
-                                   "(learning curves); dev and test unchanged", group="data")
-    preprocessing: list[str] = option(["strip_tatweel", "strip_diacritics"], "per-word normalisation steps, "
-                                      "replayed at prediction time", group="data")
-    max_length: int = option(256, "sub-words per encoder window, special tokens included", group="data")
+    data_dir: str = option(
+        "data", "directory holding annotations/, raw/ and splits.json", group="data"
+    )
+    fold: int | None = option(
+        None, "null: the default split; k: cross-validation run k (0..4)", group="data"
+    )
+    output_dir: str = option(
+        "runs/default", "where checkpoints (best/, last/) and logs go", group="data"
+    )
+    train_fraction: float = option(
+        1.0,
+        "train on this share of the training sentences, drawn with `seed` "
+        "(learning curves); dev and test unchanged",
+        group="data",
+    )
+    preprocessing: list[str] = option(
+        ["strip_tatweel", "strip_diacritics"],
+        "per-word normalisation steps, replayed at prediction time",
+        group="data",
+    )
+    max_length: int = option(
+        256, "sub-words per encoder window, special tokens included", group="data"
+    )
     # optimisation
-    seed: int = option(13, "seeds initialisation, shuffling, dropout and `train_fraction`", group="optimisation")
-    epochs: int = option(40, "length of the learning-rate schedule (and the most epochs trained)",
-                         group="optimisation")
+    seed: int = option(
+        13, "seeds initialisation, shuffling, dropout and `train_fraction`", group="optimisation"
+    )
+    epochs: int = option(
+        40,
+        "length of the learning-rate schedule (and the most epochs trained)",
+        group="optimisation",
+    )
     batch_size: int = option(4, "training windows per step (per process)", group="optimisation")
     learning_rate: float = option(2.0e-4, "AdamW rate of the encoder", group="optimisation")
-    head_learning_rate: float = option(2.0e-3, "AdamW rate of the tag classifier and the relation head",
-                                       group="optimisation")
+    head_learning_rate: float = option(
+        2.0e-3, "AdamW rate of the tag classifier and the relation head", group="optimisation"
+    )
     weight_decay: float = option(0.01, "AdamW weight decay", group="optimisation")
-    warmup_ratio: float = option(0.1, "share of the steps with a linearly rising rate", group="optimisation")
+    warmup_ratio: float = option(
+        0.1, "share of the steps with a linearly rising rate", group="optimisation"
+    )
     max_grad_norm: float = option(1.0, "gradient clipping norm (0: none)", group="optimisation")
-    patience: int = option(10, "stop after this many selectable epochs without a dev gain (0: never)",
-                           group="optimisation")
-    selection_metric: str = option("entity", "dev score that keeps an epoch: `entity` (entity micro-F1, "
-                                   "relation F1 breaks ties) or `entity+relation` (their sum)", group="selection")
-    select_after_warmup: bool = option(True, "never keep an epoch of the warm-up as best", group="selection")
+    patience: int = option(
+        10,
+        "stop after this many selectable epochs without a dev gain (0: never)",
+        group="optimisation",
+    )
+    selection_metric: str = option(
+        "entity",
+        "dev score that keeps an epoch: `entity` (entity micro-F1, "
+        "relation F1 breaks ties) or `entity+relation` (their sum)",
+        group="selection",
+    )
+    select_after_warmup: bool = option(
+        True, "never keep an epoch of the warm-up as best", group="selection"
+    )
     # heads
-    lexical_prior: bool = option(True, "mix a feature CRF's tag marginals into tag decoding, weight chosen on dev",
-                                 group="heads")
-    relation_prior: bool = option(True, "mix a feature classifier's relation probabilities into the head's, "
-                                  "weight chosen on dev with the NONE threshold", group="heads")
-    relation_weight: float = option(1.0, "joint loss = tagging + relation_weight x relation", group="heads")
+    lexical_prior: bool = option(
+        True,
+        "mix a feature CRF's tag marginals into tag decoding, weight chosen on dev",
+        group="heads",
+    )
+    relation_prior: bool = option(
+        True,
+        "mix a feature classifier's relation probabilities into the head's, "
+        "weight chosen on dev with the NONE threshold",
+        group="heads",
+    )
+    relation_weight: float = option(
+        1.0, "joint loss = tagging + relation_weight x relation", group="heads"
+    )
     relation_hidden: int = option(256, "hidden units of the relation head's MLP", group="heads")
-    relation_left_context: int = option(8, "also max-pool this many sub-words before the earlier mention "
-                                        "(0: off)", group="heads")
-    width_embedding_dim: int = option(32, "size of the width, type, distance and between embeddings",
-                                      group="heads")
+    relation_left_context: int = option(
+        8, "also max-pool this many sub-words before the earlier mention (0: off)", group="heads"
+    )
+    width_embedding_dim: int = option(
+        32, "size of the width, type, distance and between embeddings", group="heads"
+    )
     none_weight: float = option(0.25, "class weight of NONE in the relation loss", group="heads")
-    predicted_entity_negatives: bool = option(True, "add the tagger's non-gold spans as NONE-only relation "
-                                              "candidates in training", group="heads")
-    dropout: float = option(0.3, "dropout in the relation head's MLP (the encoder keeps its own)", group="heads")
-    tune_none_bias: bool = option(True, "choose the relation decision threshold on dev", group="heads")
+    predicted_entity_negatives: bool = option(
+        True,
+        "add the tagger's non-gold spans as NONE-only relation candidates in training",
+        group="heads",
+    )
+    dropout: float = option(
+        0.3, "dropout in the relation head's MLP (the encoder keeps its own)", group="heads"
+    )
+    tune_none_bias: bool = option(
+        True, "choose the relation decision threshold on dev", group="heads"
+    )
     # tiny-random encoder shape (tests and smoke runs)
-    tiny_hidden_size: int = option(64, "hidden size of the `tiny-random` encoder", group="tiny encoder")
+    tiny_hidden_size: int = option(
+        64, "hidden size of the `tiny-random` encoder", group="tiny encoder"
+    )
     tiny_layers: int = option(2, "layers of the `tiny-random` encoder", group="tiny encoder")
-    tiny_heads: int = option(2, "attention heads of the `tiny-random` encoder", group="tiny encoder")
-    tiny_vocab_size: int = option(2000, "WordPiece vocabulary of the `tiny-random` encoder", group="tiny encoder")
+    tiny_heads: int = option(
+        2, "attention heads of the `tiny-random` encoder", group="tiny encoder"
+    )
+    tiny_vocab_size: int = option(
+        2000, "WordPiece vocabulary of the `tiny-random` encoder", group="tiny encoder"
+    )
     # run
     eval_batch_size: int = option(32, "windows per batch in dev evaluation", group="run")
-    num_threads: int | None = option(None, "torch CPU threads (null: torch's default); results differ by "
-                                     "thread count", group="run")
-    deterministic: bool = option(True, "deterministic kernels only, strictly (GPU too); false for an op "
-                                 "without one", group="run")
-    refit_from: str | None = option(None, "a dev-selected checkpoint of this configuration whose kept epoch and "
-                                    "decoding settings a retraining reuses (marsad refit, marsad train --refit)", group="run")
-    refit_include_dev: bool = option(True, "a refit trains on train + dev (false: dev stays out, to check "
-                                     "refitting on it)", group="run")
+    num_threads: int | None = option(
+        None,
+        "torch CPU threads (null: torch's default); results differ by thread count",
+        group="run",
+    )
+    deterministic: bool = option(
+        True,
+        "deterministic kernels only, strictly (GPU too); false for an op without one",
+        group="run",
+    )
+    refit_from: str | None = option(
+        None,
+        "a dev-selected checkpoint of this configuration whose kept epoch and "
+        "decoding settings a retraining reuses (marsad refit, marsad train --refit)",
+        group="run",
+    )
+    refit_include_dev: bool = option(
+        True,
+        "a refit trains on train + dev (false: dev stays out, to check refitting on it)",
+        group="run",
+    )
     progress: bool = option(True, "progress bars", group="run")
 
     @classmethod
@@ -119,13 +197,20 @@ class TrainConfig:
 
 
 # Fields whose default is None: a sample of the type they take otherwise.
-_OPTIONAL_SAMPLES: dict[str, Any] = {"fallback_model": "", "fold": 0, "num_threads": 0, "refit_from": ""}
+_OPTIONAL_SAMPLES: dict[str, Any] = {
+    "fallback_model": "",
+    "fold": 0,
+    "num_threads": 0,
+    "refit_from": "",
+}
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Check a value against the field's default type (YAML already parsed scalars)."""
     default = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
-    sample = default.default if default.default is not dataclasses.MISSING else default.default_factory()
+    sample = (
+        default.default if default.default is not dataclasses.MISSING else default.default_factory()
+    )
     sample = _OPTIONAL_SAMPLES.get(name, sample)
     if value is None and name in _OPTIONAL_SAMPLES:
         return value
@@ -159,9 +244,11 @@ def drop_retired(values: dict[str, Any], source: str) -> dict[str, Any]:
     is an error, since the code that honoured it is gone."""
     on = {k: v for k, v in values.items() if k in RETIRED_OPTIONS and v != RETIRED_OPTIONS[k]}
     if on:
-        raise ConfigError(f"{source}: retired option(s) {on} (off values: "
-                          f"{ {k: RETIRED_OPTIONS[k] for k in on} }); they lost on dev and were removed "
-                          "(docs/experiments.md, 'Retired options'; the code is at git tag retired-options)")
+        raise ConfigError(
+            f"{source}: retired option(s) {on} (off values: "
+            f"{ {k: RETIRED_OPTIONS[k] for k in on} }); they lost on dev and were removed "
+            "(docs/experiments.md, 'Retired options'; the code is at git tag retired-options)"
+        )
     return {k: v for k, v in values.items() if k not in RETIRED_OPTIONS}
 
 
@@ -171,7 +258,11 @@ def _apply(values: dict[str, Any], source: str) -> dict[str, Any]:
     for key, value in drop_retired(values, source).items():
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(sorted(known))})"
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f" (known keys: {', '.join(sorted(known))})"
+            )
             raise ConfigError(f"{source}: unknown config key {key!r}{hint}")
         out[key] = _coerce(key, value, source)
     return out
@@ -200,7 +291,9 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-            raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from exc
+            raise ConfigError(
+                f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}"
+            ) from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping of keys to values")
         values.update(_apply(loaded, str(path)))
@@ -208,7 +301,9 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     return _validated(TrainConfig(**values), str(path) if path is not None else "--set")
 
 
-def config_from_dict(values: dict[str, Any], source: str, overrides: list[str] | None = None) -> TrainConfig:
+def config_from_dict(
+    values: dict[str, Any], source: str, overrides: list[str] | None = None
+) -> TrainConfig:
     """A config saved as a dict (a checkpoint's ``training_config``), with ``key=value`` overrides; keys
     added to the code since it was saved take their defaults, retired keys at their "off" value are
     dropped (:func:`drop_retired`)."""
@@ -238,7 +333,10 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train_fraction": (lambda v: 0 < v <= 1, "in (0, 1] (1 = all training sentences)"),
     "num_threads": (lambda v: v is None or v >= 1, ">= 1 or null"),
     "fold": (lambda v: v is None or 0 <= v < 5, "0..4 or null"),
-    **{k: (lambda v: v >= 1, ">= 1") for k in ("tiny_hidden_size", "tiny_layers", "tiny_heads", "tiny_vocab_size")},
+    **{
+        k: (lambda v: v >= 1, ">= 1")
+        for k in ("tiny_hidden_size", "tiny_layers", "tiny_heads", "tiny_vocab_size")
+    },
 }
 
 
@@ -248,8 +346,10 @@ def _validated(cfg: TrainConfig, source: str = "config") -> TrainConfig:
         if not ok(value):
             raise ConfigError(f"{source}: {key} must be {wanted}, got {value!r}")
     if cfg.selection_metric not in SELECTION_METRICS:
-        raise ConfigError(f"{source}: selection_metric must be one of {', '.join(SELECTION_METRICS)}, "
-                          f"got {cfg.selection_metric!r}")
+        raise ConfigError(
+            f"{source}: selection_metric must be one of {', '.join(SELECTION_METRICS)}, "
+            f"got {cfg.selection_metric!r}"
+        )
     return cfg
 
 
@@ -262,6 +362,12 @@ def options_markdown() -> str:
             group = f.metadata["group"]
             rows.append(f"| **{group}** | | |")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        shown = "null" if default is None else str(default).lower() if isinstance(default, bool) else default
+        shown = (
+            "null"
+            if default is None
+            else str(default).lower()
+            if isinstance(default, bool)
+            else default
+        )
         rows.append(f"| `{f.name}` | `{shown}` | {f.metadata['help']} |")
     return "\n".join(rows) + "\n"

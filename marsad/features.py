@@ -4,6 +4,7 @@ Both decoding priors (:mod:`marsad.model.lexical_prior`, :mod:`marsad.model.rela
 CRF baseline (:mod:`marsad.evaluation.baselines`) read words through these functions, so a change
 to a feature reaches all three. The CRF is deterministic (L-BFGS: no random initialisation).
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -37,7 +38,9 @@ def _proclitic_clusters() -> tuple[str, ...]:
 PROCLITICS: tuple[str, ...] = _proclitic_clusters()
 _TATWEEL = "\u0640"
 _NORMALISE = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
-_DIACRITICS = dict.fromkeys(range(0x064B, 0x0653))  # tanween, short vowels, shadda, sukun: "ألفاً" -> "ألفا"
+_DIACRITICS = dict.fromkeys(
+    range(0x064B, 0x0653)
+)  # tanween, short vowels, shadda, sukun: "ألفاً" -> "ألفا"
 
 # Arabic number words (cardinals, tens, hundreds, thousands, vague plurals, fractions), written out
 # from the language, not from the corpus: a number written as a word is as much a QUANTITY cue as a
@@ -46,7 +49,8 @@ NUMBER_WORDS: frozenset[str] = frozenset(
     "واحد واحدة اثنان اثنين اثنتان اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة ثمان ثماني ثمانية "
     "تسع تسعة عشر عشرة عشرون عشرين ثلاثون ثلاثين أربعون أربعين خمسون خمسين ستون ستين سبعون سبعين "
     "ثمانون ثمانين تسعون تسعين مئة مائة مئتان مئتين مائتان مائتين مئات ألف ألفا ألفان ألفين آلاف "
-    "مليون مليونا ملايين مليار مليارات عشرات بضع بضعة نصف ربع ثلث".split())
+    "مليون مليونا ملايين مليار مليارات عشرات بضع بضعة نصف ربع ثلث".split()
+)
 
 
 @lru_cache(maxsize=1 << 16)  # pure, called ~6 times per word by word_features
@@ -61,7 +65,7 @@ def strip_proclitics(word: str) -> str:
     bare = word.replace(_TATWEEL, "") or word
     for p in PROCLITICS:
         if bare.startswith(p) and len(bare) - len(p) >= (3 if len(p) == 1 else 2):
-            return bare[len(p):]
+            return bare[len(p) :]
     return bare
 
 
@@ -104,7 +108,19 @@ def word_shape(word: str) -> str:
 
 
 def _length_bucket(n: int) -> str:
-    return "1" if n <= 1 else "2" if n == 2 else "3" if n == 3 else "4-5" if n <= 5 else "6-8" if n <= 8 else "9+"
+    return (
+        "1"
+        if n <= 1
+        else "2"
+        if n == 2
+        else "3"
+        if n == 3
+        else "4-5"
+        if n <= 5
+        else "6-8"
+        if n <= 8
+        else "9+"
+    )
 
 
 def word_features(words: Sequence[str], i: int) -> dict[str, Any]:
@@ -114,9 +130,17 @@ def word_features(words: Sequence[str], i: int) -> dict[str, Any]:
     stem = strip_proclitics(w)
     shape = word_shape(w)
     feats: dict[str, Any] = {
-        "bias": 1.0, "w": w, "stem": stem, "norm": normalise(stem), "has_clitic": stem != w.replace(_TATWEEL, ""),
-        "is_digit": w.isdigit(), "has_digit": any(c.isdigit() for c in w), "shape": shape,
-        "is_punct": set(shape) == {"p"}, "len": _length_bucket(len(w)), "number_word": is_number_word(w),
+        "bias": 1.0,
+        "w": w,
+        "stem": stem,
+        "norm": normalise(stem),
+        "has_clitic": stem != w.replace(_TATWEEL, ""),
+        "is_digit": w.isdigit(),
+        "has_digit": any(c.isdigit() for c in w),
+        "shape": shape,
+        "is_punct": set(shape) == {"p"},
+        "len": _length_bucket(len(w)),
+        "number_word": is_number_word(w),
     }
     for k in (1, 2, 3):
         feats[f"pre{k}"] = w[:k]
@@ -167,12 +191,24 @@ class CrfTagger:
     lets the CRF emit (rarely) an O -> I-X transition.
     """
 
-    def __init__(self, c1: float = 0.1, c2: float = 0.1, max_iterations: int = 100,
-                 all_possible_transitions: bool = True):
-        self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=max_iterations,
-                                        all_possible_transitions=all_possible_transitions)
+    def __init__(
+        self,
+        c1: float = 0.1,
+        c2: float = 0.1,
+        max_iterations: int = 100,
+        all_possible_transitions: bool = True,
+    ):
+        self.crf = sklearn_crfsuite.CRF(
+            algorithm="lbfgs",
+            c1=c1,
+            c2=c2,
+            max_iterations=max_iterations,
+            all_possible_transitions=all_possible_transitions,
+        )
 
-    def fit(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int | str]]) -> "CrfTagger":
+    def fit(
+        self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int | str]]
+    ) -> CrfTagger:
         if len(sentences) != len(tags):
             raise ValueError(f"{len(sentences)} sentences but {len(tags)} tag sequences")
         pairs = [(s, tag_strings(t)) for s, t in zip(sentences, tags) if len(s)]
@@ -187,5 +223,7 @@ class CrfTagger:
     def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Valid IOB2 tag strings, one list per sentence (empty sentences give ``[]``)."""
         nonempty = [s for s in sentences if len(s)]
-        predicted = iter(self.crf.predict([sentence_features(s) for s in nonempty]) if nonempty else [])
+        predicted = iter(
+            self.crf.predict([sentence_features(s) for s in nonempty]) if nonempty else []
+        )
         return [repair_iob2(list(next(predicted))) if len(s) else [] for s in sentences]

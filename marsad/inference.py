@@ -8,6 +8,7 @@ pass; longer ones get a second pass over the window that best holds each entity 
 keeps the relation scores of all its candidate pairs, so relations can be re-decoded at another
 NONE threshold without running the encoder again (dev tuning, see :mod:`marsad.relation_decoding`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,13 +18,12 @@ import torch
 from tqdm.auto import tqdm
 
 from marsad.data.examples import WordEntity, WordRelation
-from marsad.model.decoding import viterbi_decode
-from marsad.model.windows import Window, make_windows
-from marsad.model.lexical_prior import LexicalPrior
-from marsad.model.settings import DecodingSettings
+from marsad.model.decoding import decode_relations, viterbi_decode
 from marsad.model.joint import JointModel, PairBatch, distance_bucket
-from marsad.model.decoding import decode_relations
+from marsad.model.lexical_prior import LexicalPrior
 from marsad.model.relation_prior import mix as mix_relation_prior
+from marsad.model.settings import DecodingSettings
+from marsad.model.windows import Window, make_windows
 from marsad.schema import BIO_TAGS, ENTITY_TYPES
 from marsad.schema import candidate_pairs as schema_candidate_pairs
 
@@ -54,16 +54,22 @@ class SentenceOutput:
         logits = self.candidate_logits
         if self.prior_weight:
             logits = mix_relation_prior(logits, self.candidate_prior, self.prior_weight)
-        self.relations = [WordRelation(h, t, label, score) for h, t, label, score
-                          in decode_relations(self.candidates, logits, none_bias)]
+        self.relations = [
+            WordRelation(h, t, label, score)
+            for h, t, label, score in decode_relations(self.candidates, logits, none_bias)
+        ]
 
     def add_candidates(self, pairs: list[tuple[int, int]], logits: torch.Tensor) -> None:
         new = logits.float().cpu().numpy()
         self.candidates.extend(pairs)
-        self.candidate_logits = new if self.candidate_logits is None else np.concatenate([self.candidate_logits, new])
+        self.candidate_logits = (
+            new if self.candidate_logits is None else np.concatenate([self.candidate_logits, new])
+        )
 
 
-def tags_to_entities(tag_ids: list[int], word_log_probs: np.ndarray | None = None) -> list[WordEntity]:
+def tags_to_entities(
+    tag_ids: list[int], word_log_probs: np.ndarray | None = None
+) -> list[WordEntity]:
     """Word spans of a valid IOB2 id sequence, scored by the mean probability of their tags."""
     out: list[WordEntity] = []
     for i, tid in enumerate(tag_ids):
@@ -74,23 +80,36 @@ def tags_to_entities(tag_ids: list[int], word_log_probs: np.ndarray | None = Non
             out[-1].end = i + 1
     if word_log_probs is not None:
         for e in out:
-            e.score = float(np.exp(word_log_probs[np.arange(e.start, e.end), tag_ids[e.start:e.end]]).mean())
+            e.score = float(
+                np.exp(word_log_probs[np.arange(e.start, e.end), tag_ids[e.start : e.end]]).mean()
+            )
     return out
 
 
-def decode_entities(word_log_probs: np.ndarray, prior: LexicalPrior | None = None,
-                    prior_log_probs: np.ndarray | None = None, weight: float = 0.0) -> list[WordEntity]:
+def decode_entities(
+    word_log_probs: np.ndarray,
+    prior: LexicalPrior | None = None,
+    prior_log_probs: np.ndarray | None = None,
+    weight: float = 0.0,
+) -> list[WordEntity]:
     """Constrained Viterbi over the encoder's tag scores, mixed with the lexical prior's at ``weight``."""
-    scores = word_log_probs if prior is None or prior_log_probs is None else prior.mix(
-        word_log_probs, prior_log_probs, weight)
+    scores = (
+        word_log_probs
+        if prior is None or prior_log_probs is None
+        else prior.mix(word_log_probs, prior_log_probs, weight)
+    )
     return tags_to_entities(viterbi_decode(scores), scores)
 
 
 def _check_priors(model: JointModel, decoding: DecodingSettings) -> None:
-    for name, weight, prior in (("lexical", decoding.lexical_weight, model.lexical_prior),
-                                ("relation", decoding.relation_weight, model.relation_prior)):
+    for name, weight, prior in (
+        ("lexical", decoding.lexical_weight, model.lexical_prior),
+        ("relation", decoding.relation_weight, model.relation_prior),
+    ):
         if weight and prior is None:
-            raise ValueError(f"decoding mixes the {name} prior in with weight {weight}, but the model has none")
+            raise ValueError(
+                f"decoding mixes the {name} prior in with weight {weight}, but the model has none"
+            )
 
 
 def candidate_pairs(entities: list[WordEntity]) -> list[tuple[int, int]]:
@@ -98,12 +117,27 @@ def candidate_pairs(entities: list[WordEntity]) -> list[tuple[int, int]]:
     return schema_candidate_pairs([e.label for e in entities])
 
 
-def build_pair_batch(rows: list[tuple[int, Window, list[WordEntity], list[tuple[int, int]]]],
-                     labels: list[list[int]] | None = None) -> PairBatch:
+def build_pair_batch(
+    rows: list[tuple[int, Window, list[WordEntity], list[tuple[int, int]]]],
+    labels: list[list[int]] | None = None,
+) -> PairBatch:
     """Pairs of several batch rows -> tensors; entity word indices are sentence-level."""
-    cols: dict[str, list[int]] = {k: [] for k in ("example", "head_first", "head_last", "tail_first", "tail_last",
-                                                   "head_type", "tail_type", "head_width", "tail_width", "distance",
-                                                   "between")}
+    cols: dict[str, list[int]] = {
+        k: []
+        for k in (
+            "example",
+            "head_first",
+            "head_last",
+            "tail_first",
+            "tail_last",
+            "head_type",
+            "tail_type",
+            "head_width",
+            "tail_width",
+            "distance",
+            "between",
+        )
+    }
     for row, window, ents, pairs in rows:
         for h, t in pairs:
             he, te = ents[h], ents[t]
@@ -119,19 +153,25 @@ def build_pair_batch(rows: list[tuple[int, Window, list[WordEntity], list[tuple[
             gap = te.start - he.end if te.start >= he.end else -(he.start - te.end)
             cols["distance"].append(distance_bucket(gap))
             left_end, right_start = min(he.end, te.end), max(he.start, te.start)
-            cols["between"].append(sum(1 for e in ents if left_end <= e.start and e.end <= right_start))
+            cols["between"].append(
+                sum(1 for e in ents if left_end <= e.start and e.end <= right_start)
+            )
     tensors = {k: torch.tensor(v, dtype=torch.long) for k, v in cols.items()}
-    flat_labels = None if labels is None else torch.tensor([x for ls in labels for x in ls], dtype=torch.long)
+    flat_labels = (
+        None if labels is None else torch.tensor([x for ls in labels for x in ls], dtype=torch.long)
+    )
     return PairBatch(**tensors, labels=flat_labels)
 
 
-def pad_batch(windows: list[Window], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(
+    windows: list[Window], pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(w.input_ids) for w in windows)
     ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(windows), width), dtype=torch.long)
     for i, w in enumerate(windows):
-        ids[i, :len(w.input_ids)] = torch.tensor(w.input_ids)
-        mask[i, :len(w.input_ids)] = 1
+        ids[i, : len(w.input_ids)] = torch.tensor(w.input_ids)
+        mask[i, : len(w.input_ids)] = 1
     return ids.to(device), mask.to(device)
 
 
@@ -141,15 +181,27 @@ def _centrality(window: Window, word: int) -> int:
 
 def _best_window(windows: list[Window], start: int, end: int) -> int | None:
     """Index of the window holding words [start, end) most centrally, None if none holds them."""
-    holding = [(min(_centrality(w, start), _centrality(w, end - 1)), i) for i, w in enumerate(windows)
-               if w.word_start <= start and end <= w.word_end]
+    holding = [
+        (min(_centrality(w, start), _centrality(w, end - 1)), i)
+        for i, w in enumerate(windows)
+        if w.word_start <= start and end <= w.word_end
+    ]
     return max(holding)[1] if holding else None
 
 
 @torch.inference_mode()
-def extract(model: JointModel, tokenizer, sentences: list[list[str]], preprocessing: list[str], max_length: int,
-            batch_size: int = 32, gold_entities: list[list[WordEntity]] | None = None, progress: bool = False,
-            *, decoding: DecodingSettings) -> list[SentenceOutput]:
+def extract(
+    model: JointModel,
+    tokenizer,
+    sentences: list[list[str]],
+    preprocessing: list[str],
+    max_length: int,
+    batch_size: int = 32,
+    gold_entities: list[list[WordEntity]] | None = None,
+    progress: bool = False,
+    *,
+    decoding: DecodingSettings,
+) -> list[SentenceOutput]:
     """Entities and relations for each word-segmented sentence, decoded with ``decoding`` (a loaded
     checkpoint's: ``Loaded.decoding``).
 
@@ -157,17 +209,45 @@ def extract(model: JointModel, tokenizer, sentences: list[list[str]], preprocess
     given entities (the "gold entities" evaluation setting).
     """
     if gold_entities is None:
-        return extract_both(model, tokenizer, sentences, preprocessing, max_length, batch_size, None, progress,
-                            decoding=decoding)[0]
-    return extract_both(model, tokenizer, sentences, preprocessing, max_length, batch_size, gold_entities,
-                        progress, predicted=False, decoding=decoding)[1]
+        return extract_both(
+            model,
+            tokenizer,
+            sentences,
+            preprocessing,
+            max_length,
+            batch_size,
+            None,
+            progress,
+            decoding=decoding,
+        )[0]
+    return extract_both(
+        model,
+        tokenizer,
+        sentences,
+        preprocessing,
+        max_length,
+        batch_size,
+        gold_entities,
+        progress,
+        predicted=False,
+        decoding=decoding,
+    )[1]
 
 
 @torch.inference_mode()
-def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], preprocessing: list[str],
-                 max_length: int, batch_size: int = 32, gold_entities: list[list[WordEntity]] | None = None,
-                 progress: bool = False, predicted: bool = True, *, decoding: DecodingSettings,
-                 ) -> tuple[list[SentenceOutput] | None, list[SentenceOutput] | None]:
+def extract_both(
+    model: JointModel,
+    tokenizer,
+    sentences: list[list[str]],
+    preprocessing: list[str],
+    max_length: int,
+    batch_size: int = 32,
+    gold_entities: list[list[WordEntity]] | None = None,
+    progress: bool = False,
+    predicted: bool = True,
+    *,
+    decoding: DecodingSettings,
+) -> tuple[list[SentenceOutput] | None, list[SentenceOutput] | None]:
     """End-to-end outputs and, when ``gold_entities`` is given, relations over the gold entities,
     from one encoder pass per window (evaluation needs both settings)."""
     model.eval()
@@ -175,8 +255,13 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
     _check_priors(model, decoding)
     prior = model.lexical_prior if decoding.lexical_weight else None
     windows = [make_windows(tokenizer, words, preprocessing, max_length) for words in sentences]
-    prior_lp = [prior.log_marginals(words) if prior is not None and predicted else None for words in sentences]
-    word_lp: list[np.ndarray] = [np.zeros((len(w), len(BIO_TAGS)), dtype=np.float32) for w in sentences]
+    prior_lp = [
+        prior.log_marginals(words) if prior is not None and predicted else None
+        for words in sentences
+    ]
+    word_lp: list[np.ndarray] = [
+        np.zeros((len(w), len(BIO_TAGS)), dtype=np.float32) for w in sentences
+    ]
     best_centrality = [np.full(len(w), -1) for w in sentences]
     # setting name -> (outputs, entity source: None = decode the tagger)
     settings: dict[str, tuple[list[SentenceOutput], list[list[WordEntity]] | None]] = {}
@@ -184,12 +269,14 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
         settings["predicted"] = ([SentenceOutput() for _ in sentences], None)
     if gold_entities is not None:
         settings["gold"] = ([SentenceOutput() for _ in sentences], gold_entities)
-    jobs = sorted(((s, k) for s, ws in enumerate(windows) for k in range(len(ws)) if sentences[s]),
-                  key=lambda sk: len(windows[sk[0]][sk[1]].input_ids))
+    jobs = sorted(
+        ((s, k) for s, ws in enumerate(windows) for k in range(len(ws)) if sentences[s]),
+        key=lambda sk: len(windows[sk[0]][sk[1]].input_ids),
+    )
     pending_multi: set[int] = set()
     bar = tqdm(total=len(jobs), desc="extracting", unit="window", disable=not progress)
     for b in range(0, len(jobs), batch_size):
-        batch = jobs[b:b + batch_size]
+        batch = jobs[b : b + batch_size]
         ids, mask = pad_batch([windows[s][k] for s, k in batch], tokenizer.pad_token_id, device)
         out = model.tagger(input_ids=ids, attention_mask=mask, output_hidden_states=True)
         log_probs = out.logits.float().log_softmax(dim=-1).cpu().numpy()
@@ -206,8 +293,11 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
                 pending_multi.add(s)
                 continue
             for outputs, source in settings.values():
-                outputs[s].entities = (decode_entities(word_lp[s], prior, prior_lp[s], decoding.lexical_weight)
-                                       if source is None else list(source[s]))
+                outputs[s].entities = (
+                    decode_entities(word_lp[s], prior, prior_lp[s], decoding.lexical_weight)
+                    if source is None
+                    else list(source[s])
+                )
                 pairs = candidate_pairs(outputs[s].entities)
                 if pairs:
                     rel_rows.append((row, win, outputs[s].entities, pairs, outputs[s]))
@@ -216,14 +306,16 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
             logits = model.relation_head(out.hidden_states[-1], pb)
             start = 0
             for _, _, _, pairs, target in rel_rows:
-                target.add_candidates(pairs, logits[start:start + len(pairs)])
+                target.add_candidates(pairs, logits[start : start + len(pairs)])
                 start += len(pairs)
         bar.update(len(batch))
     bar.close()
     for s in sorted(pending_multi):
         for outputs, source in settings.values():
             if source is None:
-                outputs[s].entities = decode_entities(word_lp[s], prior, prior_lp[s], decoding.lexical_weight)
+                outputs[s].entities = decode_entities(
+                    word_lp[s], prior, prior_lp[s], decoding.lexical_weight
+                )
             else:
                 outputs[s].entities = list(source[s])
             _finish_multi_window(model, tokenizer, windows[s], outputs[s], device)
@@ -237,12 +329,19 @@ def extract_both(model: JointModel, tokenizer, sentences: list[list[str]], prepr
     if predicted:
         for out, lp in zip(settings["predicted"][0], word_lp):
             out.word_log_probs = lp
-    return (settings["predicted"][0] if predicted else None,
-            settings["gold"][0] if gold_entities is not None else None)
+    return (
+        settings["predicted"][0] if predicted else None,
+        settings["gold"][0] if gold_entities is not None else None,
+    )
 
 
-def _finish_multi_window(model: JointModel, tokenizer, windows: list[Window], output: SentenceOutput,
-                         device: torch.device) -> None:
+def _finish_multi_window(
+    model: JointModel,
+    tokenizer,
+    windows: list[Window],
+    output: SentenceOutput,
+    device: torch.device,
+) -> None:
     """Score each entity pair of a long sentence (entities decoded over all its words) in its best window."""
     by_window: dict[int, list[tuple[int, int]]] = {}
     for h, t in candidate_pairs(output.entities):

@@ -1,4 +1,5 @@
 """``Predictor`` and ``predict``: entities and relations with exact offsets into the caller's text."""
+
 from __future__ import annotations
 
 import json
@@ -8,11 +9,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from marsad.model.checkpoint import Loaded, load_checkpoint
-from marsad.text import split_sentences
 from marsad.inference import extract
+from marsad.model.checkpoint import Loaded, load_checkpoint
 from marsad.quantization import ACTIVATION_FILE, quantize_encoder
-from marsad.text import word_spans
+from marsad.text import split_sentences, word_spans
 
 SENTENCES_PER_CHUNK = 512  # bounds memory on huge inputs: windows are built and run chunk by chunk
 
@@ -67,20 +67,34 @@ class Predictor:
         self.device = device
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None,
-                        quantize: bool = False, int8_engine: str | None = None) -> "Predictor":
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() and not quantize else "cpu"))
+    def from_pretrained(
+        cls,
+        directory: str | Path,
+        device: str | torch.device | None = None,
+        quantize: bool = False,
+        int8_engine: str | None = None,
+    ) -> Predictor:
+        device = torch.device(
+            device or ("cuda" if torch.cuda.is_available() and not quantize else "cpu")
+        )
         if quantize and device.type != "cpu":
             raise ValueError("quantize=True is dynamic int8 quantisation for CPU; use device='cpu'")
         loaded = load_checkpoint(directory, device)
         if quantize:
             stats_path = Path(directory) / ACTIVATION_FILE
-            quantize_encoder(loaded.model, load_file(str(stats_path)) if stats_path.exists() else None,
-                             engine=int8_engine)
+            quantize_encoder(
+                loaded.model,
+                load_file(str(stats_path)) if stats_path.exists() else None,
+                engine=int8_engine,
+            )
         return cls(loaded, device)
 
-    def __call__(self, texts: str | list[str], batch_size: int = 32, progress: bool = False,
-                 ) -> Prediction | list[Prediction]:
+    def __call__(
+        self,
+        texts: str | list[str],
+        batch_size: int = 32,
+        progress: bool = False,
+    ) -> Prediction | list[Prediction]:
         """One :class:`Prediction` for a string, a list of them for a list of strings."""
         if isinstance(texts, str):
             return self._run([texts], batch_size, progress)[0]
@@ -98,23 +112,38 @@ class Predictor:
                 units.append((ti, sent.start, spans, [sent.text[a:b] for a, b in spans]))
         results = [Prediction() for _ in texts]
         for c in range(0, len(units), SENTENCES_PER_CHUNK):
-            chunk = units[c:c + SENTENCES_PER_CHUNK]
-            outputs = extract(self.loaded.model, self.loaded.tokenizer, [u[3] for u in chunk],
-                              self.loaded.preprocessing, self.loaded.max_length, batch_size,
-                              progress=progress and len(units) > batch_size, decoding=self.loaded.decoding)
+            chunk = units[c : c + SENTENCES_PER_CHUNK]
+            outputs = extract(
+                self.loaded.model,
+                self.loaded.tokenizer,
+                [u[3] for u in chunk],
+                self.loaded.preprocessing,
+                self.loaded.max_length,
+                batch_size,
+                progress=progress and len(units) > batch_size,
+                decoding=self.loaded.decoding,
+            )
             for (ti, base, spans, _), out in zip(chunk, outputs):
                 result, text = results[ti], texts[ti]
                 first = len(result.entities)
                 for e in out.entities:
                     start, end = base + spans[e.start][0], base + spans[e.end - 1][1]
-                    result.entities.append(Entity(e.label, text[start:end], start, end, round(e.score, 4)))
-                result.relations.extend(Relation(first + r.head, first + r.tail, r.label, round(r.score, 4))
-                                        for r in out.relations)
+                    result.entities.append(
+                        Entity(e.label, text[start:end], start, end, round(e.score, 4))
+                    )
+                result.relations.extend(
+                    Relation(first + r.head, first + r.tail, r.label, round(r.score, 4))
+                    for r in out.relations
+                )
         return results
 
 
-def predict(text_or_texts: str | list[str], model: str | Path, device: str | None = None,
-            batch_size: int = 32) -> Prediction | list[Prediction]:
+def predict(
+    text_or_texts: str | list[str],
+    model: str | Path,
+    device: str | None = None,
+    batch_size: int = 32,
+) -> Prediction | list[Prediction]:
     """Convenience wrapper: load ``model`` and run it once (use :class:`Predictor` for repeated calls)."""
     if not isinstance(text_or_texts, (str, list, tuple)):
         raise TypeError(f"predict expects str or a list of str; got {type(text_or_texts).__name__}")

@@ -1,4 +1,5 @@
 """The annotation schema (``../shared/schema.md``) as data, so every module checks the same rules."""
+
 from __future__ import annotations
 
 SCHEMA_VERSION = "1.0"
@@ -32,8 +33,13 @@ def relation_fits(label: str, head_type: str, tail_type: str) -> bool:
 def allowed_labels_by_type() -> tuple[tuple[tuple[bool, ...], ...], ...]:
     """``[head type][tail type][label]`` over ``ENTITY_TYPES`` x ``ENTITY_TYPES`` x ``RELATION_LABELS``:
     which labels a type pair may take (NONE always); the relation head and prior mask with it."""
-    return tuple(tuple((True,) + tuple(relation_fits(label, ht, tt) for label in RELATION_TYPES)
-                       for tt in ENTITY_TYPES) for ht in ENTITY_TYPES)
+    return tuple(
+        tuple(
+            (True,) + tuple(relation_fits(label, ht, tt) for label in RELATION_TYPES)
+            for tt in ENTITY_TYPES
+        )
+        for ht in ENTITY_TYPES
+    )
 
 
 def pair_can_relate(head_type: str, tail_type: str) -> bool:
@@ -46,5 +52,9 @@ def candidate_pairs(labels: list[str] | tuple[str, ...]) -> list[tuple[int, int]
 
     The one candidate rule shared by the model, its training and the majority baseline.
     """
-    return [(h, t) for h, hl in enumerate(labels) for t, tl in enumerate(labels)
-            if h != t and pair_can_relate(hl, tl)]
+    return [
+        (h, t)
+        for h, hl in enumerate(labels)
+        for t, tl in enumerate(labels)
+        if h != t and pair_can_relate(hl, tl)
+    ]

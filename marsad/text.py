@@ -19,6 +19,7 @@ Normalisation: predictions are made per word and every word keeps its character 
 caller's string, so normalisation can change or delete characters without ever moving an offset.
 The step names are stored in each checkpoint and replayed at prediction time.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import regex
-
 
 # ---- words
 
@@ -69,13 +69,15 @@ def word_aligned_occurrences(text: str, surface: str) -> list[int]:
 # ---- sentences
 
 # Whole lines that are page furniture, not article text (see data/GUIDELINES.md).
-PAGE_FURNITURE: frozenset[str] = frozenset({
-    "ت + ت - الحجم الطبيعي",
-    "Email",
-    "مشاركة :",
-    "تويتر",
-    "التعليقات",
-})
+PAGE_FURNITURE: frozenset[str] = frozenset(
+    {
+        "ت + ت - الحجم الطبيعي",
+        "Email",
+        "مشاركة :",
+        "تويتر",
+        "التعليقات",
+    }
+)
 
 _SENTENCE_END_RE = re.compile(r"[.!?؟][»\"]?(?=\s)")
 

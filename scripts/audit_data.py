@@ -3,14 +3,19 @@
 Lists surface strings labelled differently (or left unlabelled) in different places and relation
 patterns with different labels. ``--markdown`` prints the report committed as ``data/AUDIT.md``.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from marsad.data.audit import (near_duplicate_relation_diffs, relation_inconsistencies, render_markdown,
-                               surface_inconsistencies)
+from marsad.data.audit import (
+    near_duplicate_relation_diffs,
+    relation_inconsistencies,
+    render_markdown,
+    surface_inconsistencies,
+)
 from marsad.data.corpus import read_corpus
 
 
@@ -30,7 +35,9 @@ def main() -> None:
     for r in relation_inconsistencies(sentences):
         print(f"RELATION {r.head} -> {r.tail} [{r.between}]: {dict(r.labels)}")
     for t in near_duplicate_relation_diffs(sentences):
-        print(f"TWINS {t.a} ~ {t.b} ({t.similarity}): only A {list(t.only_a)}; only B {list(t.only_b)}")
+        print(
+            f"TWINS {t.a} ~ {t.b} ({t.similarity}): only A {list(t.only_a)}; only B {list(t.only_b)}"
+        )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ with their measured speed-up k and their share f of the fp32 time the whole pass
 rows, the linear-layer timing and the int8 F1 are left out). The CPU model and whether it has VNNI
 (one-instruction int8 multiply-accumulate, which decides how much int8 can gain) are printed either way.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,15 +29,19 @@ from pathlib import Path
 
 import torch
 
-from marsad.model.checkpoint import read_meta
 from marsad.data.corpus import read_corpus
-from marsad.evaluation.scoring import predict_examples, score_predictions
 from marsad.data.examples import load_examples
+from marsad.evaluation.scoring import predict_examples, score_predictions
+from marsad.model.checkpoint import read_meta
 from marsad.predictor import Predictor
 
 
-def measure(systems: dict[str, Callable[[list[str]], object]], batches: dict[str, int], sentences: list[str],
-            rounds: int) -> dict[str, dict[str, float]]:
+def measure(
+    systems: dict[str, Callable[[list[str]], object]],
+    batches: dict[str, int],
+    sentences: list[str],
+    rounds: int,
+) -> dict[str, dict[str, float]]:
     """Per system: throughput (sentences/s of one call on all sentences, median over ``rounds``) and
     p50/p95 latency of ``batch``-sized calls.
 
@@ -44,7 +49,7 @@ def measure(systems: dict[str, Callable[[list[str]], object]], batches: dict[str
     slows every system alike instead of whichever happened to run during it.
     """
     for name, fn in systems.items():
-        fn(sentences[:batches[name]])  # warm-up
+        fn(sentences[: batches[name]])  # warm-up
     seconds: dict[str, list[float]] = {name: [] for name in systems}
     for _ in range(rounds):
         for name, fn in systems.items():
@@ -59,12 +64,17 @@ def measure(systems: dict[str, Callable[[list[str]], object]], batches: dict[str
             fn(group)
             latencies.append(time.perf_counter() - t)
         q = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
-        results[name] = {"sentences_per_s": len(sentences) / statistics.median(seconds[name]),
-                         "p50_ms": 1000 * statistics.median(latencies), "p95_ms": 1000 * q[18]}
+        results[name] = {
+            "sentences_per_s": len(sentences) / statistics.median(seconds[name]),
+            "p50_ms": 1000 * statistics.median(latencies),
+            "p95_ms": 1000 * q[18],
+        }
     return results
 
 
-def time_in_linears(predictor: Predictor, sentences: list[str], names: list[str]) -> tuple[float, float]:
+def time_in_linears(
+    predictor: Predictor, sentences: list[str], names: list[str]
+) -> tuple[float, float]:
     """Seconds spent inside the encoder's linear layers, and in total, over one batch-32 pass."""
     encoder = predictor.loaded.model.tagger.base_model
     started: dict[int, float] = {}
@@ -76,8 +86,14 @@ def time_in_linears(predictor: Predictor, sentences: list[str], names: list[str]
     def after(module, _inputs, _output):
         spent[0] += time.perf_counter() - started[id(module)]
 
-    handles = [h for name in names for h in (encoder.get_submodule(name).register_forward_pre_hook(before),
-                                               encoder.get_submodule(name).register_forward_hook(after))]
+    handles = [
+        h
+        for name in names
+        for h in (
+            encoder.get_submodule(name).register_forward_pre_hook(before),
+            encoder.get_submodule(name).register_forward_hook(after),
+        )
+    ]
     try:
         predictor(sentences[:32], batch_size=32)  # warm-up
         spent[0] = 0.0
@@ -103,21 +119,34 @@ def describe_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
 
 
 def batched(items: list[str], size: int) -> list[list[str]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, type=Path)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
-    parser.add_argument("--repeat", type=int, default=2, help="times the corpus sentences are repeated")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved whole-list calls per system; throughput is their median")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="times the corpus sentences are repeated"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved whole-list calls per system; throughput is their median",
+    )
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                        help="where the fp32 Predictor and the pipeline run (the int8 rows need cpu)")
-    parser.add_argument("--int8-engine", default=None,
-                        help="torch quantized engine the int8 layers are packed for (default: torch's current one)")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the fp32 Predictor and the pipeline run (the int8 rows need cpu)",
+    )
+    parser.add_argument(
+        "--int8-engine",
+        default=None,
+        help="torch quantized engine the int8 layers are packed for (default: torch's current one)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.threads:
@@ -130,12 +159,19 @@ def main(argv: list[str] | None = None) -> None:
     sentences = [s.text for s in read_corpus(args.data)] * args.repeat
     on_cpu = args.device == "cpu"
     fp32 = Predictor.from_pretrained(args.checkpoint, device=args.device)
-    int8 = (Predictor.from_pretrained(args.checkpoint, device="cpu", quantize=True, int8_engine=engine)
-            if on_cpu else None)
+    int8 = (
+        Predictor.from_pretrained(args.checkpoint, device="cpu", quantize=True, int8_engine=engine)
+        if on_cpu
+        else None
+    )
     no_priors = Predictor.from_pretrained(args.checkpoint, device=args.device)
     no_priors.loaded.model.lexical_prior = no_priors.loaded.model.relation_prior = None
-    hf = pipeline("token-classification", model=str(args.checkpoint), device=args.device,
-                  aggregation_strategy="simple")
+    hf = pipeline(
+        "token-classification",
+        model=str(args.checkpoint),
+        device=args.device,
+        aggregation_strategy="simple",
+    )
     systems: dict[str, Callable[[list[str]], object]] = {}
     batches: dict[str, int] = {}
     for batch in (1, 32):
@@ -154,15 +190,28 @@ def main(argv: list[str] | None = None) -> None:
     f1 = {}
     for name, pred in (("fp32", fp32), ("int8", int8)):
         if pred is not None:
-            scores = score_predictions(predict_examples(pred.loaded.model, pred.loaded.tokenizer, examples,
-                                                        pred.loaded.preprocessing, pred.loaded.max_length, decoding=pred.loaded.decoding))
+            scores = score_predictions(
+                predict_examples(
+                    pred.loaded.model,
+                    pred.loaded.tokenizer,
+                    examples,
+                    pred.loaded.preprocessing,
+                    pred.loaded.max_length,
+                    decoding=pred.loaded.decoding,
+                )
+            )
             f1[name] = scores["entities"]["micro"]["f1"]
 
-    where = (f"GPU {torch.cuda.get_device_name()}" if not on_cpu else
-             f"torch threads {torch.get_num_threads()}, CPU capability "
-             f"{torch.backends.cpu.get_cpu_capability()}, int8 engine {engine}")
-    print(f"checkpoint {args.checkpoint} (encoder {meta.get('encoder', {}).get('used')}), "
-          f"{len(sentences)} sentences, {where}; CPU {describe_cpu()}; torch {torch.__version__}")
+    where = (
+        f"GPU {torch.cuda.get_device_name()}"
+        if not on_cpu
+        else f"torch threads {torch.get_num_threads()}, CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}, int8 engine {engine}"
+    )
+    print(
+        f"checkpoint {args.checkpoint} (encoder {meta.get('encoder', {}).get('used')}), "
+        f"{len(sentences)} sentences, {where}; CPU {describe_cpu()}; torch {torch.__version__}"
+    )
     print(f"{'':26s} {'sent/s':>9s} {'p50 ms':>9s} {'p95 ms':>9s}")
     for name, r in results.items():
         print(f"{name:26s} {r['sentences_per_s']:9.1f} {r['p50_ms']:9.1f} {r['p95_ms']:9.1f}")
@@ -170,8 +219,11 @@ def main(argv: list[str] | None = None) -> None:
     def speed(name: str) -> float:
         return results[name]["sentences_per_s"]
 
-    ratios = {"fp32 b32 / pipeline b32": speed("marsad fp32 b32") / speed("pipeline b32"),
-              "fp32 b32 / fp32 b32 no priors": speed("marsad fp32 b32") / speed("marsad fp32 b32 no priors")}
+    ratios = {
+        "fp32 b32 / pipeline b32": speed("marsad fp32 b32") / speed("pipeline b32"),
+        "fp32 b32 / fp32 b32 no priors": speed("marsad fp32 b32")
+        / speed("marsad fp32 b32 no priors"),
+    }
     linears = {}
     if int8 is not None:
         ratios["int8 b32 / fp32 b32"] = speed("marsad int8 b32") / speed("marsad fp32 b32")
@@ -179,27 +231,44 @@ def main(argv: list[str] | None = None) -> None:
     for name, v in ratios.items():
         print(f"ratio {name}: {v:.2f}x")
     if int8 is not None:
-        linear_names = [n for n, m in fp32.loaded.model.tagger.base_model.named_modules()
-                        if isinstance(m, torch.nn.Linear)]
-        linears = {"fp32": time_in_linears(fp32, sentences, linear_names),
-                   "int8": time_in_linears(int8, sentences, linear_names)}
+        linear_names = [
+            n
+            for n, m in fp32.loaded.model.tagger.base_model.named_modules()
+            if isinstance(m, torch.nn.Linear)
+        ]
+        linears = {
+            "fp32": time_in_linears(fp32, sentences, linear_names),
+            "int8": time_in_linears(int8, sentences, linear_names),
+        }
         share = linears["fp32"][0] / linears["fp32"][1]
         kernel = linears["fp32"][0] / linears["int8"][0]
         ceiling = 1 / ((1 - share) + share / kernel)
-        print(f"encoder linear layers, batch 32: fp32 {linears['fp32'][0]:.2f} s of {linears['fp32'][1]:.2f} s "
-              f"({share:.0%}), int8 {linears['int8'][0]:.2f} s of {linears['int8'][1]:.2f} s; their int8 speed-up "
-              f"{kernel:.2f}x, so int8 / fp32 can reach at most {ceiling:.2f}x on this CPU "
-              f"({1 / (1 - share):.2f}x if they took no time at all)")
+        print(
+            f"encoder linear layers, batch 32: fp32 {linears['fp32'][0]:.2f} s of {linears['fp32'][1]:.2f} s "
+            f"({share:.0%}), int8 {linears['int8'][0]:.2f} s of {linears['int8'][1]:.2f} s; their int8 speed-up "
+            f"{kernel:.2f}x, so int8 / fp32 can reach at most {ceiling:.2f}x on this CPU "
+            f"({1 / (1 - share):.2f}x if they took no time at all)"
+        )
         ratios["int8 linears / fp32 linears"] = kernel
         ratios["int8 b32 / fp32 b32 ceiling"] = ceiling
-        print(f"test entity micro-F1: fp32 {f1['fp32']:.4f}, int8 {f1['int8']:.4f} "
-              f"(delta {100 * (f1['int8'] - f1['fp32']):+.2f} points)")
+        print(
+            f"test entity micro-F1: fp32 {f1['fp32']:.4f}, int8 {f1['int8']:.4f} "
+            f"(delta {100 * (f1['int8'] - f1['fp32']):+.2f} points)"
+        )
     else:
-        print(f"test entity micro-F1: fp32 {f1['fp32']:.4f} on {args.device} (int8 is CPU-only: not measured)")
+        print(
+            f"test entity micro-F1: fp32 {f1['fp32']:.4f} on {args.device} (int8 is CPU-only: not measured)"
+        )
     if args.json:
-        report = {"device": args.device, "cpu": describe_cpu(),
-                  "int8_engine": engine if on_cpu else None,
-                  "results": results, "ratios": ratios, "entity_f1": f1, "linear_seconds": linears}
+        report = {
+            "device": args.device,
+            "cpu": describe_cpu(),
+            "int8_engine": engine if on_cpu else None,
+            "results": results,
+            "ratios": ratios,
+            "entity_f1": f1,
+            "linear_seconds": linears,
+        }
         args.json.write_text(json.dumps(report, indent=1) + "\n")
 
 

@@ -6,6 +6,7 @@ Runs the config twice in fresh subprocesses, in the same invocation: as given bu
 embeddings trainable (the baseline: full fine-tuning) and with them frozen, and prints seconds per
 epoch (dev evaluation included), peak resident memory and the ratios frozen/baseline.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,16 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, frozen in (("baseline (embeddings trained)", False), ("embeddings frozen", True)):
-            results[name] = run(args.config, [f"epochs={args.epochs}", "patience=0", "progress=false",
-                                              f"freeze_word_embeddings={str(frozen).lower()}",
-                                              f"output_dir={tmp}/{int(frozen)}"])
+            results[name] = run(
+                args.config,
+                [
+                    f"epochs={args.epochs}",
+                    "patience=0",
+                    "progress=false",
+                    f"freeze_word_embeddings={str(frozen).lower()}",
+                    f"output_dir={tmp}/{int(frozen)}",
+                ],
+            )
     print(f"config {args.config}, {args.epochs} epochs each, default training split")
     print(f"{'':32s} {'s/epoch':>9s} {'peak RSS MiB':>13s}")
     for name, r in results.items():
@@ -57,8 +65,10 @@ def main() -> None:
         r["mean_epoch_seconds"] = per_epoch
         print(f"{name:32s} {per_epoch:9.1f} {r['peak_rss_mib']:13.0f}")
     base, frozen = results["baseline (embeddings trained)"], results["embeddings frozen"]
-    print(f"ratio frozen/baseline: time {frozen['mean_epoch_seconds'] / base['mean_epoch_seconds']:.2f}x, "
-          f"peak memory {frozen['peak_rss_mib'] / base['peak_rss_mib']:.2f}x")
+    print(
+        f"ratio frozen/baseline: time {frozen['mean_epoch_seconds'] / base['mean_epoch_seconds']:.2f}x, "
+        f"peak memory {frozen['peak_rss_mib'] / base['peak_rss_mib']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 A test regenerates the card and compares, so its tables cannot drift from the annotations.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -130,7 +131,9 @@ def agreement_section(data_dir: Path) -> str:
     """Tables of each re-annotation in ``agreement/<pass>/`` scored against the gold."""
     from marsad.evaluation.agreement import agreement, read_annotation
 
-    passes = sorted(p for p in (data_dir / "agreement").glob("*") if p.is_dir() and any(p.glob("*.jsonl")))
+    passes = sorted(
+        p for p in (data_dir / "agreement").glob("*") if p.is_dir() and any(p.glob("*.jsonl"))
+    )
     if not passes:
         return "No independent re-annotation is stored, so no agreement figure is reported."
     gold = read_annotation(data_dir / "annotations")
@@ -141,17 +144,30 @@ def agreement_section(data_dir: Path) -> str:
     def f1(table: dict, label: str) -> str:
         return f"{table[label]['f1']:.3f}" if label in table else "–"
 
-    lines = ["| re-annotation | documents | entity F1 | " + " | ".join(entity_types)
-             + " | relation F1 | relation P / R |", "|---|---:|---:|" + "---:|" * len(entity_types) + "---:|---|"]
+    lines = [
+        "| re-annotation | documents | entity F1 | "
+        + " | ".join(entity_types)
+        + " | relation F1 | relation P / R |",
+        "|---|---:|---:|" + "---:|" * len(entity_types) + "---:|---|",
+    ]
     for name, s in scores.items():
         ent, rel = s["entities"], s["relations"]["micro"]
-        lines.append(f"| `{name}` | {len(s['documents'])} | {f1(ent, 'micro')} | "
-                     + " | ".join(f1(ent, t) for t in entity_types)
-                     + f" | {rel['f1']:.3f} | {rel['precision']:.3f} / {rel['recall']:.3f} |")
-    lines += ["", "Relation F1 per label:", "", "| re-annotation | " + " | ".join(relation_types) + " |",
-              "|---|" + "---:|" * len(relation_types)]
+        lines.append(
+            f"| `{name}` | {len(s['documents'])} | {f1(ent, 'micro')} | "
+            + " | ".join(f1(ent, t) for t in entity_types)
+            + f" | {rel['f1']:.3f} | {rel['precision']:.3f} / {rel['recall']:.3f} |"
+        )
+    lines += [
+        "",
+        "Relation F1 per label:",
+        "",
+        "| re-annotation | " + " | ".join(relation_types) + " |",
+        "|---|" + "---:|" * len(relation_types),
+    ]
     for name, s in scores.items():
-        lines.append(f"| `{name}` | " + " | ".join(f1(s["relations"], lab) for lab in relation_types) + " |")
+        lines.append(
+            f"| `{name}` | " + " | ".join(f1(s["relations"], lab) for lab in relation_types) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -165,13 +181,24 @@ def render(data_dir: Path) -> str:
     docs = sorted({s.doc_id for s in sentences})
     nd = near_duplicate_summary(splits)
     return TEMPLATE.format(
-        schema_version=SCHEMA_VERSION, agreement=agreement_section(data_dir),
-        by_doc=counts_table({**{d: [s for s in sentences if s.doc_id == d] for d in docs}, "all": sentences}),
-        by_split=counts_table({role: [by_id[i] for i in run[role]] for role in ("train", "dev", "test")}),
-        cluster_threshold=CLUSTER_THRESHOLD, novelty_threshold=NOVELTY_THRESHOLD,
-        clusters=nd["clusters"], in_clusters=nd["sentences_in_clusters"], n_sentences=len(sentences),
-        largest=nd["largest_cluster"], cluster_sizes=", ".join(map(str, nd["cluster_sizes"])),
-        fold_sizes=", ".join(map(str, nd["fold_sizes"])), novel=nd["default_test_novel"], n_test=nd["default_test"],
+        schema_version=SCHEMA_VERSION,
+        agreement=agreement_section(data_dir),
+        by_doc=counts_table(
+            {**{d: [s for s in sentences if s.doc_id == d] for d in docs}, "all": sentences}
+        ),
+        by_split=counts_table(
+            {role: [by_id[i] for i in run[role]] for role in ("train", "dev", "test")}
+        ),
+        cluster_threshold=CLUSTER_THRESHOLD,
+        novelty_threshold=NOVELTY_THRESHOLD,
+        clusters=nd["clusters"],
+        in_clusters=nd["sentences_in_clusters"],
+        n_sentences=len(sentences),
+        largest=nd["largest_cluster"],
+        cluster_sizes=", ".join(map(str, nd["cluster_sizes"])),
+        fold_sizes=", ".join(map(str, nd["fold_sizes"])),
+        novel=nd["default_test_novel"],
+        n_test=nd["default_test"],
     )
 
 

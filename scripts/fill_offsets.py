@@ -5,6 +5,7 @@ string occurs more than once in the sentence they add ``"occurrence": k`` (0-bas
 matches on word boundaries). This script writes the offsets in place and refuses ambiguous or
 unmatched entities with file, line and entity id. Run ``scripts/validate_data.py`` afterwards.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,19 +30,29 @@ def fill_file(path: Path) -> list[str]:
             if not hits:
                 errors.append(f"{where}: text {ent['text']!r} not found on word boundaries")
             elif k is None and len(hits) > 1:
-                errors.append(f"{where}: text {ent['text']!r} occurs {len(hits)} times; add occurrence")
+                errors.append(
+                    f"{where}: text {ent['text']!r} occurs {len(hits)} times; add occurrence"
+                )
             elif k is not None and k >= len(hits):
                 errors.append(f"{where}: occurrence {k} but only {len(hits)} matches")
             else:
                 ent["start"] = hits[k or 0]
                 ent["end"] = ent["start"] + len(ent["text"])
         row["entities"] = [
-            {"id": e["id"], "label": e["label"], "start": e.get("start"), "end": e.get("end"), "text": e["text"]}
-            for e in sorted(row["entities"], key=lambda e: (e.get("start") or 0))
+            {
+                "id": e["id"],
+                "label": e["label"],
+                "start": e.get("start"),
+                "end": e.get("end"),
+                "text": e["text"],
+            }
+            for e in sorted(row["entities"], key=lambda e: e.get("start") or 0)
         ]
         rows.append(row)
     if not errors:
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
     return errors
 
 

@@ -1,4 +1,5 @@
 """Regenerate ``data/bio/`` from the gold JSONL: ``python scripts/make_bio.py [--data DIR]``."""
+
 from __future__ import annotations
 
 import argparse

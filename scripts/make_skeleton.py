@@ -3,6 +3,7 @@
 ``python scripts/make_skeleton.py [--data DIR]`` reads ``DIR/raw/*.txt`` and writes
 ``DIR/annotations/<stem>.jsonl``; existing annotation files are never overwritten.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT / "data", help="directory holding raw/ and annotations/")
+    parser.add_argument(
+        "--data", type=Path, default=ROOT / "data", help="directory holding raw/ and annotations/"
+    )
     args = parser.parse_args(argv)
     (args.data / "annotations").mkdir(parents=True, exist_ok=True)
     for raw in sorted((args.data / "raw").glob("*.txt")):
@@ -26,9 +29,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip {out} (exists)")
             continue
         text = raw.read_text(encoding="utf-8")
-        rows = [{"doc_id": raw.stem, "sent_id": f"{raw.stem}-s{i:02d}", "offset": s.start,
-                 "text": s.text, "entities": [], "relations": []} for i, s in enumerate(split_sentences(text))]
-        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        rows = [
+            {
+                "doc_id": raw.stem,
+                "sent_id": f"{raw.stem}-s{i:02d}",
+                "offset": s.start,
+                "text": s.text,
+                "entities": [],
+                "relations": [],
+            }
+            for i, s in enumerate(split_sentences(text))
+        ]
+        out.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
         print(f"wrote {out}")
     return 0
 

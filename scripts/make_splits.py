@@ -2,6 +2,7 @@
 
 ``python scripts/make_splits.py [--data DIR] [--no-plot]``; deterministic, so rerunning gives no diff.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,18 @@ def plot_histogram(sim: list[list[float]], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.hist(pairs, bins=[k / 40 for k in range(41)], color="#4477aa")
     ax.set_yscale("log")
-    ax.axvline(CLUSTER_THRESHOLD, color="#cc3311", linestyle="--", label=f"cluster threshold {CLUSTER_THRESHOLD}")
-    ax.axvline(NOVELTY_THRESHOLD, color="#999933", linestyle=":", label=f"novelty threshold {NOVELTY_THRESHOLD}")
+    ax.axvline(
+        CLUSTER_THRESHOLD,
+        color="#cc3311",
+        linestyle="--",
+        label=f"cluster threshold {CLUSTER_THRESHOLD}",
+    )
+    ax.axvline(
+        NOVELTY_THRESHOLD,
+        color="#999933",
+        linestyle=":",
+        label=f"novelty threshold {NOVELTY_THRESHOLD}",
+    )
     ax.set_xlabel("character 5-gram Jaccard similarity")
     ax.set_ylabel("sentence pairs (log)")
     ax.set_title(f"Pairwise sentence similarity, {n} sentences")
@@ -42,10 +53,14 @@ def main() -> None:
     sentences = read_corpus(args.data)
     splits = build_splits(sentences)
     write_splits(splits, args.data / "splits.json")
-    print(f"wrote {args.data / 'splits.json'}: {len(splits['clusters'])} near-duplicate clusters, "
-          f"fold sizes {[len(f) for f in splits['folds']]}")
+    print(
+        f"wrote {args.data / 'splits.json'}: {len(splits['clusters'])} near-duplicate clusters, "
+        f"fold sizes {[len(f) for f in splits['folds']]}"
+    )
     if not args.no_plot:
-        plot_histogram(similarity_matrix([s.text for s in sentences]), args.data / "similarity_hist.png")
+        plot_histogram(
+            similarity_matrix([s.text for s in sentences]), args.data / "similarity_hist.png"
+        )
         print(f"wrote {args.data / 'similarity_hist.png'}")
 
 

@@ -7,6 +7,7 @@ picture training writes to ``OUTPUT_DIR/training_curves.png``, several overlay t
 dev scores, e.g. the folds of a cross-validation run (``runs/cv-next/seed13/fold*``) or two seeds.
 Runs are named by their directory path relative to the common parent.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,9 @@ def _log_path(run: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="training output directories (or metrics.jsonl files)")
+    parser.add_argument(
+        "runs", nargs="+", type=Path, help="training output directories (or metrics.jsonl files)"
+    )
     parser.add_argument("--out", type=Path, default=Path("curves.png"))
     parser.add_argument("--title", default="")
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
 """Validate the gold corpus: ``python scripts/validate_data.py [--data DIR]``; exit 1 on any problem."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,9 +10,15 @@ from marsad.data.validate import validate_corpus
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Validate annotation JSONL files against schema and raw text.")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data",
-                        help="data directory holding annotations/ and raw/")
+    parser = argparse.ArgumentParser(
+        description="Validate annotation JSONL files against schema and raw text."
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "data",
+        help="data directory holding annotations/ and raw/",
+    )
     args = parser.parse_args(argv)
     problems = validate_corpus(args.data / "annotations", args.data / "raw")
     for p in problems:

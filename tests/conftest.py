@@ -1,4 +1,5 @@
 """Shared fixtures: tests run offline against the real corpus and a tiny random encoder."""
+
 from __future__ import annotations
 
 import importlib
@@ -41,7 +42,9 @@ def train_tiny(out: Path, data_dir: Path, *overrides: str) -> dict:
     from marsad.config import load_config
     from marsad.training.trainer import Trainer
 
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", *overrides])
+    cfg = load_config(
+        ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", *overrides]
+    )
     return Trainer(cfg).train()
 
 
@@ -63,9 +66,13 @@ def train_tiny_interrupted(out: Path, data_dir: Path, crash_epoch: int, *overrid
             train_tiny(out, data_dir, *overrides)
     finally:
         Trainer._train_epoch = original
-    logged = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    logged = [
+        json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()
+    ]
     assert logged == list(range(1, crash_epoch)), "the crash should leave the finished epochs' log"
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", *overrides])
+    cfg = load_config(
+        ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", *overrides]
+    )
     Trainer(cfg, resume=True).train()
 
 
@@ -80,8 +87,9 @@ def load_script(rel: str):
     return module
 
 
-def crossfit_fold0_row(script: str, checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
-                       *extra_args: str) -> list[str]:
+def crossfit_fold0_row(
+    script: str, checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture, *extra_args: str
+) -> list[str]:
     """The fold-0 row's cells (fold column dropped) printed by a cross-fit script run on ``checkpoint``
     laid out as a one-fold crossval directory (the default split is fold 0's)."""
     if not (tmp_path / "fold0").exists():

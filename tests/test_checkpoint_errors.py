@@ -1,4 +1,5 @@
 """Broken or foreign checkpoints fail with an error naming the missing or inconsistent file."""
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,16 @@ def ckpt(tmp_path, tiny_run):
     return dest
 
 
-@pytest.mark.parametrize("missing,message", [
-    ("marsad.json", "missing marsad.json"),
-    ("relation_head.safetensors", "missing relation_head.safetensors"),
-    ("config.json", "missing config.json"),
-    ("model.safetensors", "missing model.safetensors"),
-    ("tokenizer.json", "missing tokenizer.json"),
-])
+@pytest.mark.parametrize(
+    "missing,message",
+    [
+        ("marsad.json", "missing marsad.json"),
+        ("relation_head.safetensors", "missing relation_head.safetensors"),
+        ("config.json", "missing config.json"),
+        ("model.safetensors", "missing model.safetensors"),
+        ("tokenizer.json", "missing tokenizer.json"),
+    ],
+)
 def test_missing_file_is_named(ckpt, missing, message):
     (ckpt / missing).unlink()
     with pytest.raises(CheckpointError, match=message):
@@ -49,7 +53,9 @@ def test_label_mismatch_is_named(ckpt):
     config = json.loads((ckpt / "config.json").read_text())
     config["id2label"] = {"0": "O", "1": "B-PER"}
     (ckpt / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="config.json: id2label .* does not match marsad.json"):
+    with pytest.raises(
+        CheckpointError, match="config.json: id2label .* does not match marsad.json"
+    ):
         load_checkpoint(ckpt)
 
 
@@ -71,7 +77,9 @@ def test_head_shape_mismatch(ckpt):
     meta = json.loads((ckpt / "marsad.json").read_text())
     meta["relation_head"]["mlp_hidden"] += 1
     (ckpt / "marsad.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="relation_head.safetensors does not fit the relation head"):
+    with pytest.raises(
+        CheckpointError, match="relation_head.safetensors does not fit the relation head"
+    ):
         load_checkpoint(ckpt)
 
 

@@ -1,17 +1,23 @@
 """Paired comparison: the bootstrap against hand-computed cases, pooling, and eval/compare.py end to end."""
+
 from __future__ import annotations
 
 import json
 import shutil
 
 import pytest
-
 from conftest import load_script
-from marsad.evaluation.comparison import ComparisonError, compare, paired_difference, pool, sentence_scores
+
+from marsad.data.examples import WordRelation, load_examples
+from marsad.evaluation.comparison import (
+    ComparisonError,
+    compare,
+    paired_difference,
+    pool,
+    sentence_scores,
+)
 from marsad.evaluation.scoring import EvalPredictions
-from marsad.data.examples import load_examples
 from marsad.inference import SentenceOutput
-from marsad.data.examples import WordRelation
 from marsad.schema import RELATION_TYPES
 
 
@@ -50,10 +56,17 @@ def test_sentence_scores_count_per_type_and_a_reversed_relation(data_dir):
     gold = [SentenceOutput(ex.entities, ex.relations) for ex in examples]
     first = examples[0]
     dropped = first.entities[0]
-    wrong = [SentenceOutput(first.entities[1:], []),  # one entity missed, its relations gone with it
-             SentenceOutput(examples[1].entities, [WordRelation(r.tail, r.head, r.label) if i == 0 else r
-                                                   for i, r in enumerate(examples[1].relations)]),
-             gold[2]]
+    wrong = [
+        SentenceOutput(first.entities[1:], []),  # one entity missed, its relations gone with it
+        SentenceOutput(
+            examples[1].entities,
+            [
+                WordRelation(r.tail, r.head, r.label) if i == 0 else r
+                for i, r in enumerate(examples[1].relations)
+            ],
+        ),
+        gold[2],
+    ]
     scores = sentence_scores(EvalPredictions(examples, wrong, gold))
     s0, s1, s2 = (scores[ex.sent_id] for ex in examples)
     n0 = len(first.entities)
@@ -79,18 +92,48 @@ def test_sentence_scores_count_per_type_and_a_reversed_relation(data_dir):
 def test_compare_script_against_itself_and_the_crf(tiny_run, data_dir, tmp_path, capsys):
     compare_script = load_script("eval/compare.py")
     ckpt = str(tiny_run / "best")
-    assert compare_script.main([ckpt, ckpt, "--data", str(data_dir), "--bootstrap", "300",
-                                "--out", str(tmp_path / "self")]) == 0
+    assert (
+        compare_script.main(
+            [
+                ckpt,
+                ckpt,
+                "--data",
+                str(data_dir),
+                "--bootstrap",
+                "300",
+                "--out",
+                str(tmp_path / "self"),
+            ]
+        )
+        == 0
+    )
     payload = json.loads((tmp_path / "self" / "compare.json").read_text())
     assert payload["sentences"] == 20
     for r in payload["scores"].values():
         assert r["difference"] == 0 and r["ci95"] == [0.0, 0.0] and r["sentences_differ"] == 0
-    assert compare_script.main(["crf", ckpt, "--data", str(data_dir), "--bootstrap", "300",
-                                "--out", str(tmp_path / "crf")]) == 0
+    assert (
+        compare_script.main(
+            [
+                "crf",
+                ckpt,
+                "--data",
+                str(data_dir),
+                "--bootstrap",
+                "300",
+                "--out",
+                str(tmp_path / "crf"),
+            ]
+        )
+        == 0
+    )
     table = (tmp_path / "crf" / "compare.md").read_text()
     assert "A = crf: the CRF baseline" in table and "| entity micro-F1 |" in table
-    crf = json.loads((tmp_path / "crf" / "compare.json").read_text())["scores"]["relation micro-F1 (end-to-end)"]
-    assert crf["a"] == 0.0  # the majority relation baseline predicts NONE for every pair (see README)
+    crf = json.loads((tmp_path / "crf" / "compare.json").read_text())["scores"][
+        "relation micro-F1 (end-to-end)"
+    ]
+    assert (
+        crf["a"] == 0.0
+    )  # the majority relation baseline predicts NONE for every pair (see README)
 
 
 def test_compare_script_errors_name_the_problem(tiny_run, data_dir, tmp_path, capsys):
@@ -99,11 +142,15 @@ def test_compare_script_errors_name_the_problem(tiny_run, data_dir, tmp_path, ca
     other_fold = tmp_path / "other-fold"
     shutil.copytree(ckpt, other_fold)
     meta = json.loads((other_fold / "marsad.json").read_text())
-    (other_fold / "marsad.json").write_text(json.dumps({**meta, "data": {**meta["data"], "run": "fold2"}}))
+    (other_fold / "marsad.json").write_text(
+        json.dumps({**meta, "data": {**meta["data"], "run": "fold2"}})
+    )
     with pytest.raises(SystemExit):
         compare_script.main([str(ckpt), str(other_fold), "--data", str(data_dir)])
     assert "scored on different sentences" in capsys.readouterr().err
-    (other_fold / "marsad.json").write_text(json.dumps({**meta, "data": {**meta["data"], "fingerprint": "0" * 64}}))
+    (other_fold / "marsad.json").write_text(
+        json.dumps({**meta, "data": {**meta["data"], "fingerprint": "0" * 64}})
+    )
     with pytest.raises(SystemExit):
         compare_script.main([str(ckpt), str(other_fold), "--data", str(data_dir)])
     assert f"{other_fold} was trained on other data" in capsys.readouterr().err

@@ -15,7 +15,10 @@ def test_shipped_configs_load(name):
 
 def test_default_config_falls_back_to_bundled_encoder():
     cfg = load_config(ROOT / "configs" / "default.yaml")
-    assert cfg.model == "aubmindlab/bert-base-arabertv02" and cfg.fallback_model == "bundled:multilingual-e5-small"
+    assert (
+        cfg.model == "aubmindlab/bert-base-arabertv02"
+        and cfg.fallback_model == "bundled:multilingual-e5-small"
+    )
 
 
 def test_unknown_key_is_named(tmp_path):
@@ -43,7 +46,6 @@ def test_overrides_parse_and_validate():
         load_config(None, ["fold=7"])
 
 
-
 def test_a_saved_config_with_retired_options_off_still_reads_and_any_other_value_is_an_error():
     from marsad.config import RETIRED_OPTIONS, config_from_dict
 
@@ -51,7 +53,9 @@ def test_a_saved_config_with_retired_options_off_still_reads_and_any_other_value
     assert config_from_dict(saved, "old/marsad.json").epochs == 7
     with pytest.raises(ConfigError, match=r"old/marsad.json: retired option\(s\) \{'crf': True\}"):
         config_from_dict({**saved, "crf": True}, "old/marsad.json")
-    assert load_config(None, ["layer_lr_decay=1.0"]) == TrainConfig()  # an old YAML at the off value
+    assert (
+        load_config(None, ["layer_lr_decay=1.0"]) == TrainConfig()
+    )  # an old YAML at the off value
     with pytest.raises(ConfigError, match=r"--set: retired option\(s\) \{'layer_lr_decay': 0.5\}"):
         load_config(None, ["layer_lr_decay=0.5"])
 
@@ -72,14 +76,17 @@ def test_optional_fields_are_typed_too():
         load_config(None, ["epochs="])
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("learning_rate=-1e-4", "learning_rate must be > 0, got -0.0001"),
-    ("epochs=0", "epochs must be >= 1, got 0"),
-    ("batch_size=0", "batch_size must be >= 1, got 0"),
-    ("max_length=4", "max_length must be >= 16, got 4"),
-    ("warmup_ratio=2", "warmup_ratio must be in \\[0, 1\\), got 2.0"),
-    ("dropout=1.0", "dropout must be in \\[0, 1\\), got 1.0"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("learning_rate=-1e-4", "learning_rate must be > 0, got -0.0001"),
+        ("epochs=0", "epochs must be >= 1, got 0"),
+        ("batch_size=0", "batch_size must be >= 1, got 0"),
+        ("max_length=4", "max_length must be >= 16, got 4"),
+        ("warmup_ratio=2", "warmup_ratio must be in \\[0, 1\\), got 2.0"),
+        ("dropout=1.0", "dropout must be in \\[0, 1\\), got 1.0"),
+    ],
+)
 def test_numeric_ranges_are_checked_at_load_time_naming_the_key(override, message):
     with pytest.raises(ConfigError, match=f"--set: {message}"):
         load_config(None, [override])
@@ -92,7 +99,10 @@ def test_yaml_errors_name_the_file_and_line_and_typos_get_a_suggestion(tmp_path)
         load_config(bad)
     typo = tmp_path / "typo.yaml"
     typo.write_text("learning_rat: 0.001\n")
-    with pytest.raises(ConfigError, match=f"{typo}: unknown config key 'learning_rat'; did you mean 'learning_rate'"):
+    with pytest.raises(
+        ConfigError,
+        match=f"{typo}: unknown config key 'learning_rat'; did you mean 'learning_rate'",
+    ):
         load_config(typo)
 
 
@@ -103,8 +113,15 @@ def test_the_defaults_are_the_shipped_configuration():
 
     offline = yaml.safe_load((ROOT / "configs" / "offline.yaml").read_text())
     assert set(offline) == {"model", "output_dir"}
-    assert set(yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())) == {"model", "fallback_model",
-                                                                                   "output_dir"}
+    assert set(yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())) == {
+        "model",
+        "fallback_model",
+        "output_dir",
+    }
     shipped = TrainConfig()
-    assert (shipped.lexical_prior, shipped.relation_prior, shipped.selection_metric, shipped.dropout) == (
-        True, True, "entity", 0.3)
+    assert (
+        shipped.lexical_prior,
+        shipped.relation_prior,
+        shipped.selection_metric,
+        shipped.dropout,
+    ) == (True, True, "entity", 0.3)

@@ -1,14 +1,14 @@
 """Training curves: the log reader's errors, the figure's data, the file training writes, the script."""
+
 from __future__ import annotations
 
 import json
 import shutil
 
 import pytest
+from conftest import load_script, read_log
 
 from marsad.training.curves import TrainingLogError, read_training_log, training_curves_figure
-
-from conftest import load_script, read_log
 
 
 def test_training_writes_its_curves(tiny_run):
@@ -36,12 +36,23 @@ def test_log_reader_names_file_and_line(tmp_path):
     log.write_text("\n")
     with pytest.raises(TrainingLogError, match="no epoch records"):
         read_training_log(log)
-    good = {"epoch": 1, "tag_loss": 1.0, "relation_loss": 1.0, "dev_entity_f1": 0.5, "dev_relation_f1": 0.2,
-            "best_epoch": 1}
+    good = {
+        "epoch": 1,
+        "tag_loss": 1.0,
+        "relation_loss": 1.0,
+        "dev_entity_f1": 0.5,
+        "dev_relation_f1": 0.2,
+        "best_epoch": 1,
+    }
     log.write_text(json.dumps(good) + "\n{not json\n")
     with pytest.raises(TrainingLogError, match=r"metrics.jsonl:2: not JSON"):
         read_training_log(log)
-    log.write_text(json.dumps(good) + "\n" + json.dumps({k: v for k, v in good.items() if k != "tag_loss"}) + "\n")
+    log.write_text(
+        json.dumps(good)
+        + "\n"
+        + json.dumps({k: v for k, v in good.items() if k != "tag_loss"})
+        + "\n"
+    )
     with pytest.raises(TrainingLogError, match=r"metrics.jsonl:2: epoch record lacks tag_loss"):
         read_training_log(log)
 

@@ -8,10 +8,19 @@ from marsad.schema import BIO_TAGS
 
 
 @settings(max_examples=200, deadline=None)
-@given(arrays(np.float32, st.tuples(st.integers(0, 30), st.just(len(BIO_TAGS))),
-              elements=st.floats(-20, 20, width=32)))
+@given(
+    arrays(
+        np.float32,
+        st.tuples(st.integers(0, 30), st.just(len(BIO_TAGS))),
+        elements=st.floats(-20, 20, width=32),
+    )
+)
 def test_viterbi_output_is_always_valid_iob2(logits):
-    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True) + 1e-30) if len(logits) else logits
+    log_probs = (
+        logits - np.log(np.exp(logits).sum(axis=1, keepdims=True) + 1e-30)
+        if len(logits)
+        else logits
+    )
     path = viterbi_decode(log_probs)
     assert len(path) == len(logits)
     assert is_valid_iob2([BIO_TAGS[i] for i in path])

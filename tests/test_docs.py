@@ -1,5 +1,6 @@
 """The README and docs/ link to each other by file and heading; a moved or renamed section must not
 leave a dead link behind."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,12 @@ def anchors(document: Path) -> set[str]:
 
 
 def test_heading_anchor_matches_github():
-    assert heading_anchor("Results (bundled multilingual-e5-small; AraBERT could not be downloaded here)") == \
-        "results-bundled-multilingual-e5-small-arabert-could-not-be-downloaded-here"
+    assert (
+        heading_anchor(
+            "Results (bundled multilingual-e5-small; AraBERT could not be downloaded here)"
+        )
+        == "results-bundled-multilingual-e5-small-arabert-could-not-be-downloaded-here"
+    )
     assert heading_anchor("Why 1.8× is out of reach") == "why-18-is-out-of-reach"
     assert heading_anchor("Chosen on dev; tried, not shipped") == "chosen-on-dev-tried-not-shipped"
 

@@ -1,4 +1,5 @@
 """The evaluation, cross-validation and prediction command lines on a tiny checkpoint."""
+
 from __future__ import annotations
 
 import io
@@ -7,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,8 +15,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_evaluate_writes_metrics_report_and_plot(tiny_run, data_dir, tmp_path):
     evaluate = load_script("eval/evaluate.py")
-    assert evaluate.main(["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir),
-                          "--out", str(tmp_path), "--bootstrap", "200"]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--checkpoint",
+                str(tiny_run / "best"),
+                "--data",
+                str(data_dir),
+                "--out",
+                str(tmp_path),
+                "--bootstrap",
+                "200",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     micro = metrics["all"]["entities"]["micro"]
     assert micro["ci95"][0] <= micro["f1"] <= micro["ci95"][1]
@@ -30,30 +43,69 @@ def test_evaluate_writes_metrics_report_and_plot(tiny_run, data_dir, tmp_path):
 def test_evaluate_refuses_another_runs_test_set(tiny_run, data_dir, tmp_path):
     evaluate = load_script("eval/evaluate.py")
     with pytest.raises(SystemExit):
-        evaluate.main(["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir), "--fold", "2",
-                       "--out", str(tmp_path)])
+        evaluate.main(
+            [
+                "--checkpoint",
+                str(tiny_run / "best"),
+                "--data",
+                str(data_dir),
+                "--fold",
+                "2",
+                "--out",
+                str(tmp_path),
+            ]
+        )
 
 
 def test_crossval_one_fold(data_dir, tmp_path):
     crossval = load_script("eval/crossval.py")
-    assert crossval.main(["--config", str(ROOT / "configs" / "tiny.yaml"), "--folds", "1", "--out", str(tmp_path),
-                          "--set", f"data_dir={data_dir}", "--set", "epochs=2"]) == 0
+    assert (
+        crossval.main(
+            [
+                "--config",
+                str(ROOT / "configs" / "tiny.yaml"),
+                "--folds",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--set",
+                f"data_dir={data_dir}",
+                "--set",
+                "epochs=2",
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["per_fold"]) == {"model", "CRF", "lexicon", "model_dev"}
     meta = json.loads((tmp_path / "fold1" / "best" / "marsad.json").read_text())
-    assert results["per_fold"]["model_dev"] == [meta["dev_metrics"]]  # dev scores of the selected epoch
+    assert results["per_fold"]["model_dev"] == [
+        meta["dev_metrics"]
+    ]  # dev scores of the selected epoch
     assert set(results["dev_summary"]) == set(results["summary"]["CRF baseline"])
     table = (tmp_path / "results.md").read_text()
     assert "| entity micro-F1 |" in table and "Model on dev (fold k+1, selection set" in table
     assert (tmp_path / "fold1" / "best" / "marsad.json").exists()
-    assert not (tmp_path / "fold1" / "last").exists(), "a finished fold's resume state should not pile up"
+    assert not (tmp_path / "fold1" / "last").exists(), (
+        "a finished fold's resume state should not pile up"
+    )
     assert (tmp_path / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_crossval_seeds_runs_each_seed_and_summarises(data_dir, tmp_path):
     crossval = load_script("eval/crossval.py")
-    common = ["--config", str(ROOT / "configs" / "tiny.yaml"), "--folds", "1", "--out", str(tmp_path),
-              "--set", f"data_dir={data_dir}", "--set", "epochs=2"]
+    common = [
+        "--config",
+        str(ROOT / "configs" / "tiny.yaml"),
+        "--folds",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--set",
+        f"data_dir={data_dir}",
+        "--set",
+        "epochs=2",
+    ]
     with pytest.raises(SystemExit):
         crossval.main([*common, "--set", "seed=3", "--seeds", "1", "2"])
     assert crossval.main([*common, "--seeds", "1", "2"]) == 0
@@ -61,14 +113,22 @@ def test_crossval_seeds_runs_each_seed_and_summarises(data_dir, tmp_path):
     assert logs[1] != logs[2], "each seed should train its own model"
     per_run = {s: json.loads((tmp_path / f"seed{s}" / "results.json").read_text()) for s in (1, 2)}
     assert per_run[1]["command"].endswith("--set seed=1")
-    assert json.loads((tmp_path / "seed2" / "fold1" / "best" / "marsad.json").read_text()
-                      )["training_config"]["seed"] == 2
+    assert (
+        json.loads((tmp_path / "seed2" / "fold1" / "best" / "marsad.json").read_text())[
+            "training_config"
+        ]["seed"]
+        == 2
+    )
     seeds = json.loads((tmp_path / "seeds.json").read_text())
     assert seeds["command"].endswith("--seeds 1 2")
     table = (tmp_path / "seeds.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| entity micro-F1 |"))
-    values = [per_run[s]["summary"][next(k for k in per_run[s]["summary"] if k.startswith("model"))]
-              ["entity micro-F1"]["mean"] for s in (1, 2)]
+    values = [
+        per_run[s]["summary"][next(k for k in per_run[s]["summary"] if k.startswith("model"))][
+            "entity micro-F1"
+        ]["mean"]
+        for s in (1, 2)
+    ]
     cells = row.strip("|").split("|")
     assert [float(c) for c in cells[1:3]] == pytest.approx(values, abs=5e-4)
     assert cells[3].strip().startswith(f"{(values[0] + values[1]) / 2:.3f} ± ")
@@ -79,15 +139,27 @@ def test_crossval_reuse_grows_a_seed_study_and_refuses_a_changed_config(data_dir
     config = tmp_path / "tiny.yaml"
     config.write_text((ROOT / "configs" / "tiny.yaml").read_text())
     out = tmp_path / "cv"
-    common = ["--config", str(config), "--folds", "1", "--out", str(out), "--set", f"data_dir={data_dir}",
-              "--set", "epochs=1"]
+    common = [
+        "--config",
+        str(config),
+        "--folds",
+        "1",
+        "--out",
+        str(out),
+        "--set",
+        f"data_dir={data_dir}",
+        "--set",
+        "epochs=1",
+    ]
     with pytest.raises(SystemExit):
         crossval.main([*common, "--reuse"])  # only meaningful with --seeds
     assert crossval.main([*common, "--seeds", "1"]) == 0
     weights = out / "seed1" / "fold1" / "best" / "model.safetensors"
     first = weights.stat().st_mtime_ns
     assert crossval.main([*common, "--seeds", "1", "2", "--reuse"]) == 0
-    assert weights.stat().st_mtime_ns == first, "a finished seed should be read back, not trained again"
+    assert weights.stat().st_mtime_ns == first, (
+        "a finished seed should be read back, not trained again"
+    )
     assert (out / "seed2" / "fold1" / "best" / "model.safetensors").exists()
     assert "seed 1 | seed 2 |" in (out / "seeds.md").read_text()
     with pytest.raises(SystemExit):  # same command, other overrides
@@ -103,10 +175,24 @@ def test_crossval_reuse_grows_a_seed_study_and_refuses_a_changed_config(data_dir
 def test_predict_cli_jsonl(tiny_run, tmp_path, monkeypatch):
     predict_cli = load_script("eval/predict.py")
     src = tmp_path / "in.jsonl"
-    src.write_text(json.dumps({"id": 7, "text": "سيطرت قوات النظام على الميادين."}, ensure_ascii=False) + "\n")
+    src.write_text(
+        json.dumps({"id": 7, "text": "سيطرت قوات النظام على الميادين."}, ensure_ascii=False) + "\n"
+    )
     out = tmp_path / "out.jsonl"
-    assert predict_cli.main(["--checkpoint", str(tiny_run / "best"), "--input", str(src), "--jsonl",
-                             "--output", str(out)]) == 0
+    assert (
+        predict_cli.main(
+            [
+                "--checkpoint",
+                str(tiny_run / "best"),
+                "--input",
+                str(src),
+                "--jsonl",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     row = json.loads(out.read_text())
     assert row["id"] == 7 and "entities" in row and "relations" in row
     monkeypatch.setattr(sys, "stdin", io.StringIO("نص أول\nنص ثان\n"))
@@ -120,20 +206,50 @@ def test_predict_cli_jsonl(tiny_run, tmp_path, monkeypatch):
 def test_anercorp_reader_and_scoring(tiny_run, tmp_path):
     anercorp = load_script("eval/anercorp.py")
     conll = tmp_path / "mini.txt"
-    conll.write_text("قال O\nبوش B-PERS\nفي O\nبغداد B-LOC\n\nالأمم B-ORG\nالمتحدة I-ORG\nكأس B-MISC\n"
-                     "العالم I-MISC\nأمس I-LOC", encoding="utf-8")
+    conll.write_text(
+        "قال O\nبوش B-PERS\nفي O\nبغداد B-LOC\n\nالأمم B-ORG\nالمتحدة I-ORG\nكأس B-MISC\n"
+        "العالم I-MISC\nأمس I-LOC",
+        encoding="utf-8",
+    )
     words, tags = anercorp.read_conll(conll)
-    assert tags == [["O", "B-ACTOR", "O", "B-LOCATION"], ["B-ACTOR", "I-ACTOR", "O", "O", "B-LOCATION"]]
+    assert tags == [
+        ["O", "B-ACTOR", "O", "B-LOCATION"],
+        ["B-ACTOR", "I-ACTOR", "O", "O", "B-LOCATION"],
+    ]
     out = tmp_path / "m.json"
-    assert anercorp.main(["--checkpoint", str(tiny_run / "best"), "--file", str(conll), "--out", str(out)]) == 0
+    assert (
+        anercorp.main(
+            ["--checkpoint", str(tiny_run / "best"), "--file", str(conll), "--out", str(out)]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
-    assert result["sentences"] == 2 and result["ACTOR"]["support"] == 2 and result["LOCATION"]["support"] == 2
+    assert (
+        result["sentences"] == 2
+        and result["ACTOR"]["support"] == 2
+        and result["LOCATION"]["support"] == 2
+    )
 
 
 def test_tune_int8_compares_alphas_on_dev(tiny_run, data_dir, tmp_path, capsys):
     (tmp_path / "fold0").symlink_to(tiny_run)  # the tiny run trains on the default split = run 0
     tune = load_script("experiments/tune_int8.py")
-    assert tune.main(["--runs", str(tmp_path), "--folds", "0", "--alphas", "0", "0.75", "--data", str(data_dir)]) == 0
+    assert (
+        tune.main(
+            [
+                "--runs",
+                str(tmp_path),
+                "--folds",
+                "0",
+                "--alphas",
+                "0",
+                "0.75",
+                "--data",
+                str(data_dir),
+            ]
+        )
+        == 0
+    )
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("alpha")]
     assert [ln.split(":")[0] for ln in lines] == ["alpha 0.00", "alpha 0.75"]
     assert all("entities shared with fp32" in ln for ln in lines)
@@ -141,24 +257,41 @@ def test_tune_int8_compares_alphas_on_dev(tiny_run, data_dir, tmp_path, capsys):
 
 def test_bench_predict_reports_ratios_and_the_int8_ceiling(tiny_run, data_dir, tmp_path):
     bench = load_script("scripts/bench_predict.py")
-    bench.main(["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir), "--repeat", "1",
-                "--json", str(tmp_path / "bench.json")])
+    bench.main(
+        [
+            "--checkpoint",
+            str(tiny_run / "best"),
+            "--data",
+            str(data_dir),
+            "--repeat",
+            "1",
+            "--json",
+            str(tmp_path / "bench.json"),
+        ]
+    )
     out = json.loads((tmp_path / "bench.json").read_text())
     systems = {f"{who} b{b}" for who in ("pipeline", "marsad fp32", "marsad int8") for b in (1, 32)}
     assert set(out["results"]) == systems | {"marsad fp32 b32 no priors"}
-    (fp32_linear, fp32_total), (int8_linear, int8_total) = out["linear_seconds"]["fp32"], out["linear_seconds"]["int8"]
+    (fp32_linear, fp32_total), (int8_linear, int8_total) = (
+        out["linear_seconds"]["fp32"],
+        out["linear_seconds"]["int8"],
+    )
     assert 0 < fp32_linear < fp32_total and 0 < int8_linear < int8_total
     share, kernel = fp32_linear / fp32_total, fp32_linear / int8_linear
     assert out["ratios"]["int8 linears / fp32 linears"] == pytest.approx(kernel)
-    assert out["ratios"]["int8 b32 / fp32 b32 ceiling"] == pytest.approx(1 / ((1 - share) + share / kernel))
+    assert out["ratios"]["int8 b32 / fp32 b32 ceiling"] == pytest.approx(
+        1 / ((1 - share) + share / kernel)
+    )
     assert 0 <= out["entity_f1"]["fp32"] <= 1 and 0 <= out["entity_f1"]["int8"] <= 1
 
 
 def test_bench_describes_the_cpu_by_its_int8_instructions(tmp_path):
     bench = load_script("scripts/bench_predict.py")
     info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nmodel name\t: Some Xeon\nflags\t\t: fpu avx2 avx512f avx512_vnni amx_int8\n\n"
-                    "processor\t: 1\nmodel name\t: Some Xeon\nflags\t\t: fpu avx2 avx512f avx512_vnni amx_int8\n")
+    info.write_text(
+        "processor\t: 0\nmodel name\t: Some Xeon\nflags\t\t: fpu avx2 avx512f avx512_vnni amx_int8\n\n"
+        "processor\t: 1\nmodel name\t: Some Xeon\nflags\t\t: fpu avx2 avx512f avx512_vnni amx_int8\n"
+    )
     assert bench.describe_cpu(info) == "Some Xeon (avx512_vnni, amx_int8)"
     info.write_text("model name\t: AMD EPYC\nflags\t\t: fpu avx2 fma\n")
     assert bench.describe_cpu(info) == "AMD EPYC (no VNNI)"
@@ -172,7 +305,9 @@ def test_bench_on_cuda_without_a_gpu_is_a_clear_error(tiny_run, data_dir, capsys
         pytest.skip("this machine has a GPU")
     bench = load_script("scripts/bench_predict.py")
     with pytest.raises(SystemExit):
-        bench.main(["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir), "--device", "cuda"])
+        bench.main(
+            ["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir), "--device", "cuda"]
+        )
     assert "torch sees no CUDA device" in capsys.readouterr().err
 
 
@@ -182,13 +317,33 @@ def test_int8_kernel_bench_times_every_engine_against_fp32(tmp_path, mode):
 
     kernels = load_script("experiments/bench_int8_kernels.py")
     out = tmp_path / "kernels.json"
-    speedups = kernels.main([*mode, "--hidden", "32", "--tokens", "64", "--rounds", "3", "--threads", "1",
-                             "--engines", "x86", "onednn", "--json", str(out)])
+    speedups = kernels.main(
+        [
+            *mode,
+            "--hidden",
+            "32",
+            "--tokens",
+            "64",
+            "--rounds",
+            "3",
+            "--threads",
+            "1",
+            "--engines",
+            "x86",
+            "onednn",
+            "--json",
+            str(out),
+        ]
+    )
     result = json.loads(out.read_text())
     runnable = {"x86", "onednn"} & set(torch.backends.quantized.supported_engines)
-    assert set(speedups) | set(result["unavailable"]) == runnable and all(v > 0 for v in speedups.values())
+    assert set(speedups) | set(result["unavailable"]) == runnable and all(
+        v > 0 for v in speedups.values()
+    )
     assert result["speedup"] == pytest.approx(speedups) and result["fp32_seconds"] > 0
-    assert all(0 < err < 0.2 for err in result["relative_error"].values())  # int8 of the same weights, not noise
+    assert all(
+        0 < err < 0.2 for err in result["relative_error"].values()
+    )  # int8 of the same weights, not noise
     with pytest.raises(SystemExit):
         kernels.main(["--engines", "no-such-engine"])
 
@@ -202,11 +357,19 @@ def test_console_command_and_wrappers_list_and_run_the_commands():
     from marsad.cli import COMMANDS
 
     marsad = Path(sys.executable).with_name("marsad")
-    listing = subprocess.run([str(marsad), "--help"], capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        [str(marsad), "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert all(f"  {name} " in listing for name in COMMANDS)
-    direct = subprocess.run([str(marsad), "evaluate", "--help"], capture_output=True, text=True, check=True).stdout
-    wrapper = subprocess.run([sys.executable, str(ROOT / "eval" / "evaluate.py"), "--help"], capture_output=True,
-                             text=True, check=True).stdout
+    direct = subprocess.run(
+        [str(marsad), "evaluate", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    wrapper = subprocess.run(
+        [sys.executable, str(ROOT / "eval" / "evaluate.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert direct.startswith("usage: marsad evaluate") and wrapper == direct
     unknown = subprocess.run([str(marsad), "evalute"], capture_output=True, text=True)
     assert unknown.returncode == 2 and "unknown command 'evalute'" in unknown.stderr

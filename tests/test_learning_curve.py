@@ -1,13 +1,14 @@
 """Training on a share of the data (train_fraction) and the learning-curve summary built on it."""
+
 import json
 import math
 
 import pytest
 from conftest import ROOT, load_script
 
+from experiments.learning_curve import FoldPoint, LearningCurveError, read_run, slope_per_doubling
 from marsad.config import ConfigError, load_config
 from marsad.data.load import load_splits
-from experiments.learning_curve import FoldPoint, LearningCurveError, read_run, slope_per_doubling
 
 
 def test_train_fraction_subsets_train_only_and_reproducibly(data_dir):
@@ -20,14 +21,22 @@ def test_train_fraction_subsets_train_only_and_reproducibly(data_dir):
     assert half["train"]["sent_id"] == order  # corpus order kept
     for role in ("dev", "test"):
         assert half[role]["sent_id"] == full[role]["sent_id"]
-    assert load_splits(data_dir, 2, train_fraction=0.5, seed=13)["train"]["sent_id"] == half["train"]["sent_id"]
-    assert load_splits(data_dir, 2, train_fraction=0.5, seed=14)["train"]["sent_id"] != half["train"]["sent_id"]
+    assert (
+        load_splits(data_dir, 2, train_fraction=0.5, seed=13)["train"]["sent_id"]
+        == half["train"]["sent_id"]
+    )
+    assert (
+        load_splits(data_dir, 2, train_fraction=0.5, seed=14)["train"]["sent_id"]
+        != half["train"]["sent_id"]
+    )
     assert len(load_splits(data_dir, 2, train_fraction=1e-6, seed=0)["train"]) == 1
 
 
 @pytest.mark.parametrize("value", ["0", "-0.5", "1.5"])
 def test_train_fraction_out_of_range_is_a_config_error(value):
-    with pytest.raises(ConfigError, match=rf"train_fraction must be in \(0, 1\].*got {float(value)}"):
+    with pytest.raises(
+        ConfigError, match=rf"train_fraction must be in \(0, 1\].*got {float(value)}"
+    ):
         load_config(ROOT / "configs" / "tiny.yaml", [f"train_fraction={value}"])
 
 
@@ -50,21 +59,45 @@ def test_learning_curve_from_two_real_crossval_runs(data_dir, tmp_path, capsys):
     runs = []
     for fraction in ("0.5", "1.0"):
         out = tmp_path / f"lc-{fraction}"
-        assert crossval.main(["--config", str(ROOT / "configs" / "tiny.yaml"), "--folds", "1", "--out", str(out),
-                              "--set", f"data_dir={data_dir}", "--set", "epochs=1",
-                              "--set", f"train_fraction={fraction}"]) == 0
+        assert (
+            crossval.main(
+                [
+                    "--config",
+                    str(ROOT / "configs" / "tiny.yaml"),
+                    "--folds",
+                    "1",
+                    "--out",
+                    str(out),
+                    "--set",
+                    f"data_dir={data_dir}",
+                    "--set",
+                    "epochs=1",
+                    "--set",
+                    f"train_fraction={fraction}",
+                ]
+            )
+            == 0
+        )
         runs.append(out)
     meta = json.loads((runs[0] / "fold1" / "best" / "marsad.json").read_text())
     n_train = len(load_splits(data_dir, 1)["train"])
-    assert meta["data"]["train_sentences"] == math.ceil(0.5 * n_train)  # the trainer used the subset
+    assert meta["data"]["train_sentences"] == math.ceil(
+        0.5 * n_train
+    )  # the trainer used the subset
     logged = json.loads((runs[0] / "results.json").read_text())["train_sentences"]
     assert logged == [math.ceil(0.5 * n_train)]  # and so did the baselines
     assert "learning-curve point" in (runs[0] / "fold1" / "best" / "README.md").read_text()
 
     points = read_run(runs[0]) + read_run(runs[1])
-    assert [(p.train_fraction, p.train_sentences) for p in points] == [(0.5, math.ceil(0.5 * n_train)), (1.0, n_train)]
+    assert [(p.train_fraction, p.train_sentences) for p in points] == [
+        (0.5, math.ceil(0.5 * n_train)),
+        (1.0, n_train),
+    ]
     results = json.loads((runs[0] / "results.json").read_text())
-    assert points[0].scores["relation_e2e"] == results["per_fold"]["model"][0]["relations_end_to_end"]["micro"]["f1"]
+    assert (
+        points[0].scores["relation_e2e"]
+        == results["per_fold"]["model"][0]["relations_end_to_end"]["micro"]["f1"]
+    )
 
     script = load_script("experiments/learning_curve_report.py")
     assert script.main([str(r) for r in runs] + ["--out", str(tmp_path / "lc")]) == 0

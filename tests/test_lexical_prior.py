@@ -1,23 +1,34 @@
 """The lexical prior: a feature CRF's marginals mixed into tag decoding, tuned on dev, shipped in checkpoints."""
+
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import (
+    assert_same_log,
+    checkpoint_from_before,
+    crossfit_fold0_row,
+    read_log,
+    train_tiny,
+    train_tiny_interrupted,
+)
 
-from marsad.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from marsad.evaluation.scoring import EvalPredictions, predict_examples, score_predictions, tune_prior_weight
 from marsad.data.examples import load_examples
+from marsad.evaluation.scoring import (
+    EvalPredictions,
+    predict_examples,
+    score_predictions,
+    tune_prior_weight,
+)
 from marsad.inference import SentenceOutput, decode_entities
+from marsad.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from marsad.model.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.schema import BIO_TAGS
-
-from conftest import (assert_same_log, checkpoint_from_before, crossfit_fold0_row, read_log, train_tiny,
-                      train_tiny_interrupted)
 
 T = len(BIO_TAGS)
 TAG = {t: i for i, t in enumerate(BIO_TAGS)}
@@ -87,12 +98,17 @@ def test_weight_tuning_prefers_the_better_source(prior, fold0):
         return EvalPredictions(dev, outs, [SentenceOutput() for _ in dev])
 
     uniform = preds([np.full((len(ex.words), T), -np.log(T)) for ex in dev])
-    assert tune_prior_weight(uniform, prior) > 0, "an uninformative encoder should hand over to the CRF"
+    assert tune_prior_weight(uniform, prior) > 0, (
+        "an uninformative encoder should hand over to the CRF"
+    )
     perfect = preds([_one_hot_log_probs(ex.tags, 0.99) for ex in dev])
-    assert tune_prior_weight(perfect, prior) == 0.0, "a perfect encoder needs no prior (ties: smallest weight)"
+    assert tune_prior_weight(perfect, prior) == 0.0, (
+        "a perfect encoder needs no prior (ties: smallest weight)"
+    )
 
 
 # ---- end to end on the tiny model ----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def prior_run(tmp_path_factory, data_dir) -> Path:
@@ -110,11 +126,24 @@ def test_checkpoint_ships_the_prior_and_its_weight(prior_run, data_dir):
     assert (best / PRIOR_FILE).stat().st_size > 0
     assert "feature CRF" in (best / "README.md").read_text()
     loaded = load_checkpoint(best)
-    assert loaded.model.lexical_prior is not None and loaded.decoding.lexical_weight == chosen["prior_weight"]
+    assert (
+        loaded.model.lexical_prior is not None
+        and loaded.decoding.lexical_weight == chosen["prior_weight"]
+    )
     dev = load_examples(data_dir, None)["dev"]
-    scores = score_predictions(predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing,
-                                                loaded.max_length, decoding=loaded.decoding))
-    assert scores["entities"]["micro"]["f1"] == pytest.approx(meta["dev_metrics"]["entities"]["micro"]["f1"])
+    scores = score_predictions(
+        predict_examples(
+            loaded.model,
+            loaded.tokenizer,
+            dev,
+            loaded.preprocessing,
+            loaded.max_length,
+            decoding=loaded.decoding,
+        )
+    )
+    assert scores["entities"]["micro"]["f1"] == pytest.approx(
+        meta["dev_metrics"]["entities"]["micro"]["f1"]
+    )
     relations = meta["dev_metrics"]["relations_end_to_end"]["micro"]
     assert scores["relations_end_to_end"]["micro"] == pytest.approx(relations)
 
@@ -124,11 +153,19 @@ def test_predictions_use_the_prior(prior_run, data_dir):
     loaded = load_checkpoint(prior_run / "best")
     dev = load_examples(data_dir, None)["dev"]
     prior = loaded.model.lexical_prior
-    preds = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length,
-                             decoding=replace(loaded.decoding, lexical_weight=1.0))
+    preds = predict_examples(
+        loaded.model,
+        loaded.tokenizer,
+        dev,
+        loaded.preprocessing,
+        loaded.max_length,
+        decoding=replace(loaded.decoding, lexical_weight=1.0),
+    )
     for ex, out in zip(dev, preds.end_to_end):
         expected = decode_entities(prior.log_marginals(ex.words))
-        assert [(e.start, e.end, e.label) for e in out.entities] == [(e.start, e.end, e.label) for e in expected]
+        assert [(e.start, e.end, e.label) for e in out.entities] == [
+            (e.start, e.end, e.label) for e in expected
+        ]
 
 
 def test_missing_or_corrupt_prior_file_is_named(prior_run, tmp_path):
@@ -167,7 +204,9 @@ def test_prior_run_resumes_to_the_same_result(prior_run, tmp_path, data_dir):
 
 def test_crossfit_script_reports_every_estimate(prior_run, tmp_path, capsys):
     """experiments/prior_crossfit.py on a one-fold run directory."""
-    cells = crossfit_fold0_row("experiments/prior_crossfit.py", prior_run / "best", tmp_path, capsys)
+    cells = crossfit_fold0_row(
+        "experiments/prior_crossfit.py", prior_run / "best", tmp_path, capsys
+    )
     zero, saved, in_sample, cross = (float(c) for c in cells[:4])
     meta = json.loads((prior_run / "best" / "marsad.json").read_text())
     assert saved == meta["decoding"]["lexical_weight"]
@@ -175,4 +214,9 @@ def test_crossfit_script_reports_every_estimate(prior_run, tmp_path, capsys):
     assert 0 <= zero <= 1 and 0 <= cross <= 1
     # the checkpoint's CRF was trained by this code on this split: fitted anew (deterministic L-BFGS)
     # and tuned on all of dev, it reproduces the saved row
-    assert crossfit_fold0_row("experiments/prior_crossfit.py", prior_run / "best", tmp_path, capsys, "--refit") == cells
+    assert (
+        crossfit_fold0_row(
+            "experiments/prior_crossfit.py", prior_run / "best", tmp_path, capsys, "--refit"
+        )
+        == cells
+    )

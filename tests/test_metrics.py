@@ -1,4 +1,5 @@
 """Metrics against hand-computed examples, and per-sentence counts against seqeval."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,19 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
 from marsad.data.corpus import bio_to_spans
-from marsad.evaluation.metrics import (SentenceExtraction, bootstrap_ci, entity_counts, entity_scores, micro_f1, prf, relation_scores, relation_tuples, sentence_entity_counts, sentence_relation_counts, strict_spans)
+from marsad.evaluation.metrics import (
+    SentenceExtraction,
+    bootstrap_ci,
+    entity_counts,
+    entity_scores,
+    micro_f1,
+    prf,
+    relation_scores,
+    relation_tuples,
+    sentence_entity_counts,
+    sentence_relation_counts,
+    strict_spans,
+)
 from marsad.schema import BIO_TAGS, RELATION_TYPES
 
 
@@ -32,7 +45,9 @@ def test_entity_scores_two_sentences_by_hand():
     pred = [["B-QUANTITY", "B-ACTOR", "I-ACTOR"], ["B-ACTOR", "B-LOCATION"]]
     s = entity_scores(gold, pred)
     # QUANTITY tp 1; ACTOR tp 1 fp 1 -> P 1/2 R 1 F1 2/3; LOCATION fp 1 fn 1 -> 0
-    assert s["per_type"]["ACTOR"]["precision"] == 0.5 and s["per_type"]["ACTOR"]["f1"] == pytest.approx(2 / 3)
+    assert s["per_type"]["ACTOR"]["precision"] == 0.5 and s["per_type"]["ACTOR"][
+        "f1"
+    ] == pytest.approx(2 / 3)
     assert s["per_type"]["LOCATION"]["f1"] == 0.0
     # micro tp 2, fp 2, fn 1: P 2/4, R 2/3, F1 = 2*(1/2)(2/3)/(1/2+2/3) = 4/7
     assert s["micro"]["precision"] == 0.5 and s["micro"]["recall"] == pytest.approx(2 / 3)
@@ -44,7 +59,9 @@ def test_entity_scores_two_sentences_by_hand():
 def test_strict_mode_drops_orphan_i():
     s = entity_scores([["B-ACTOR", "O"]], [["I-ACTOR", "O"]])
     assert s["micro"]["f1"] == 0.0 and s["micro"]["support"] == 1
-    assert strict_spans(["O", "I-ACTOR", "I-ACTOR", "B-LOCATION", "I-ACTOR"]) == [(3, 4, "LOCATION")]
+    assert strict_spans(["O", "I-ACTOR", "I-ACTOR", "B-LOCATION", "I-ACTOR"]) == [
+        (3, 4, "LOCATION")
+    ]
 
 
 def test_entity_scores_without_entities_and_sentences():
@@ -76,21 +93,29 @@ def test_relation_wrong_tail_span_is_fp_and_fn():
     assert sentence_relation_counts(gold, pred) == [(0, 1, 1)]
     assert relation_scores(gold, pred)["per_type"]["CONTROLS"]["f1"] == 0.0
     wrong_type = ((0, 10, "ACTOR"), (15, 23, "ACTOR"))  # same span, wrong tail type
-    assert sentence_relation_counts(gold, [SentenceExtraction(wrong_type, ((0, 1, "CONTROLS"),))]) == [(0, 1, 1)]
+    assert sentence_relation_counts(
+        gold, [SentenceExtraction(wrong_type, ((0, 1, "CONTROLS"),))]
+    ) == [(0, 1, 1)]
 
 
 def test_relation_per_type_and_micro_by_hand():
-    gold = [SentenceExtraction(E, ((0, 1, "CONTROLS"), (2, 1, "LOCATED_IN"))),
-            SentenceExtraction(E, ((0, 2, "SUPPORTS"),))]
-    pred = [SentenceExtraction(E, ((0, 1, "CONTROLS"), (2, 1, "ATTACKS"))),
-            SentenceExtraction(E[::-1], ((2, 0, "SUPPORTS"),))]  # same relation, entities listed in another order
+    gold = [
+        SentenceExtraction(E, ((0, 1, "CONTROLS"), (2, 1, "LOCATED_IN"))),
+        SentenceExtraction(E, ((0, 2, "SUPPORTS"),)),
+    ]
+    pred = [
+        SentenceExtraction(E, ((0, 1, "CONTROLS"), (2, 1, "ATTACKS"))),
+        SentenceExtraction(E[::-1], ((2, 0, "SUPPORTS"),)),
+    ]  # same relation, entities listed in another order
     s = relation_scores(gold, pred)
     # CONTROLS tp 1; LOCATED_IN fn 1; ATTACKS fp 1; SUPPORTS tp 1 (indices differ, spans match)
     assert s["per_type"]["CONTROLS"]["f1"] == 1.0 and s["per_type"]["SUPPORTS"]["f1"] == 1.0
     assert s["per_type"]["LOCATED_IN"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
     assert s["per_type"]["ATTACKS"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
     # micro tp 2, fp 1, fn 1: P = 2/3, R = 2/3, F1 = 2/3
-    assert s["micro"]["precision"] == pytest.approx(2 / 3) and s["micro"]["recall"] == pytest.approx(2 / 3)
+    assert s["micro"]["precision"] == pytest.approx(2 / 3) and s["micro"][
+        "recall"
+    ] == pytest.approx(2 / 3)
     assert s["micro"]["support"] == 3
     assert set(RELATION_TYPES) <= set(s["per_type"])
     assert sum(c[0] for c in sentence_relation_counts(gold, pred)) == 2
@@ -98,7 +123,11 @@ def test_relation_per_type_and_micro_by_hand():
 
 def test_relation_tuples_helper():
     x = SentenceExtraction(E, ((0, 1, "CONTROLS"), (0, 1, "CONTROLS")))
-    assert relation_tuples(x) == x.relation_tuples() == {((0, 10, "ACTOR"), (15, 23, "LOCATION"), "CONTROLS")}
+    assert (
+        relation_tuples(x)
+        == x.relation_tuples()
+        == {((0, 10, "ACTOR"), (15, 23, "LOCATION"), "CONTROLS")}
+    )
 
 
 def test_entity_counts_from_extractions():
@@ -113,8 +142,8 @@ tag_seqs = st.lists(st.sampled_from(BIO_TAGS), min_size=0, max_size=8)
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(tag_seqs, tag_seqs), min_size=1, max_size=5))
 def test_per_sentence_entity_counts_sum_to_seqeval_micro(pairs):
-    gold = [g[:min(len(g), len(p))] for g, p in pairs]
-    pred = [p[:min(len(g), len(p))] for g, p in pairs]
+    gold = [g[: min(len(g), len(p))] for g, p in pairs]
+    pred = [p[: min(len(g), len(p))] for g, p in pairs]
     counts = sentence_entity_counts(gold, pred)
     tp, fp, fn = (sum(c[i] for c in counts) for i in range(3))
     micro = prf(tp, fp, fn)

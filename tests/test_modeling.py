@@ -1,12 +1,12 @@
 """Relation head shapes and schema masking, with and without the left-context pooling."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from marsad.schema import RELATION_LABELS
 from marsad.model.joint import PairBatch, RelationHead
-from marsad.schema import ENTITY_TYPES
+from marsad.schema import ENTITY_TYPES, RELATION_LABELS
 
 
 @pytest.mark.parametrize("left_context", [0, 3])
@@ -15,14 +15,28 @@ def test_head_masks_labels_that_do_not_fit_the_types(left_context):
     head = RelationHead(hidden_size=32, mlp_hidden=8, feature_dim=4, left_context=left_context)
     q, a = ENTITY_TYPES.index("QUANTITY"), ENTITY_TYPES.index("ACTOR")
     t = lambda *v: torch.tensor(v)  # noqa: E731
-    pairs = PairBatch(example=t(0, 0), head_first=t(1, 3), head_last=t(1, 3), tail_first=t(3, 1), tail_last=t(4, 1),
-                      head_type=t(q, a), tail_type=t(a, q), head_width=t(1, 2), tail_width=t(2, 1),
-                      distance=t(1, 11), between=t(0, 7))
+    pairs = PairBatch(
+        example=t(0, 0),
+        head_first=t(1, 3),
+        head_last=t(1, 3),
+        tail_first=t(3, 1),
+        tail_last=t(4, 1),
+        head_type=t(q, a),
+        tail_type=t(a, q),
+        head_width=t(1, 2),
+        tail_width=t(2, 1),
+        distance=t(1, 11),
+        between=t(0, 7),
+    )
     logits = head(torch.randn(1, 6, 32), pairs)
     assert logits.shape == (2, len(RELATION_LABELS))
-    allowed_q_to_a = {RELATION_LABELS[i] for i in torch.isfinite(logits[0]).nonzero().flatten().tolist()}
+    allowed_q_to_a = {
+        RELATION_LABELS[i] for i in torch.isfinite(logits[0]).nonzero().flatten().tolist()
+    }
     assert allowed_q_to_a == {"NONE", "QUANTITY_OF"}
-    assert {RELATION_LABELS[i] for i in torch.isfinite(logits[1]).nonzero().flatten().tolist()} == {"NONE"}
+    assert {RELATION_LABELS[i] for i in torch.isfinite(logits[1]).nonzero().flatten().tolist()} == {
+        "NONE"
+    }
 
 
 def _naive_between(hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
@@ -43,11 +57,21 @@ def test_between_pooling_matches_the_naive_masked_max():
     width_a, width_b = torch.randint(0, 3, (n,)), torch.randint(0, 3, (n,))
     last_a, last_b = (first_a + width_a).clamp(max=39), (first_b + width_b).clamp(max=39)
     zeros = torch.zeros(n, dtype=torch.long)
-    pairs = PairBatch(example=torch.randint(0, 3, (n,)), head_first=first_a, head_last=last_a, tail_first=first_b,
-                      tail_last=last_b, head_type=zeros, tail_type=zeros, head_width=zeros + 1, tail_width=zeros + 1,
-                      distance=zeros, between=zeros)
+    pairs = PairBatch(
+        example=torch.randint(0, 3, (n,)),
+        head_first=first_a,
+        head_last=last_a,
+        tail_first=first_b,
+        tail_last=last_b,
+        head_type=zeros,
+        tail_type=zeros,
+        head_width=zeros + 1,
+        tail_width=zeros + 1,
+        distance=zeros,
+        between=zeros,
+    )
     head = RelationHead(hidden_size=8, mlp_hidden=4, feature_dim=2)
-    fast, = head._context(hidden, pairs)
+    (fast,) = head._context(hidden, pairs)
     assert torch.equal(fast, _naive_between(hidden, pairs))
     assert (fast == 0).all(dim=1).any() and (fast != 0).any(dim=1).any()  # both kinds of gap occur
     fast.sum().backward()  # differentiable, as training needs
@@ -56,15 +80,29 @@ def test_between_pooling_matches_the_naive_masked_max():
 
 def test_left_context_pools_the_tokens_before_the_earlier_span():
     hidden = torch.zeros(1, 12, 2)
-    hidden[0, :, 0] = torch.arange(12.0)  # channel 0 = position, so the max is the last pooled token
+    hidden[0, :, 0] = torch.arange(
+        12.0
+    )  # channel 0 = position, so the max is the last pooled token
     hidden[0, :, 1] = -torch.arange(12.0)  # channel 1: its max is the first pooled token
     t = lambda *v: torch.tensor(v)  # noqa: E731
     zeros = t(0, 0, 0)
     # tail first (8 before 5), earlier span at token 5; far-left span at 2 (only token 1 is left of it:
     # position 0 is the [CLS]-style prefix); a span at token 1 has nothing on its left
-    pairs = PairBatch(example=zeros, head_first=t(8, 2, 1), head_last=t(9, 2, 1), tail_first=t(5, 6, 4),
-                      tail_last=t(6, 7, 4), head_type=zeros, tail_type=zeros, head_width=zeros + 1,
-                      tail_width=zeros + 1, distance=zeros, between=zeros)
-    between, pooled = RelationHead(hidden_size=2, mlp_hidden=4, feature_dim=2, left_context=3)._context(hidden, pairs)
+    pairs = PairBatch(
+        example=zeros,
+        head_first=t(8, 2, 1),
+        head_last=t(9, 2, 1),
+        tail_first=t(5, 6, 4),
+        tail_last=t(6, 7, 4),
+        head_type=zeros,
+        tail_type=zeros,
+        head_width=zeros + 1,
+        tail_width=zeros + 1,
+        distance=zeros,
+        between=zeros,
+    )
+    between, pooled = RelationHead(
+        hidden_size=2, mlp_hidden=4, feature_dim=2, left_context=3
+    )._context(hidden, pairs)
     assert between.tolist() == [[7.0, -7.0], [5.0, -3.0], [3.0, -2.0]]
     assert pooled.tolist() == [[4.0, -2.0], [1.0, -1.0], [0.0, 0.0]]

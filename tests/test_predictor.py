@@ -1,4 +1,5 @@
 """``Predictor`` / ``predict``: exact offsets, valid structure, long inputs, bad inputs."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +13,9 @@ from marsad import Prediction, Predictor, predict
 from marsad.data.corpus import read_corpus
 
 ARABIC = st.characters(min_codepoint=0x0600, max_codepoint=0x06FF)
-MIXED = st.one_of(ARABIC, st.sampled_from(list(" \n\t.،«»()…-:؟!0123456789abcXYZ😀\u0640\u064b\u0651")))
+MIXED = st.one_of(
+    ARABIC, st.sampled_from(list(" \n\t.،«»()…-:؟!0123456789abcXYZ😀\u0640\u064b\u0651"))
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +26,21 @@ def predictor(tiny_run):
 def check_structure(text: str, result: Prediction) -> None:
     spans = sorted((e.start, e.end) for e in result.entities)
     for e in result.entities:
-        assert text[e.start:e.end] == e.text and e.text.strip() == e.text and e.text
+        assert text[e.start : e.end] == e.text and e.text.strip() == e.text and e.text
         assert e.label in {"ACTOR", "LOCATION", "QUANTITY"} and 0 <= e.score <= 1
     for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
         assert a1 <= b0, "entities overlap"
     for r in result.relations:
-        assert 0 <= r.head < len(result.entities) and 0 <= r.tail < len(result.entities) and r.head != r.tail
+        assert (
+            0 <= r.head < len(result.entities)
+            and 0 <= r.tail < len(result.entities)
+            and r.head != r.tail
+        )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(MIXED, max_size=300))
 def test_offsets_are_exact_on_random_text(predictor, text):
     check_structure(text, predictor(text))
@@ -65,8 +74,10 @@ def test_long_input_is_windowed(predictor, data_dir):
     """A 'sentence' far longer than the encoder window still gets exact, non-overlapping entities."""
     sentences = [s.text.rstrip(".") for s in read_corpus(data_dir)][:40]
     text = " ، ".join(sentences) * 3
-    small = Predictor(dataclasses.replace(predictor.loaded, meta={**predictor.loaded.meta, "max_length": 48}),
-                      predictor.device)
+    small = Predictor(
+        dataclasses.replace(predictor.loaded, meta={**predictor.loaded.meta, "max_length": 48}),
+        predictor.device,
+    )
     result = small(text)
     check_structure(text, result)
     assert result.entities
@@ -88,9 +99,12 @@ def test_json_serialisation_and_convenience(tiny_run):
     text = "سيطرت قوات النظام على أربعة أحياء في مدينة الميادين."
     one = predict(text, model=tiny_run / "best")
     many = predict([text, text], model=tiny_run / "best")
+
     # the same extractions; scores equal up to float noise (on a GPU, a batch of two runs other kernels)
     def extractions(p: Prediction) -> list[tuple]:
-        return [(e.label, e.start, e.end) for e in p.entities] + [(r.head, r.tail, r.label) for r in p.relations]
+        return [(e.label, e.start, e.end) for e in p.entities] + [
+            (r.head, r.tail, r.label) for r in p.relations
+        ]
 
     for other in many:
         assert extractions(other) == extractions(one)

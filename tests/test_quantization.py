@@ -1,4 +1,5 @@
 """Smoothed int8 quantisation: the maths on a single layer, and the checkpoint round trip."""
+
 from __future__ import annotations
 
 import logging
@@ -20,10 +21,13 @@ def test_smoothing_beats_plain_int8_on_outlier_channels():
     x = torch.randn(200, 64)
     x[:, :3] *= 60.0  # a few outlier channels, as transformer activations have
     exact = linear(x)
-    plain = quantize_dynamic(torch.nn.Sequential(linear), {torch.nn.Linear: per_channel_dynamic_qconfig},
-                             dtype=torch.qint8)(x)
+    plain = quantize_dynamic(
+        torch.nn.Sequential(linear),
+        {torch.nn.Linear: per_channel_dynamic_qconfig},
+        dtype=torch.qint8,
+    )(x)
     x_max, w_max = x.abs().amax(0), linear.weight.abs().amax(0)
-    smoothed = SmoothedInt8Linear(linear, x_max ** 0.75 / w_max ** 0.25)(x)
+    smoothed = SmoothedInt8Linear(linear, x_max**0.75 / w_max**0.25)(x)
     plain_err, smooth_err = (plain - exact).abs().mean(), (smoothed - exact).abs().mean()
     assert smooth_err < 0.5 * plain_err, (smooth_err, plain_err)
 
@@ -31,12 +35,18 @@ def test_smoothing_beats_plain_int8_on_outlier_channels():
 def test_best_checkpoint_carries_calibration_for_every_encoder_layer(tiny_run):
     stats = load_file(str(tiny_run / "best" / ACTIVATION_FILE))
     model = load_checkpoint(tiny_run / "best").model
-    linears = {n: m for n, m in model.tagger.base_model.named_modules() if isinstance(m, torch.nn.Linear)}
+    linears = {
+        n: m for n, m in model.tagger.base_model.named_modules() if isinstance(m, torch.nn.Linear)
+    }
     assert set(stats) == set(linears)
-    assert all(stats[n].shape == (m.in_features,) and (stats[n] > 0).any() for n, m in linears.items())
+    assert all(
+        stats[n].shape == (m.in_features,) and (stats[n] > 0).any() for n, m in linears.items()
+    )
     quantize_encoder(model, stats)
     assert not any(isinstance(m, torch.nn.Linear) for m in model.tagger.base_model.modules())
-    assert sum(isinstance(m, SmoothedInt8Linear) for m in model.tagger.base_model.modules()) == len(linears)
+    assert sum(isinstance(m, SmoothedInt8Linear) for m in model.tagger.base_model.modules()) == len(
+        linears
+    )
     assert isinstance(model.tagger.classifier, torch.nn.Linear)  # heads stay fp32
 
 
@@ -56,10 +66,12 @@ def test_checkpoint_without_calibration_falls_back_with_a_warning(tiny_run, tmp_
         q = Predictor.from_pretrained(copy, quantize=True)
     assert ACTIVATION_FILE in caplog.text
     text = "سيطرت قوات النظام على الميادين."
-    assert all(text[e.start:e.end] == e.text for e in q(text).entities)
+    assert all(text[e.start : e.end] == e.text for e in q(text).entities)
 
 
-def test_layers_are_packed_for_the_chosen_engine_and_the_global_engine_is_restored(tiny_run, monkeypatch):
+def test_layers_are_packed_for_the_chosen_engine_and_the_global_engine_is_restored(
+    tiny_run, monkeypatch
+):
     """int8 kernels are fixed when a layer is packed: every packing runs under the requested engine
     (torch's own by default), and torch's engine setting is left as it was."""
     import marsad.quantization as quantization

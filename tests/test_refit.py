@@ -1,4 +1,5 @@
 """Refitting a finished run on train + dev with its dev choices (marsad.refit, eval/refit.py)."""
+
 from __future__ import annotations
 
 import json
@@ -6,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, load_script, read_log
-from marsad.data.examples import load_examples
+
 from marsad.config import ConfigError, load_config
+from marsad.data.examples import load_examples
 from marsad.training.curves import read_training_log, training_curves_figure
 from marsad.training.trainer import Trainer
 
@@ -20,21 +21,49 @@ FOLD = 1
 def cv_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """A one-fold tiny cross-validation run with both priors, the thing a refit repeats."""
     out = tmp_path_factory.mktemp("cv")
-    assert load_script("eval/crossval.py").main([
-        "--config", str(ROOT / "configs" / "tiny.yaml"), "--folds", str(FOLD), "--out", str(out),
-        "--set", f"data_dir={data_dir}", "--set", "epochs=4", "--set", "lexical_prior=true",
-        "--set", "relation_prior=true"]) == 0
+    assert (
+        load_script("eval/crossval.py").main(
+            [
+                "--config",
+                str(ROOT / "configs" / "tiny.yaml"),
+                "--folds",
+                str(FOLD),
+                "--out",
+                str(out),
+                "--set",
+                f"data_dir={data_dir}",
+                "--set",
+                "epochs=4",
+                "--set",
+                "lexical_prior=true",
+                "--set",
+                "relation_prior=true",
+            ]
+        )
+        == 0
+    )
     return out
 
 
 def refit_cfg(source: Path, out: Path, data_dir: Path, *overrides: str):
-    return load_config(ROOT / "configs" / "tiny.yaml", [
-        f"data_dir={data_dir}", "epochs=4", "lexical_prior=true", "relation_prior=true", f"fold={FOLD}",
-        f"refit_from={source}", f"output_dir={out}", *overrides])
+    return load_config(
+        ROOT / "configs" / "tiny.yaml",
+        [
+            f"data_dir={data_dir}",
+            "epochs=4",
+            "lexical_prior=true",
+            "relation_prior=true",
+            f"fold={FOLD}",
+            f"refit_from={source}",
+            f"output_dir={out}",
+            *overrides,
+        ],
+    )
 
 
-def test_refit_script_trains_on_train_and_dev_for_the_kept_epoch_with_dev_choices(cv_run, data_dir, tmp_path,
-                                                                                 capsys):
+def test_refit_script_trains_on_train_and_dev_for_the_kept_epoch_with_dev_choices(
+    cv_run, data_dir, tmp_path, capsys
+):
     refit = load_script("eval/refit.py")
     assert refit.main([str(cv_run)]) == 0
     source = json.loads((cv_run / f"fold{FOLD}" / "best" / "marsad.json").read_text())
@@ -42,14 +71,18 @@ def test_refit_script_trains_on_train_and_dev_for_the_kept_epoch_with_dev_choice
     splits = load_examples(data_dir, FOLD)
     assert meta["data"]["train_sentences"] == len(splits["train"]) + len(splits["dev"])
     assert meta["data"]["dev_sentences"] == 0 and meta["refit"]["train_includes_dev"] is True
-    assert meta["epoch"] == source["epoch"] and meta["refit"]["path"] == str(cv_run / f"fold{FOLD}" / "best")
+    assert meta["epoch"] == source["epoch"] and meta["refit"]["path"] == str(
+        cv_run / f"fold{FOLD}" / "best"
+    )
     for key in ("lexical_prior", "relation_prior"):
         assert meta[key] == source[key]
     assert meta["decoding"] == source["decoding"]
     log = read_log(cv_run / "refit" / f"fold{FOLD}")
     assert [r["epoch"] for r in log] == list(range(1, source["epoch"] + 1))
     # the same 4-epoch learning-rate schedule, stopped at the kept epoch (not a schedule squeezed into it)
-    source_lr = next(r["lr"] for r in read_log(cv_run / f"fold{FOLD}") if r["epoch"] == source["epoch"])
+    source_lr = next(
+        r["lr"] for r in read_log(cv_run / f"fold{FOLD}") if r["epoch"] == source["epoch"]
+    )
     assert log[-1]["lr"] == pytest.approx(source_lr, rel=0.05)
     results = json.loads((cv_run / "refit" / "results.json").read_text())
     assert list(results["summary"])[:2] == ["model, dev-selected", "model, refit on train + dev"]
@@ -63,20 +96,52 @@ def test_refit_script_trains_on_train_and_dev_for_the_kept_epoch_with_dev_choice
     assert "reusing the finished refit" in capsys.readouterr().out
     # the refit tree is a cross-validation run to compare.py, paired on the same test sentences
     compare = load_script("eval/compare.py")
-    assert compare.main([str(cv_run), str(cv_run / "refit"), "--data", str(data_dir), "--bootstrap", "200"]) == 0
+    assert (
+        compare.main(
+            [str(cv_run), str(cv_run / "refit"), "--data", str(data_dir), "--bootstrap", "200"]
+        )
+        == 0
+    )
     # and beside the CRF refitted on the same sentences (refit.py's column), not the run's
     capsys.readouterr()
-    assert compare.main(["crf", str(cv_run / "refit"), "--data", str(data_dir), "--bootstrap", "200",
-                         "--baseline-data", "train+dev"]) == 0
+    assert (
+        compare.main(
+            [
+                "crf",
+                str(cv_run / "refit"),
+                "--data",
+                str(data_dir),
+                "--bootstrap",
+                "200",
+                "--baseline-data",
+                "train+dev",
+            ]
+        )
+        == 0
+    )
     crf_f1 = results["summary"]["CRF on train + dev"]["entity micro-F1"]["mean"]
     assert f"| entity micro-F1 | {crf_f1:.3f} |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        compare.main([str(cv_run), str(cv_run / "refit"), "--data", str(data_dir), "--split", "dev"])
+        compare.main(
+            [str(cv_run), str(cv_run / "refit"), "--data", str(data_dir), "--split", "dev"]
+        )
     assert "trained on its run's dev sentences" in capsys.readouterr().err
     evaluate = load_script("eval/evaluate.py")
     with pytest.raises(SystemExit):  # its dev sentences are training sentences now
-        evaluate.main(["--checkpoint", str(cv_run / "refit" / f"fold{FOLD}" / "best"), "--fold", str(FOLD),
-                       "--split", "dev", "--data", str(data_dir), "--out", str(tmp_path)])
+        evaluate.main(
+            [
+                "--checkpoint",
+                str(cv_run / "refit" / f"fold{FOLD}" / "best"),
+                "--fold",
+                str(FOLD),
+                "--split",
+                "dev",
+                "--data",
+                str(data_dir),
+                "--out",
+                str(tmp_path),
+            ]
+        )
     assert "trained on its run's dev sentences" in capsys.readouterr().err
 
 
@@ -98,7 +163,10 @@ def test_refit_refuses_a_source_it_cannot_repeat(cv_run, data_dir, tmp_path):
     source = cv_run / f"fold{FOLD}" / "best"
     cases = [
         (refit_cfg(source, tmp_path / "a", data_dir, "fold=2"), "trained on run 'fold1'"),
-        (refit_cfg(source, tmp_path / "b", data_dir, "dropout=0.5"), "dropout: 0.1 there, 0.5 here"),
+        (
+            refit_cfg(source, tmp_path / "b", data_dir, "dropout=0.5"),
+            "dropout: 0.1 there, 0.5 here",
+        ),
         (refit_cfg(tmp_path / "missing", tmp_path / "c", data_dir), "does not exist"),
         (refit_cfg(source, tmp_path / "d", data_dir, "epochs=2"), "epochs"),
     ]
@@ -115,8 +183,16 @@ def test_refit_refuses_a_source_it_cannot_repeat(cv_run, data_dir, tmp_path):
 
 def test_train_command_refits_after_training(data_dir, tmp_path, capsys):
     train = load_script("train/train.py")
-    common = ["--config", str(ROOT / "configs" / "tiny.yaml"), "--set", f"data_dir={data_dir}",
-              "--set", f"output_dir={tmp_path}", "--set", "epochs=2"]
+    common = [
+        "--config",
+        str(ROOT / "configs" / "tiny.yaml"),
+        "--set",
+        f"data_dir={data_dir}",
+        "--set",
+        f"output_dir={tmp_path}",
+        "--set",
+        "epochs=2",
+    ]
     assert train.main([*common, "--refit"]) == 0
     kept = json.loads((tmp_path / "best" / "marsad.json").read_text())["epoch"]
     meta = json.loads((tmp_path / "refit" / "best" / "marsad.json").read_text())
@@ -138,7 +214,11 @@ def test_refit_stops_before_replacing_a_refit_made_with_other_settings(cv_run, c
     err = capsys.readouterr().err
     assert str(best) in err and "num_threads" in err and "--overwrite" in err
     assert (best / "model.safetensors").stat().st_mtime_ns == before
-    assert refit.main([str(cv_run), "--name", "guarded", "--set", "num_threads=1", "--overwrite"]) == 0
+    assert (
+        refit.main([str(cv_run), "--name", "guarded", "--set", "num_threads=1", "--overwrite"]) == 0
+    )
     assert json.loads((best / "marsad.json").read_text())["training_config"]["num_threads"] == 1
-    assert refit.main([str(cv_run), "--name", "guarded", "--set", "num_threads=1"]) == 0  # now the same: read back
+    assert (
+        refit.main([str(cv_run), "--name", "guarded", "--set", "num_threads=1"]) == 0
+    )  # now the same: read back
     assert "reusing the finished refit" in capsys.readouterr().out

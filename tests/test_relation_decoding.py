@@ -1,16 +1,16 @@
 """Relation decoding: consistency constraints and the dev-tuned NONE threshold, on hand-made scores."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from marsad.data.examples import Example, WordEntity, WordRelation
 from marsad.evaluation.scoring import EvalPredictions, tune_none_bias
-from marsad.data.examples import Example
 from marsad.inference import SentenceOutput, build_pair_batch
-from marsad.data.examples import WordEntity, WordRelation
+from marsad.model.decoding import decode_relations, pair_probabilities
 from marsad.model.windows import Window
 from marsad.schema import RELATION_LABELS
-from marsad.model.decoding import decode_relations, pair_probabilities
 
 NEG = -np.inf
 
@@ -25,20 +25,29 @@ def logits_for(label: str, strength: float) -> np.ndarray:
 
 def test_probabilities_shift_only_none():
     probs = pair_probabilities(np.stack([logits_for("ATTACKS", 1.0)]), none_bias=1.0)
-    assert probs[0, 0] == pytest.approx(0.5) and probs[0, RELATION_LABELS.index("ATTACKS")] == pytest.approx(0.5)
+    assert probs[0, 0] == pytest.approx(0.5) and probs[
+        0, RELATION_LABELS.index("ATTACKS")
+    ] == pytest.approx(0.5)
     assert probs[0].sum() == pytest.approx(1.0)
 
 
 def test_one_relation_per_unordered_pair_keeps_the_stronger_direction():
     pairs = [(0, 1), (1, 0)]
-    kept = decode_relations(pairs, np.stack([logits_for("ATTACKS", 2.0), logits_for("ATTACKS", 3.0)]))
+    kept = decode_relations(
+        pairs, np.stack([logits_for("ATTACKS", 2.0), logits_for("ATTACKS", 3.0)])
+    )
     assert [(h, t, label) for h, t, label, _ in kept] == [(1, 0, "ATTACKS")]
 
 
 def test_a_quantity_counts_one_thing():
     pairs = [(0, 1), (0, 2), (3, 1)]  # quantity 0 -> actors 1 and 2; another quantity 3 -> actor 1
-    logits = np.stack([logits_for("QUANTITY_OF", 2.0), logits_for("QUANTITY_OF", 4.0),
-                       logits_for("QUANTITY_OF", 1.0)])
+    logits = np.stack(
+        [
+            logits_for("QUANTITY_OF", 2.0),
+            logits_for("QUANTITY_OF", 4.0),
+            logits_for("QUANTITY_OF", 1.0),
+        ]
+    )
     kept = decode_relations(pairs, logits)
     assert [(h, t) for h, t, _, _ in kept] == [(0, 2), (3, 1)]
 
@@ -48,14 +57,26 @@ def test_none_bias_moves_the_threshold():
     logits = np.stack([logits_for("CONTROLS", 1.0)])
     assert decode_relations(pairs, logits, none_bias=0.0)[0][2] == "CONTROLS"
     assert decode_relations(pairs, logits, none_bias=1.5) == []
-    assert decode_relations(pairs, np.stack([logits_for("CONTROLS", -1.0)]), none_bias=-1.5)[0][2] == "CONTROLS"
+    assert (
+        decode_relations(pairs, np.stack([logits_for("CONTROLS", -1.0)]), none_bias=-1.5)[0][2]
+        == "CONTROLS"
+    )
 
 
 def test_between_feature_counts_mentions_strictly_between():
-    window = Window(input_ids=list(range(8)), first_token=list(range(1, 7)), last_token=list(range(1, 7)),
-                    word_start=0, word_end=6)
-    ents = [WordEntity(0, 1, "ACTOR"), WordEntity(2, 3, "LOCATION"), WordEntity(3, 4, "ACTOR"),
-            WordEntity(5, 6, "LOCATION")]
+    window = Window(
+        input_ids=list(range(8)),
+        first_token=list(range(1, 7)),
+        last_token=list(range(1, 7)),
+        word_start=0,
+        word_end=6,
+    )
+    ents = [
+        WordEntity(0, 1, "ACTOR"),
+        WordEntity(2, 3, "LOCATION"),
+        WordEntity(3, 4, "ACTOR"),
+        WordEntity(5, 6, "LOCATION"),
+    ]
     batch = build_pair_batch([(0, window, ents, [(0, 3), (3, 0), (0, 1), (2, 3)])])
     assert batch.between.tolist() == [2, 2, 0, 0]
 
@@ -66,7 +87,9 @@ def _example(n_words: int, entities: list[WordEntity], relations: list[WordRelat
     tags = ["O"] * n_words
     for e in entities:
         tags[e.start] = f"B-{e.label}"
-    return Example("s", " ".join(words), words, starts, [s + 2 for s in starts], tags, entities, relations)
+    return Example(
+        "s", " ".join(words), words, starts, [s + 2 for s in starts], tags, entities, relations
+    )
 
 
 def test_tuned_bias_removes_a_false_positive_and_keeps_the_true_one():
@@ -74,8 +97,11 @@ def test_tuned_bias_removes_a_false_positive_and_keeps_the_true_one():
     ex = _example(3, ents, [WordRelation(0, 1, "CONTROLS")])
     outputs = []
     for _ in range(2):  # end-to-end and gold-entity settings
-        out = SentenceOutput(list(ents), candidates=[(0, 1), (0, 2)],
-                             candidate_logits=np.stack([logits_for("CONTROLS", 3.0), logits_for("CONTROLS", 0.5)]))
+        out = SentenceOutput(
+            list(ents),
+            candidates=[(0, 1), (0, 2)],
+            candidate_logits=np.stack([logits_for("CONTROLS", 3.0), logits_for("CONTROLS", 0.5)]),
+        )
         out.decode_relations(0.0)
         outputs.append(out)
     assert len(outputs[0].relations) == 2  # at bias 0 the weak pair is a false positive
@@ -89,5 +115,7 @@ def test_tuned_bias_removes_a_false_positive_and_keeps_the_true_one():
 def test_tuning_prefers_no_shift_when_nothing_changes():
     ents = [WordEntity(0, 1, "ACTOR"), WordEntity(1, 2, "LOCATION")]
     ex = _example(2, ents, [])
-    out = SentenceOutput(list(ents), candidates=[(0, 1)], candidate_logits=np.stack([logits_for("CONTROLS", -9.0)]))
+    out = SentenceOutput(
+        list(ents), candidates=[(0, 1)], candidate_logits=np.stack([logits_for("CONTROLS", -9.0)])
+    )
     assert tune_none_bias(EvalPredictions([ex], [out], [out])) == 0.0

@@ -1,28 +1,46 @@
 """The relation prior: a feature classifier's relation probabilities mixed into the head's, tuned on
 dev with the NONE threshold, shipped in checkpoints."""
+
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import (
+    assert_same_log,
+    checkpoint_from_before,
+    crossfit_fold0_row,
+    load_script,
+    read_log,
+    train_tiny,
+    train_tiny_interrupted,
+)
 
-from marsad.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from marsad.evaluation.scoring import (EvalPredictions, gold_extraction, predict_examples, score_predictions, to_extraction, tune_relation_prior)
-from marsad.data.examples import load_examples
-from marsad.inference import SentenceOutput, candidate_pairs
-from marsad.data.examples import WordEntity
+from marsad.data.examples import WordEntity, load_examples
 from marsad.evaluation.metrics import relation_scores
-from marsad.schema import RELATION_LABELS
+from marsad.evaluation.scoring import (
+    EvalPredictions,
+    gold_extraction,
+    predict_examples,
+    score_predictions,
+    to_extraction,
+    tune_relation_prior,
+)
+from marsad.inference import SentenceOutput, candidate_pairs
+from marsad.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from marsad.model.relation_prior import (
+    RELATION_PRIOR_FILE,
+    RelationPrior,
+    _triggers,
+    mix,
+    pair_features,
+)
 from marsad.predictor import Predictor
-from marsad.model.relation_prior import RELATION_PRIOR_FILE, RelationPrior, _triggers, mix, pair_features
-from marsad.schema import relation_fits
-
-from conftest import (assert_same_log, checkpoint_from_before, crossfit_fold0_row, load_script, read_log, train_tiny,
-                      train_tiny_interrupted)
+from marsad.schema import RELATION_LABELS, relation_fits
 
 L = len(RELATION_LABELS)
 NEG = float("-inf")
@@ -53,13 +71,21 @@ def _outputs_over_gold(examples, logits_of) -> list[SentenceOutput]:
 
 
 def _allowed(entities, h, t) -> np.ndarray:
-    return np.array([k == 0 or relation_fits(lab, entities[h].label, entities[t].label)
-                     for k, lab in enumerate(RELATION_LABELS)])
+    return np.array(
+        [
+            k == 0 or relation_fits(lab, entities[h].label, entities[t].label)
+            for k, lab in enumerate(RELATION_LABELS)
+        ]
+    )
 
 
 def test_mix_is_a_log_linear_mixture_that_keeps_the_schema_mask():
     head = np.array([[1.0, 2.0, NEG, 0.5, NEG, NEG, NEG], [0.0, NEG, NEG, NEG, NEG, 3.0, NEG]])
-    prior_lp = np.log(np.array([[0.5, 0.2, 1e-9, 0.3, 1e-9, 1e-9, 1e-9], [0.9, 1e-9, 1e-9, 1e-9, 1e-9, 0.1, 1e-9]]))
+    prior_lp = np.log(
+        np.array(
+            [[0.5, 0.2, 1e-9, 0.3, 1e-9, 1e-9, 1e-9], [0.9, 1e-9, 1e-9, 1e-9, 1e-9, 0.1, 1e-9]]
+        )
+    )
     prior_lp[np.isneginf(head)] = NEG
     assert mix(head, prior_lp, 0.0) is head
     w = 0.35
@@ -73,30 +99,56 @@ def test_mix_is_a_log_linear_mixture_that_keeps_the_schema_mask():
 
 def test_features_see_the_words_that_name_the_relation():
     words = "ولا يزال التنظيم يسيطر على أكثر من نصف مساحة محافظة دير الزور".split()
-    entities = [WordEntity(2, 3, "ACTOR"), WordEntity(5, 9, "QUANTITY"), WordEntity(10, 12, "LOCATION")]
+    entities = [
+        WordEntity(2, 3, "ACTOR"),
+        WordEntity(5, 9, "QUANTITY"),
+        WordEntity(10, 12, "LOCATION"),
+    ]
     f = pair_features(words, entities, 0, 2)
-    assert {"pair=ACTOR>LOCATION", "pair_order=ACTOR>LOCATIONHT", "between=يسيطر", "between=علي",
-            "distance=4-7ACTOR>LOCATIONHT", "mentions_between=1ACTOR>LOCATIONHT",
-            "type_between=QUANTITYACTOR>LOCATION", "head=تنظيم", "tail=دير الزور",
-            "before1=يزال|ACTOR>LOCATION"} <= set(f)
+    assert {
+        "pair=ACTOR>LOCATION",
+        "pair_order=ACTOR>LOCATIONHT",
+        "between=يسيطر",
+        "between=علي",
+        "distance=4-7ACTOR>LOCATIONHT",
+        "mentions_between=1ACTOR>LOCATIONHT",
+        "type_between=QUANTITYACTOR>LOCATION",
+        "head=تنظيم",
+        "tail=دير الزور",
+        "before1=يزال|ACTOR>LOCATION",
+    } <= set(f)
     assert "between=يسيطر|ACTOR>LOCATION" in f  # seven words apart: paired with the type pair too
     assert f["tail_nearest" + "ACTOR>LOCATION"] == 1
     reverse = pair_features(words, entities, 1, 2)
     # the verb before the quantity, which is where a verb-first sentence names the relation
-    assert {"pair_order=QUANTITY>LOCATIONHT", "before1=علي|QUANTITY>LOCATION", "before2=يسيطر|QUANTITY>LOCATION",
-            "distance=1QUANTITY>LOCATIONHT", "mentions_between=0QUANTITY>LOCATIONHT"} <= set(reverse)
+    assert {
+        "pair_order=QUANTITY>LOCATIONHT",
+        "before1=علي|QUANTITY>LOCATION",
+        "before2=يسيطر|QUANTITY>LOCATION",
+        "distance=1QUANTITY>LOCATIONHT",
+        "mentions_between=0QUANTITY>LOCATIONHT",
+    } <= set(reverse)
 
 
 def test_trigger_words_and_stems_generalise_across_word_forms():
-    """"المدعومة" and "وسيطرت" fire the schema's SUPPORTS / CONTROLS triggers whatever their affixes;
+    """ "المدعومة" and "وسيطرت" fire the schema's SUPPORTS / CONTROLS triggers whatever their affixes;
     short triggers ("في") match whole words only, so "فيصل" is no LOCATED_IN trigger."""
     words = "وسيطرت قوات سوريا الديمقراطية المدعومة من واشنطن على حي فيصل في الرقة".split()
-    entities = [WordEntity(1, 4, "ACTOR"), WordEntity(6, 7, "ACTOR"), WordEntity(9, 10, "LOCATION"),
-                WordEntity(11, 12, "LOCATION")]
+    entities = [
+        WordEntity(1, 4, "ACTOR"),
+        WordEntity(6, 7, "ACTOR"),
+        WordEntity(9, 10, "LOCATION"),
+        WordEntity(11, 12, "LOCATION"),
+    ]
     supports = pair_features(words, entities, 1, 0)
-    assert {"trigger_between=SUPPORTS|ACTOR>ACTOR", "trigger_before=CONTROLS|ACTOR>ACTOR",
-            "between_stem=مدعو|ACTOR>ACTOR"} <= set(supports)
-    assert not any(name.startswith("trigger_between=") and "SUPPORTS" not in name for name in supports)
+    assert {
+        "trigger_between=SUPPORTS|ACTOR>ACTOR",
+        "trigger_before=CONTROLS|ACTOR>ACTOR",
+        "between_stem=مدعو|ACTOR>ACTOR",
+    } <= set(supports)
+    assert not any(
+        name.startswith("trigger_between=") and "SUPPORTS" not in name for name in supports
+    )
     assert "trigger_between=LOCATED_IN|LOCATION>LOCATION" in pair_features(words, entities, 2, 3)
     assert _triggers("في") == ("LOCATED_IN",) and _triggers("فيصل") == ()
 
@@ -114,8 +166,9 @@ def test_prior_learns_the_training_relations(prior, fold0):
             allowed = _allowed(ex.entities, h, t)
             assert np.isneginf(row[~allowed]).all()
             np.testing.assert_allclose(np.exp(row[allowed]).sum(), 1.0, rtol=1e-9)
-        out = SentenceOutput(entities=list(ex.entities), candidates=pairs,
-                             candidate_logits=lp if pairs else None)
+        out = SentenceOutput(
+            entities=list(ex.entities), candidates=pairs, candidate_logits=lp if pairs else None
+        )
         out.decode_relations(0.0)
         gold.append(gold_extraction(ex))
         predicted.append(to_extraction(ex, out))
@@ -127,8 +180,10 @@ def test_save_load_round_trip_is_exact(prior, fold0, tmp_path):
     again = RelationPrior.load(tmp_path / RELATION_PRIOR_FILE)
     for ex in fold0[1]:
         pairs = candidate_pairs(ex.entities)
-        np.testing.assert_array_equal(again.log_probs(ex.words, ex.entities, pairs),
-                                      prior.log_probs(ex.words, ex.entities, pairs))
+        np.testing.assert_array_equal(
+            again.log_probs(ex.words, ex.entities, pairs),
+            prior.log_probs(ex.words, ex.entities, pairs),
+        )
 
 
 def test_tuning_prefers_the_better_source(prior, fold0):
@@ -141,11 +196,14 @@ def test_tuning_prefers_the_better_source(prior, fold0):
 
     def oracle(ex, h, t):
         label = next((r.label for r in ex.relations if (r.head, r.tail) == (h, t)), "NONE")
-        return np.where(_allowed(ex.entities, h, t), 0.0, NEG) + 10.0 * (np.array(RELATION_LABELS) == label)
+        return np.where(_allowed(ex.entities, h, t), 0.0, NEG) + 10.0 * (
+            np.array(RELATION_LABELS) == label
+        )
 
     def f1(outs) -> float:
-        return relation_scores([gold_extraction(ex) for ex in dev],
-                               [to_extraction(ex, o) for ex, o in zip(dev, outs)])["micro"]["f1"]
+        return relation_scores(
+            [gold_extraction(ex) for ex in dev], [to_extraction(ex, o) for ex, o in zip(dev, outs)]
+        )["micro"]["f1"]
 
     for logits_of, expect_prior in ((flat, True), (oracle, False)):
         outs = _outputs_over_gold(dev, logits_of)
@@ -189,22 +247,39 @@ def test_checkpoint_with_a_weight_predicts_the_same_after_reload(prior_run, data
     again = load_checkpoint(tmp_path / "ckpt")
     assert again.decoding == decoding
     dev = load_examples(data_dir, None)["dev"]
-    before = predict_examples(loaded.model, loaded.tokenizer, dev, loaded.preprocessing, loaded.max_length,
-                              decoding=decoding)
-    after = predict_examples(again.model, again.tokenizer, dev, again.preprocessing, again.max_length, decoding=again.decoding)
+    before = predict_examples(
+        loaded.model,
+        loaded.tokenizer,
+        dev,
+        loaded.preprocessing,
+        loaded.max_length,
+        decoding=decoding,
+    )
+    after = predict_examples(
+        again.model,
+        again.tokenizer,
+        dev,
+        again.preprocessing,
+        again.max_length,
+        decoding=again.decoding,
+    )
     assert score_predictions(after) == score_predictions(before)
     bias = again.decoding.none_bias
     for ex, out in zip(dev, after.gold_entities):
         if out.candidates:
             lp = again.model.relation_prior.log_probs(ex.words, out.entities, out.candidates)
             np.testing.assert_array_equal(out.candidate_prior, lp)
-            expected = SentenceOutput(out.entities, [], out.candidates, mix(out.candidate_logits, lp, 0.65))
+            expected = SentenceOutput(
+                out.entities, [], out.candidates, mix(out.candidate_logits, lp, 0.65)
+            )
             expected.decode_relations(bias)
             assert out.relations == expected.relations
     predictions = Predictor.from_pretrained(tmp_path / "ckpt")([ex.text for ex in dev])
     for p in predictions:
         json.loads(p.to_json())
-        assert all(0 <= r.head < len(p.entities) and 0 <= r.tail < len(p.entities) for r in p.relations)
+        assert all(
+            0 <= r.head < len(p.entities) and 0 <= r.tail < len(p.entities) for r in p.relations
+        )
 
 
 def test_missing_or_corrupt_prior_file_is_named(prior_run, tmp_path):
@@ -222,7 +297,9 @@ def test_missing_or_corrupt_prior_file_is_named(prior_run, tmp_path):
 
 
 def test_checkpoint_from_before_the_option_loads_without_one(prior_run, tmp_path):
-    old = checkpoint_from_before("relation_prior", prior_run / "best", tmp_path / "old", RELATION_PRIOR_FILE)
+    old = checkpoint_from_before(
+        "relation_prior", prior_run / "best", tmp_path / "old", RELATION_PRIOR_FILE
+    )
     assert load_checkpoint(old).model.relation_prior is None
 
 
@@ -242,19 +319,34 @@ def test_prior_run_resumes_to_the_same_result(prior_run, tmp_path, data_dir):
 
 def test_crossfit_script_reports_both_estimates(prior_run, tmp_path, capsys):
     """experiments/relation_prior_crossfit.py on a one-fold run directory."""
-    cells = crossfit_fold0_row("experiments/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys)
+    cells = crossfit_fold0_row(
+        "experiments/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys
+    )
     alone, mixed = (float(c) for c in cells[:2])
     assert 0 <= alone <= 1 and 0 <= mixed <= 1
     # the checkpoint's prior was fitted by this code on this split, so fitting it anew changes nothing
-    assert crossfit_fold0_row("experiments/relation_prior_crossfit.py", prior_run / "best", tmp_path, capsys,
-                              "--refit") == cells
+    assert (
+        crossfit_fold0_row(
+            "experiments/relation_prior_crossfit.py",
+            prior_run / "best",
+            tmp_path,
+            capsys,
+            "--refit",
+        )
+        == cells
+    )
 
 
 def test_crossfit_script_prior_only_needs_no_checkpoint(capsys):
     """--prior-only fits the prior on fold 0's training split and scores its dev gold mentions."""
-    assert load_script("experiments/relation_prior_crossfit.py").main(["--prior-only", "--folds", "0"]) == 0
+    assert (
+        load_script("experiments/relation_prior_crossfit.py").main(["--prior-only", "--folds", "0"])
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
-    fold, pooled = (next(line for line in lines if line.startswith(p)) for p in ("| 0 |", "| pooled |"))
+    fold, pooled = (
+        next(line for line in lines if line.startswith(p)) for p in ("| 0 |", "| pooled |")
+    )
     f1 = float(fold.split("|")[2])
     assert 0.2 < f1 <= 1 and float(pooled.split("|")[2]) == f1  # one fold: pooled is that fold
     assert "(1.0, " in fold  # the prior alone: weight 1 on both halves

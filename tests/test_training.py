@@ -1,18 +1,18 @@
 """Tiny-model training end to end: loss falls, runs are reproducible, checkpoints reload exactly."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-
-from marsad.model.checkpoint import load_checkpoint
-from marsad.config import load_config
-from marsad.evaluation.scoring import predict_examples
-from marsad.data.examples import load_examples
-from marsad.training.trainer import Trainer
-
 from conftest import assert_same_log, read_log, train_tiny, train_tiny_interrupted
+
+from marsad.config import load_config
+from marsad.data.examples import load_examples
+from marsad.evaluation.scoring import predict_examples
+from marsad.model.checkpoint import load_checkpoint
+from marsad.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,9 @@ def test_loss_falls_and_log_is_complete(tiny_run):
     log = read_log(tiny_run)
     assert [r["epoch"] for r in log] == list(range(1, 11))
     assert log[-1]["loss"] < 0.6 * log[0]["loss"]
-    assert {"dev_entity_f1", "dev_relation_f1", "tag_loss", "relation_loss", "best_epoch"} <= set(log[0])
+    assert {"dev_entity_f1", "dev_relation_f1", "tag_loss", "relation_loss", "best_epoch"} <= set(
+        log[0]
+    )
 
 
 def test_best_checkpoint_is_complete_and_described(tiny_run):
@@ -30,16 +32,25 @@ def test_best_checkpoint_is_complete_and_described(tiny_run):
     assert meta["encoder"]["used"] == "tiny-random"
     assert meta["data"]["fingerprint"] and meta["training_config"]["seed"] == 13
     # default selection: the first epoch with the highest dev entity F1 + relation F1
-    assert meta["epoch"] == max(read_log(tiny_run), key=lambda r: (r["dev_entity_f1"] + r["dev_relation_f1"],
-                                                                   r["dev_entity_f1"]))["epoch"]
-    assert meta["decoding"]["none_bias"] == next(r["none_bias"] for r in read_log(tiny_run) if r["epoch"] == meta["epoch"])
+    assert (
+        meta["epoch"]
+        == max(
+            read_log(tiny_run),
+            key=lambda r: (r["dev_entity_f1"] + r["dev_relation_f1"], r["dev_entity_f1"]),
+        )["epoch"]
+    )
+    assert meta["decoding"]["none_bias"] == next(
+        r["none_bias"] for r in read_log(tiny_run) if r["epoch"] == meta["epoch"]
+    )
     card = (best / "README.md").read_text()
     assert "Marsad joint entity + relation model" in card
     assert "chosen by dev entity + end-to-end relation micro-F1" in card
     cfg = meta["training_config"]
     assert f"MLP {cfg['relation_hidden']} hidden, dropout {cfg['dropout']} in training" in card
-    assert (f"learning rate {cfg['learning_rate']} for the encoder and {cfg['head_learning_rate']} for the heads, "
-            f"batch {cfg['batch_size']}, at most {cfg['epochs']} epochs") in card
+    assert (
+        f"learning rate {cfg['learning_rate']} for the encoder and {cfg['head_learning_rate']} for the heads, "
+        f"batch {cfg['batch_size']}, at most {cfg['epochs']} epochs"
+    ) in card
 
 
 def test_no_epoch_is_kept_before_the_warmup_ends(tmp_path, data_dir):
@@ -50,9 +61,18 @@ def test_no_epoch_is_kept_before_the_warmup_ends(tmp_path, data_dir):
     train_tiny(out, data_dir, "epochs=4", "warmup_ratio=0.6", "select_after_warmup=true")
     log = read_log(out)
     assert [r["best_epoch"] for r in log[:2]] == [0, 0]
-    kept = max(log[2:], key=lambda r: (r["dev_entity_f1"] + r["dev_relation_f1"], r["dev_entity_f1"]))["epoch"]
-    assert json.loads((out / "best" / "marsad.json").read_text())["epoch"] == kept == log[-1]["best_epoch"]
-    assert "among the epochs after the learning-rate warm-up" in (out / "best" / "README.md").read_text()
+    kept = max(
+        log[2:], key=lambda r: (r["dev_entity_f1"] + r["dev_relation_f1"], r["dev_entity_f1"])
+    )["epoch"]
+    assert (
+        json.loads((out / "best" / "marsad.json").read_text())["epoch"]
+        == kept
+        == log[-1]["best_epoch"]
+    )
+    assert (
+        "among the epochs after the learning-rate warm-up"
+        in (out / "best" / "README.md").read_text()
+    )
 
 
 @pytest.mark.parametrize("metric, kept", [("entity", 2), ("entity+relation", 1)])
@@ -65,15 +85,23 @@ def test_selection_metric_decides_the_kept_epoch(tmp_path, data_dir, monkeypatch
 
     def scores(_preds):
         ent, rel = next(scripted)
-        return {"entities": {"micro": {"precision": ent, "recall": ent, "f1": ent}},
-                "relations_end_to_end": {"micro": {"precision": rel, "recall": rel, "f1": rel}}}
+        return {
+            "entities": {"micro": {"precision": ent, "recall": ent, "f1": ent}},
+            "relations_end_to_end": {"micro": {"precision": rel, "recall": rel, "f1": rel}},
+        }
 
     monkeypatch.setattr(marsad.training.trainer, "score_predictions", scores)
     out = tmp_path / "sel"
     train_tiny(out, data_dir, "epochs=3", f"selection_metric={metric}")
-    assert json.loads((out / "best" / "marsad.json").read_text())["epoch"] == kept == read_log(out)[-1]["best_epoch"]
-    words = {"entity": "dev entity micro-F1, end-to-end relation F1 breaking ties",
-             "entity+relation": "dev entity + end-to-end relation micro-F1"}[metric]
+    assert (
+        json.loads((out / "best" / "marsad.json").read_text())["epoch"]
+        == kept
+        == read_log(out)[-1]["best_epoch"]
+    )
+    words = {
+        "entity": "dev entity micro-F1, end-to-end relation F1 breaking ties",
+        "entity+relation": "dev entity + end-to-end relation micro-F1",
+    }[metric]
     assert f"chosen by {words}" in (out / "best" / "README.md").read_text()
 
 
@@ -82,14 +110,46 @@ def test_reloaded_checkpoint_predicts_identically(tiny_run, data_dir):
     examples = load_examples(data_dir)["test"]
     loaded = load_checkpoint(tiny_run / "last")
     again = load_checkpoint(tiny_run / "last")
-    a = predict_examples(loaded.model, loaded.tokenizer, examples, loaded.preprocessing, loaded.max_length, decoding=loaded.decoding)
-    b = predict_examples(again.model, again.tokenizer, examples, again.preprocessing, again.max_length, decoding=again.decoding)
-    assert a.end_to_end == b.end_to_end and a.gold_entities == b.gold_entities  # same batches: bit-identical
-    c = predict_examples(again.model, again.tokenizer, examples, again.preprocessing, again.max_length, batch_size=3, decoding=again.decoding)
-    for x, y in zip(a.end_to_end + a.gold_entities, c.end_to_end + c.gold_entities):  # other padding: float noise only
-        assert [(e.start, e.end, e.label) for e in x.entities] == [(e.start, e.end, e.label) for e in y.entities]
-        assert [(r.head, r.tail, r.label) for r in x.relations] == [(r.head, r.tail, r.label) for r in y.relations]
-        assert [r.score for r in x.relations] == pytest.approx([r.score for r in y.relations], abs=1e-4)
+    a = predict_examples(
+        loaded.model,
+        loaded.tokenizer,
+        examples,
+        loaded.preprocessing,
+        loaded.max_length,
+        decoding=loaded.decoding,
+    )
+    b = predict_examples(
+        again.model,
+        again.tokenizer,
+        examples,
+        again.preprocessing,
+        again.max_length,
+        decoding=again.decoding,
+    )
+    assert (
+        a.end_to_end == b.end_to_end and a.gold_entities == b.gold_entities
+    )  # same batches: bit-identical
+    c = predict_examples(
+        again.model,
+        again.tokenizer,
+        examples,
+        again.preprocessing,
+        again.max_length,
+        batch_size=3,
+        decoding=again.decoding,
+    )
+    for x, y in zip(
+        a.end_to_end + a.gold_entities, c.end_to_end + c.gold_entities
+    ):  # other padding: float noise only
+        assert [(e.start, e.end, e.label) for e in x.entities] == [
+            (e.start, e.end, e.label) for e in y.entities
+        ]
+        assert [(r.head, r.tail, r.label) for r in x.relations] == [
+            (r.head, r.tail, r.label) for r in y.relations
+        ]
+        assert [r.score for r in x.relations] == pytest.approx(
+            [r.score for r in y.relations], abs=1e-4
+        )
     assert any(o.entities for o in a.end_to_end), "the trained tiny model should find some entities"
 
 
@@ -121,13 +181,20 @@ def test_crash_between_log_line_and_resume_state_logs_each_epoch_once(tmp_path, 
             train_tiny(out, data_dir, "epochs=10")
     finally:
         Trainer._save_last = original
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", "epochs=10"])
+    cfg = load_config(
+        ROOT / "configs" / "tiny.yaml", [f"output_dir={out}", f"data_dir={data_dir}", "epochs=10"]
+    )
     Trainer(cfg, resume=True).train()
     assert_same_log(tiny_run, out)
 
+
 def test_resume_without_state_is_a_clear_error(tmp_path, data_dir):
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={tmp_path}", f"data_dir={data_dir}"])
-    with pytest.raises(FileNotFoundError, match="cannot resume: .*training_state.pt does not exist"):
+    cfg = load_config(
+        ROOT / "configs" / "tiny.yaml", [f"output_dir={tmp_path}", f"data_dir={data_dir}"]
+    )
+    with pytest.raises(
+        FileNotFoundError, match="cannot resume: .*training_state.pt does not exist"
+    ):
         Trainer(cfg, resume=True).train()
 
 
@@ -151,7 +218,9 @@ def test_relation_left_context_round_trips_through_the_checkpoint(tmp_path, data
     assert load_checkpoint(tmp_path / "best").model.relation_head.left_context == 4
     assert "the 4 sub-words before the earlier one" in (tmp_path / "best" / "README.md").read_text()
     meta = json.loads(meta_path.read_text())
-    del meta["relation_head"]["left_context"]  # as if written without the option: the weights no longer fit
+    del meta["relation_head"][
+        "left_context"
+    ]  # as if written without the option: the weights no longer fit
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="does not fit the relation head"):
         load_checkpoint(tmp_path / "best")
@@ -168,11 +237,31 @@ def test_two_process_ddp_on_cpu_keeps_the_single_process_schedule(tmp_path, data
 
     out = tmp_path / "ddp"
     # no GPU for the ranks, as the README's command says: on a GPU machine accelerate would put rank 1 on cuda:1
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(ROOT / "train" / "train.py"), "--config", str(ROOT / "configs" / "tiny.yaml"),
-           "--set", f"output_dir={out}", "--set", f"data_dir={data_dir}", "--set", "epochs=10",
-           "--set", "batch_size=4"]
+    env = {
+        **os.environ,
+        "ACCELERATE_USE_CPU": "true",
+        "CUDA_VISIBLE_DEVICES": "",
+        "OMP_NUM_THREADS": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(ROOT / "train" / "train.py"),
+        "--config",
+        str(ROOT / "configs" / "tiny.yaml"),
+        "--set",
+        f"output_dir={out}",
+        "--set",
+        f"data_dir={data_dir}",
+        "--set",
+        "epochs=10",
+        "--set",
+        "batch_size=4",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("best epoch") == 2  # both ranks finished and agree on what was kept
@@ -185,8 +274,9 @@ def test_two_process_ddp_on_cpu_keeps_the_single_process_schedule(tmp_path, data
 
 
 @pytest.mark.parametrize("deterministic", [True, False])
-def test_deterministic_decides_whether_torch_refuses_nondeterministic_kernels(tmp_path, data_dir, monkeypatch,
-                                                                              deterministic):
+def test_deterministic_decides_whether_torch_refuses_nondeterministic_kernels(
+    tmp_path, data_dir, monkeypatch, deterministic
+):
     """``deterministic: true`` turns torch's deterministic mode on strictly (an op without a
     deterministic kernel raises rather than drifting: on a GPU, memory-efficient attention's backward
     only picks its deterministic variant then) and pins cuBLAS's workspace; ``false`` leaves both alone."""
@@ -195,11 +285,20 @@ def test_deterministic_decides_whether_torch_refuses_nondeterministic_kernels(tm
     import torch
 
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     torch.use_deterministic_algorithms(False)
     try:
-        cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output_dir={tmp_path}", f"data_dir={data_dir}",
-                                                           f"deterministic={str(deterministic).lower()}"])
+        cfg = load_config(
+            ROOT / "configs" / "tiny.yaml",
+            [
+                f"output_dir={tmp_path}",
+                f"data_dir={data_dir}",
+                f"deterministic={str(deterministic).lower()}",
+            ],
+        )
         trainer = Trainer(cfg)
         trainer._prepare()
         assert torch.are_deterministic_algorithms_enabled() is deterministic

@@ -1,4 +1,5 @@
 """The validator catches each defect kind with a precise, located message."""
+
 from __future__ import annotations
 
 import json
@@ -16,15 +17,29 @@ RAW = "سيطرت قوات النظام على الميادين.\nقال الم�
 
 def good_rows() -> list[dict]:
     return [
-        {"doc_id": "doc", "sent_id": "doc-s00", "offset": 0, "text": "سيطرت قوات النظام على الميادين.",
-         "entities": [{"id": "T1", "label": "ACTOR", "start": 6, "end": 17, "text": "قوات النظام"},
-                      {"id": "T2", "label": "LOCATION", "start": 22, "end": 30, "text": "الميادين"}],
-         "relations": [{"head": "T1", "tail": "T2", "label": "CONTROLS"}]},
-        {"doc_id": "doc", "sent_id": "doc-s01", "offset": 32, "text": "قال المرصد إن داعش انسحب من الرقة.",
-         "entities": [{"id": "T1", "label": "ACTOR", "start": 4, "end": 10, "text": "المرصد"},
-                      {"id": "T2", "label": "ACTOR", "start": 14, "end": 18, "text": "داعش"},
-                      {"id": "T3", "label": "LOCATION", "start": 28, "end": 33, "text": "الرقة"}],
-         "relations": []},
+        {
+            "doc_id": "doc",
+            "sent_id": "doc-s00",
+            "offset": 0,
+            "text": "سيطرت قوات النظام على الميادين.",
+            "entities": [
+                {"id": "T1", "label": "ACTOR", "start": 6, "end": 17, "text": "قوات النظام"},
+                {"id": "T2", "label": "LOCATION", "start": 22, "end": 30, "text": "الميادين"},
+            ],
+            "relations": [{"head": "T1", "tail": "T2", "label": "CONTROLS"}],
+        },
+        {
+            "doc_id": "doc",
+            "sent_id": "doc-s01",
+            "offset": 32,
+            "text": "قال المرصد إن داعش انسحب من الرقة.",
+            "entities": [
+                {"id": "T1", "label": "ACTOR", "start": 4, "end": 10, "text": "المرصد"},
+                {"id": "T2", "label": "ACTOR", "start": 14, "end": 18, "text": "داعش"},
+                {"id": "T3", "label": "LOCATION", "start": 28, "end": 33, "text": "الرقة"},
+            ],
+            "relations": [],
+        },
     ]
 
 
@@ -53,37 +68,83 @@ def mutate(fn):
 
 
 CASES = [
-    ("offset out of range", lambda r: r[0]["entities"][0].update(end=99),
-     "1: doc-s00 entity T1: offsets [6, 99) out of range for sentence of length 31"),
-    ("text mismatch", lambda r: r[0]["entities"][0].update(text="قوات"),
-     "1: doc-s00 entity T1: text 'قوات' does not match sentence[6:17] = 'قوات النظام'"),
-    ("not on word boundary", lambda r: r[0]["entities"][0].update(start=7, text="وات النظام"),
-     "1: doc-s00 entity T1: start 7 is not on a word boundary"),
-    ("unknown label", lambda r: r[0]["entities"][1].update(label="PLACE"),
-     "1: doc-s00 entity T2: unknown label 'PLACE' (allowed: ACTOR, LOCATION, QUANTITY)"),
-    ("missing endpoint", lambda r: r[0]["relations"][0].update(tail="T9"),
-     "1: doc-s00 relation 0 (T1->T9 CONTROLS): endpoint T9 is not an entity of this sentence"),
-    ("type-invalid relation", lambda r: r[0]["relations"][0].update(head="T2", tail="T1"),
-     "1: doc-s00 relation 0 (T2->T1 CONTROLS): CONTROLS needs ACTOR -> LOCATION, got LOCATION -> ACTOR"),
-    ("unknown relation", lambda r: r[0]["relations"][0].update(label="OWNS"),
-     "1: doc-s00 relation 0 (T1->T2 OWNS): unknown relation label 'OWNS'"),
-    ("duplicate relation", lambda r: r[0]["relations"].append(dict(r[0]["relations"][0])),
-     "1: doc-s00 relation 1 (T1->T2 CONTROLS): duplicate relation"),
-    ("two labels for one pair", lambda r: r[0]["relations"].append({"head": "T1", "tail": "T2", "label": "ATTACKS"}),
-     "1: doc-s00 relation 1 (T1->T2 ATTACKS): pair already labelled CONTROLS"),
-    ("duplicate entity", lambda r: r[0]["entities"].append({**r[0]["entities"][0], "id": "T3"}),
-     "1: doc-s00 entity T3: duplicate of entity T1 (same span [6, 17))"),
-    ("overlapping entity", lambda r: r[0]["entities"].append(
-        {"id": "T3", "label": "ACTOR", "start": 11, "end": 30, "text": "النظام على الميادين"}),
-     "1: doc-s00 entity T3: overlaps entity T1 [6, 17)"),
-    ("duplicate entity id", lambda r: r[1]["entities"][1].update(id="T1"),
-     "2: doc-s01 entity T1: duplicate entity id"),
-    ("sentence differs from raw", lambda r: r[1].update(offset=33),
-     "2: doc-s01: text differs from the raw article at offset 33: 'ال المرصد إن داعش انسحب من الرقة.\\n'..."),
-    ("missing field", lambda r: r[1]["entities"][0].pop("label"),
-     "2: doc-s01 entity T1: entity lacks field 'label'"),
-    ("duplicate sentence id", lambda r: r[1].update(sent_id="doc-s00"),
-     "2: doc-s00: duplicate sent_id"),
+    (
+        "offset out of range",
+        lambda r: r[0]["entities"][0].update(end=99),
+        "1: doc-s00 entity T1: offsets [6, 99) out of range for sentence of length 31",
+    ),
+    (
+        "text mismatch",
+        lambda r: r[0]["entities"][0].update(text="قوات"),
+        "1: doc-s00 entity T1: text 'قوات' does not match sentence[6:17] = 'قوات النظام'",
+    ),
+    (
+        "not on word boundary",
+        lambda r: r[0]["entities"][0].update(start=7, text="وات النظام"),
+        "1: doc-s00 entity T1: start 7 is not on a word boundary",
+    ),
+    (
+        "unknown label",
+        lambda r: r[0]["entities"][1].update(label="PLACE"),
+        "1: doc-s00 entity T2: unknown label 'PLACE' (allowed: ACTOR, LOCATION, QUANTITY)",
+    ),
+    (
+        "missing endpoint",
+        lambda r: r[0]["relations"][0].update(tail="T9"),
+        "1: doc-s00 relation 0 (T1->T9 CONTROLS): endpoint T9 is not an entity of this sentence",
+    ),
+    (
+        "type-invalid relation",
+        lambda r: r[0]["relations"][0].update(head="T2", tail="T1"),
+        "1: doc-s00 relation 0 (T2->T1 CONTROLS): CONTROLS needs ACTOR -> LOCATION, got LOCATION -> ACTOR",
+    ),
+    (
+        "unknown relation",
+        lambda r: r[0]["relations"][0].update(label="OWNS"),
+        "1: doc-s00 relation 0 (T1->T2 OWNS): unknown relation label 'OWNS'",
+    ),
+    (
+        "duplicate relation",
+        lambda r: r[0]["relations"].append(dict(r[0]["relations"][0])),
+        "1: doc-s00 relation 1 (T1->T2 CONTROLS): duplicate relation",
+    ),
+    (
+        "two labels for one pair",
+        lambda r: r[0]["relations"].append({"head": "T1", "tail": "T2", "label": "ATTACKS"}),
+        "1: doc-s00 relation 1 (T1->T2 ATTACKS): pair already labelled CONTROLS",
+    ),
+    (
+        "duplicate entity",
+        lambda r: r[0]["entities"].append({**r[0]["entities"][0], "id": "T3"}),
+        "1: doc-s00 entity T3: duplicate of entity T1 (same span [6, 17))",
+    ),
+    (
+        "overlapping entity",
+        lambda r: r[0]["entities"].append(
+            {"id": "T3", "label": "ACTOR", "start": 11, "end": 30, "text": "النظام على الميادين"}
+        ),
+        "1: doc-s00 entity T3: overlaps entity T1 [6, 17)",
+    ),
+    (
+        "duplicate entity id",
+        lambda r: r[1]["entities"][1].update(id="T1"),
+        "2: doc-s01 entity T1: duplicate entity id",
+    ),
+    (
+        "sentence differs from raw",
+        lambda r: r[1].update(offset=33),
+        "2: doc-s01: text differs from the raw article at offset 33: 'ال المرصد إن داعش انسحب من الرقة.\\n'...",
+    ),
+    (
+        "missing field",
+        lambda r: r[1]["entities"][0].pop("label"),
+        "2: doc-s01 entity T1: entity lacks field 'label'",
+    ),
+    (
+        "duplicate sentence id",
+        lambda r: r[1].update(sent_id="doc-s00"),
+        "2: doc-s00: duplicate sent_id",
+    ),
 ]
 
 
@@ -96,14 +157,19 @@ def test_missing_sentence_and_bad_json(tmp_path):
     rows = good_rows()
     write(tmp_path, [rows[0], "{not json"])
     got = messages(tmp_path)
-    assert "2: line: invalid JSON: Expecting property name enclosed in double quotes at column 2" in got
+    assert (
+        "2: line: invalid JSON: Expecting property name enclosed in double quotes at column 2"
+        in got
+    )
     assert any("0: file: missing sentence at raw offset 32" in m for m in got)
 
 
 def test_problem_string_names_file_and_line(tmp_path):
     write(tmp_path, mutate(lambda r: r[0]["entities"][1].update(label="PLACE")))
     problem = validate_corpus(tmp_path / "annotations", tmp_path / "raw")[0]
-    assert str(problem).startswith(f"{tmp_path / 'annotations' / 'doc.jsonl'}:1: doc-s00 entity T2:")
+    assert str(problem).startswith(
+        f"{tmp_path / 'annotations' / 'doc.jsonl'}:1: doc-s00 entity T2:"
+    )
 
 
 def test_loader_refuses_invalid_data(tmp_path):
@@ -114,9 +180,13 @@ def test_loader_refuses_invalid_data(tmp_path):
 
 def test_script_exit_codes(tmp_path, data_dir):
     script = Path(__file__).resolve().parents[1] / "scripts" / "validate_data.py"
-    ok = subprocess.run([sys.executable, str(script), "--data", str(data_dir)], capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, str(script), "--data", str(data_dir)], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stdout
     write(tmp_path, mutate(lambda r: r[0]["relations"][0].update(tail="T9")))
-    bad = subprocess.run([sys.executable, str(script), "--data", str(tmp_path)], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, str(script), "--data", str(tmp_path)], capture_output=True, text=True
+    )
     assert bad.returncode == 1
     assert "endpoint T9 is not an entity of this sentence" in bad.stdout

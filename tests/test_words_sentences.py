@@ -1,9 +1,20 @@
-from marsad.text import split_sentences
-from marsad.text import split_words, word_spans
+from marsad.text import split_sentences, split_words, word_spans
 
 
 def test_punctuation_is_split_off():
-    assert split_words("قال: «داعش» (سانا)، و…") == ["قال", ":", "«", "داعش", "»", "(", "سانا", ")", "،", "و", "…"]
+    assert split_words("قال: «داعش» (سانا)، و…") == [
+        "قال",
+        ":",
+        "«",
+        "داعش",
+        "»",
+        "(",
+        "سانا",
+        ")",
+        "،",
+        "و",
+        "…",
+    ]
 
 
 def test_tatweel_preposition_splits_only_before_punctuation():
@@ -26,7 +37,7 @@ def test_sentences_split_on_newlines_and_terminators_not_brackets():
     got = [s.text for s in split_sentences(text)]
     assert got == ["أ ب.", "ج د» هـ", "قادة (...) كما قال؟", "نعم"]
     for s in split_sentences(text):
-        assert text[s.start:s.end] == s.text
+        assert text[s.start : s.end] == s.text
 
 
 def test_furniture_kept_when_asked():
@@ -36,8 +47,24 @@ def test_furniture_kept_when_asked():
 
 def test_every_unicode_punctuation_mark_is_split_off():
     text = "“حماس” – غزة/رفح؛ قال—نعم ‘أ’ 90%"
-    assert split_words(text) == ["“", "حماس", "”", "–", "غزة", "/", "رفح", "؛", "قال", "—", "نعم",
-                                 "‘", "أ", "’", "90", "%"]
+    assert split_words(text) == [
+        "“",
+        "حماس",
+        "”",
+        "–",
+        "غزة",
+        "/",
+        "رفح",
+        "؛",
+        "قال",
+        "—",
+        "نعم",
+        "‘",
+        "أ",
+        "’",
+        "90",
+        "%",
+    ]
 
 
 def test_separators_between_digits_stay_in_the_number_in_every_script():

@@ -8,6 +8,7 @@ predictions are set to O before scoring. Orphan I- tags in gold are rewritten as
 convention) before strict IOB2 scoring. The default file is the clean train split: the test split
 has a known defect (the first token of 924 of its 925 sentences was overwritten).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,12 +16,14 @@ import json
 import sys
 from pathlib import Path
 
-from marsad.features import repair_iob2
-from marsad.model.checkpoint import load_checkpoint
-from marsad.inference import extract
 from marsad.evaluation.metrics import entity_scores
+from marsad.features import repair_iob2
+from marsad.inference import extract
+from marsad.model.checkpoint import load_checkpoint
 
-DEFAULT_FILE = Path("..") / "shared" / "external" / "ANERcorp-CamelLabSplits" / "ANERCorp_CamelLab_train.txt"
+DEFAULT_FILE = (
+    Path("..") / "shared" / "external" / "ANERcorp-CamelLabSplits" / "ANERCorp_CamelLab_train.txt"
+)
 MAPPING = {"PERS": "ACTOR", "ORG": "ACTOR", "LOC": "LOCATION", "MISC": None}
 
 
@@ -50,7 +53,9 @@ def read_conll(path: Path) -> tuple[list[list[str]], list[list[str]]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="marsad anercorp", description="Score a checkpoint on ANERcorp (ACTOR/LOCATION only).")
+    parser = argparse.ArgumentParser(
+        prog="marsad anercorp", description="Score a checkpoint on ANERcorp (ACTOR/LOCATION only)."
+    )
     parser.add_argument("--checkpoint", required=True, type=Path)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--limit", type=int, default=None, help="first N sentences only")
@@ -58,10 +63,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write metrics JSON here")
     args = parser.parse_args(argv)
     words, gold = read_conll(args.file)
-    words, gold = words[:args.limit], gold[:args.limit]
+    words, gold = words[: args.limit], gold[: args.limit]
     loaded = load_checkpoint(args.checkpoint)
-    outputs = extract(loaded.model, loaded.tokenizer, words, loaded.preprocessing, loaded.max_length,
-                      args.batch_size, progress=True, decoding=loaded.decoding)
+    outputs = extract(
+        loaded.model,
+        loaded.tokenizer,
+        words,
+        loaded.preprocessing,
+        loaded.max_length,
+        args.batch_size,
+        progress=True,
+        decoding=loaded.decoding,
+    )
     pred = []
     for ws, out in zip(words, outputs):
         tags = ["O"] * len(ws)
@@ -73,9 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     scores = entity_scores(gold, pred)
     scores["per_type"].pop("QUANTITY")  # neither gold nor (after the mapping) predictions have any
     a, loc = scores["per_type"]["ACTOR"], scores["per_type"]["LOCATION"]
-    micro = scores["micro"]  # over ACTOR and LOCATION only, since no QUANTITY remains on either side
-    result = {"file": str(args.file), "sentences": len(words), "encoder": loaded.meta.get("encoder"),
-              "ACTOR": a, "LOCATION": loc, "micro_actor_location": micro}
+    micro = scores[
+        "micro"
+    ]  # over ACTOR and LOCATION only, since no QUANTITY remains on either side
+    result = {
+        "file": str(args.file),
+        "sentences": len(words),
+        "encoder": loaded.meta.get("encoder"),
+        "ACTOR": a,
+        "LOCATION": loc,
+        "micro_actor_location": micro,
+    }
     print(json.dumps(result, ensure_ascii=False, indent=1))
     if args.out:
         args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")

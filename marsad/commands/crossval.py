@@ -19,6 +19,7 @@ over seeds, on test and on dev. With ``--reuse`` a seed whose run is already in 
 made by the same command and configuration, is read back instead of trained again, so a study
 can grow a seed at a time (``--seeds 13 7``, later ``--seeds 13 7 21 --reuse``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,20 +31,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from marsad.features import CrfTagger
-from marsad.evaluation.baselines import LexiconTagger, MajorityRelationBaseline
-from marsad.model.checkpoint import load_checkpoint
 from marsad.config import ConfigError, TrainConfig, load_config
-from marsad.evaluation.summary import HEADLINE, summarise, summary_table
-from marsad.training.curves import plot_training_curves, read_training_log
-from marsad.evaluation.scoring import baseline_predictions, predict_examples, score_predictions
 from marsad.data.examples import load_examples
+from marsad.evaluation.baselines import LexiconTagger, MajorityRelationBaseline
+from marsad.evaluation.scoring import baseline_predictions, predict_examples, score_predictions
+from marsad.evaluation.summary import HEADLINE, summarise, summary_table
+from marsad.features import CrfTagger
+from marsad.model.checkpoint import load_checkpoint
+from marsad.training.curves import plot_training_curves, read_training_log
 from marsad.training.trainer import Trainer
 
 
-def render(summary: dict[str, dict[str, dict[str, float]]], command: str, encoder: str, folds: list[int]) -> str:
-    lines = [f"Cross-validation over folds {folds} (mean ± std over folds; test = fold k, dev = fold k+1).", "",
-             f"Command: `{command}`  ", f"Encoder actually used: `{encoder}`", "", *summary_table(summary)]
+def render(
+    summary: dict[str, dict[str, dict[str, float]]], command: str, encoder: str, folds: list[int]
+) -> str:
+    lines = [
+        f"Cross-validation over folds {folds} (mean ± std over folds; test = fold k, dev = fold k+1).",
+        "",
+        f"Command: `{command}`  ",
+        f"Encoder actually used: `{encoder}`",
+        "",
+        *summary_table(summary),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -55,41 +64,69 @@ def render_dev(dev_summary: dict[str, dict[str, float]]) -> str:
 
 def _command(args: argparse.Namespace, overrides: list[str]) -> str:
     """The command line that reproduces a run (recorded in its results)."""
-    return " ".join(["marsad crossval", "--config", str(args.config)]
-                    + (["--folds", *map(str, args.folds)] if args.folds != [0, 1, 2, 3, 4] else [])
-                    + [f"--set {o}" for o in overrides])
+    return " ".join(
+        ["marsad crossval", "--config", str(args.config)]
+        + (["--folds", *map(str, args.folds)] if args.folds != [0, 1, 2, 3, 4] else [])
+        + [f"--set {o}" for o in overrides]
+    )
 
 
 def render_seeds(per_seed: dict[int, dict[str, Any]], command: str) -> str:
     """One column per seed (its mean over folds), then mean ± std over seeds, for test and dev."""
     seeds = list(per_seed)
-    lines = [f"Seeds {seeds}: each column is one complete cross-validation run (mean over its folds); "
-             "the last is the mean ± std of those means over seeds.", "", f"Command: `{command}`", ""]
+    lines = [
+        f"Seeds {seeds}: each column is one complete cross-validation run (mean over its folds); "
+        "the last is the mean ± std of those means over seeds.",
+        "",
+        f"Command: `{command}`",
+        "",
+    ]
     for title, key in (("model on test", "model"), ("model on dev (selection set)", "dev")):
-        lines += [f"| {title} | " + " | ".join(f"seed {s}" for s in seeds) + " | over seeds |",
-                  "|---|" + "---:|" * (len(seeds) + 1)]
+        lines += [
+            f"| {title} | " + " | ".join(f"seed {s}" for s in seeds) + " | over seeds |",
+            "|---|" + "---:|" * (len(seeds) + 1),
+        ]
         for name, _ in HEADLINE:
             means = [per_seed[s][key][name]["mean"] for s in seeds]
             spread = statistics.stdev(means) if len(means) > 1 else 0.0
-            lines.append(f"| {name} | " + " | ".join(f"{m:.3f}" for m in means)
-                         + f" | {statistics.fmean(means):.3f} ± {spread:.3f} |")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(f"{m:.3f}" for m in means)
+                + f" | {statistics.fmean(means):.3f} ± {spread:.3f} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="marsad crossval", description="Grouped 5-fold cross-validation with CRF and lexicon baselines.")
+    parser = argparse.ArgumentParser(
+        prog="marsad crossval",
+        description="Grouped 5-fold cross-validation with CRF and lexicon baselines.",
+    )
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--out", type=Path, default=None, help="default: runs/crossval-<config name>")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="default: runs/crossval-<config name>"
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--keep-last", action="store_true",
-                        help="keep each fold's last/ checkpoint (resume state; ~0.5 GB each with the bundled encoder)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="repeat the run once per seed into DIR/seed<s>/ and summarise over seeds")
-    parser.add_argument("--reuse", action="store_true",
-                        help="with --seeds: read back a seed's finished run in DIR/seed<s>/ made by the same command "
-                             "and configuration instead of training it again")
+    parser.add_argument(
+        "--keep-last",
+        action="store_true",
+        help="keep each fold's last/ checkpoint (resume state; ~0.5 GB each with the bundled encoder)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="repeat the run once per seed into DIR/seed<s>/ and summarise over seeds",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --seeds: read back a seed's finished run in DIR/seed<s>/ made by the same command "
+        "and configuration instead of training it again",
+    )
     args = parser.parse_args(argv)
     if args.reuse and not args.seeds:
         parser.error("--reuse goes with --seeds")
@@ -103,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             finished = finished_run(parser, args, overrides, seed_out) if args.reuse else None
             per_seed[seed] = finished or run(parser, args, overrides, seed_out)
         command = _command(args, args.overrides) + " --seeds " + " ".join(map(str, args.seeds))
-        (out / "seeds.json").write_text(json.dumps({"command": command, "per_seed": per_seed}, indent=1) + "\n")
+        (out / "seeds.json").write_text(
+            json.dumps({"command": command, "per_seed": per_seed}, indent=1) + "\n"
+        )
         table = render_seeds(per_seed, command)
         (out / "seeds.md").write_text(table)
         print(table)
@@ -116,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
 _NOT_COMPARED = {"output_dir", "progress"}
 
 
-def finished_run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: list[str], out: Path
-                 ) -> dict[str, dict[str, dict[str, float]]] | None:
+def finished_run(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: list[str], out: Path
+) -> dict[str, dict[str, dict[str, float]]] | None:
     """The summaries of a finished run in ``out`` (``--reuse``); None when there is none.
 
     A run made by another command, over other folds, or from a config file edited since is an
@@ -131,39 +171,58 @@ def finished_run(parser: argparse.ArgumentParser, args: argparse.Namespace, over
     done = json.loads(path.read_text(encoding="utf-8"))
     command = _command(args, overrides)
     if done["command"] != command or done["folds"] != args.folds:
-        parser.error(f"--reuse: {path} was made by `{done['command']}` over folds {done['folds']}, "
-                     f"not `{command}` over folds {args.folds}; give another --out")
+        parser.error(
+            f"--reuse: {path} was made by `{done['command']}` over folds {done['folds']}, "
+            f"not `{command}` over folds {args.folds}; give another --out"
+        )
     defaults = TrainConfig().to_dict()
     for k in args.folds:
         meta_path = out / f"fold{k}" / "best" / "marsad.json"
         if not meta_path.exists():
-            parser.error(f"--reuse: {path} exists but {meta_path} does not; cannot check what fold {k} was "
-                         "trained with")
+            parser.error(
+                f"--reuse: {path} exists but {meta_path} does not; cannot check what fold {k} was "
+                "trained with"
+            )
         saved = json.loads(meta_path.read_text(encoding="utf-8"))["training_config"]
         try:
             wanted = load_config(args.config, [*overrides, f"fold={k}"]).to_dict()
         except ConfigError as exc:
             parser.error(str(exc))
-        changed = sorted(key for key, value in wanted.items()
-                         if key not in _NOT_COMPARED and saved.get(key, defaults[key]) != value)
+        changed = sorted(
+            key
+            for key, value in wanted.items()
+            if key not in _NOT_COMPARED and saved.get(key, defaults[key]) != value
+        )
         if changed:
-            parser.error(f"--reuse: {meta_path} was trained with other settings ({', '.join(changed)}) "
-                         f"than {args.config} gives now; give another --out")
+            parser.error(
+                f"--reuse: {meta_path} was trained with other settings ({', '.join(changed)}) "
+                f"than {args.config} gives now; give another --out"
+            )
     print(f"{out}: reusing the finished run", flush=True)
     model = next(name for name in done["summary"] if name.startswith("model"))
     return {"model": done["summary"][model], "dev": done["dev_summary"]}
 
 
-def run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: list[str], out: Path
-        ) -> dict[str, dict[str, dict[str, float]]]:
+def run(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: list[str], out: Path
+) -> dict[str, dict[str, dict[str, float]]]:
     """One complete cross-validation run into ``out``; returns the model's summaries on test and dev."""
     out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, list[dict[str, Any]]] = {"model": [], "CRF": [], "lexicon": [], "model_dev": []}
-    train_sentences: list[int] = []  # what the model and the baselines trained on (train_fraction may cut it)
+    results: dict[str, list[dict[str, Any]]] = {
+        "model": [],
+        "CRF": [],
+        "lexicon": [],
+        "model_dev": [],
+    }
+    train_sentences: list[
+        int
+    ] = []  # what the model and the baselines trained on (train_fraction may cut it)
     encoder = "?"
     for k in args.folds:
         try:
-            cfg = load_config(args.config, [*overrides, f"fold={k}", f"output_dir={out / f'fold{k}'}"])
+            cfg = load_config(
+                args.config, [*overrides, f"fold={k}", f"output_dir={out / f'fold{k}'}"]
+            )
         except ConfigError as exc:
             parser.error(str(exc))
         splits = load_examples(cfg.data_dir, k, cfg.train_fraction, cfg.seed)
@@ -175,27 +234,62 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: li
             shutil.rmtree(out / f"fold{k}" / "last", ignore_errors=True)
         loaded = load_checkpoint(out / f"fold{k}" / "best")
         encoder = loaded.meta["encoder"]["used"]
-        scores = score_predictions(predict_examples(loaded.model, loaded.tokenizer, test, loaded.preprocessing,
-                                                    loaded.max_length, decoding=loaded.decoding))
+        scores = score_predictions(
+            predict_examples(
+                loaded.model,
+                loaded.tokenizer,
+                test,
+                loaded.preprocessing,
+                loaded.max_length,
+                decoding=loaded.decoding,
+            )
+        )
         results["model"].append(scores)
-        results["model_dev"].append(loaded.meta["dev_metrics"])  # the selection set's scores, for tuning
+        results["model_dev"].append(
+            loaded.meta["dev_metrics"]
+        )  # the selection set's scores, for tuning
         rel = MajorityRelationBaseline().fit(train)
-        results["CRF"].append(score_predictions(baseline_predictions(CrfTagger(), rel, train, test)))
-        results["lexicon"].append(score_predictions(baseline_predictions(LexiconTagger(), rel, train, test)))
-        print(f"fold {k}: model entity F1 {scores['entities']['micro']['f1']:.4f}, relation F1 (e2e) "
-              f"{scores['relations_end_to_end']['micro']['f1']:.4f}; CRF entity F1 "
-              f"{results['CRF'][-1]['entities']['micro']['f1']:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    summary = {f"model ({encoder})": summarise(results["model"]), "CRF baseline": summarise(results["CRF"]),
-               "lexicon baseline": summarise(results["lexicon"])}
+        results["CRF"].append(
+            score_predictions(baseline_predictions(CrfTagger(), rel, train, test))
+        )
+        results["lexicon"].append(
+            score_predictions(baseline_predictions(LexiconTagger(), rel, train, test))
+        )
+        print(
+            f"fold {k}: model entity F1 {scores['entities']['micro']['f1']:.4f}, relation F1 (e2e) "
+            f"{scores['relations_end_to_end']['micro']['f1']:.4f}; CRF entity F1 "
+            f"{results['CRF'][-1]['entities']['micro']['f1']:.4f} ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
+    summary = {
+        f"model ({encoder})": summarise(results["model"]),
+        "CRF baseline": summarise(results["CRF"]),
+        "lexicon baseline": summarise(results["lexicon"]),
+    }
     dev_summary = summarise(results["model_dev"])
     command = _command(args, overrides)
-    (out / "results.json").write_text(json.dumps({"command": command, "encoder": encoder, "folds": args.folds,
-                                                  "train_sentences": train_sentences, "summary": summary,
-                                                  "dev_summary": dev_summary, "per_fold": results}, indent=1) + "\n")
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "encoder": encoder,
+                "folds": args.folds,
+                "train_sentences": train_sentences,
+                "summary": summary,
+                "dev_summary": dev_summary,
+                "per_fold": results,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     table = render(summary, command, encoder, args.folds) + render_dev(dev_summary)
     (out / "results.md").write_text(table)
-    plot_training_curves({f"fold{k}": read_training_log(out / f"fold{k}" / "metrics.jsonl") for k in args.folds},
-                         out / "training_curves.png", title=f"{encoder}: {out}")
+    plot_training_curves(
+        {f"fold{k}": read_training_log(out / f"fold{k}" / "metrics.jsonl") for k in args.folds},
+        out / "training_curves.png",
+        title=f"{encoder}: {out}",
+    )
     print(table)
     return {"model": summary[f"model ({encoder})"], "dev": dev_summary}
 

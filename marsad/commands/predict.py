@@ -4,6 +4,7 @@ Input is plain text (one document per line, or the whole file with ``--whole``) 
 ``text`` field (``--jsonl``; other fields are passed through). Reads stdin when no ``--input``.
 Writes one JSON object per document: ``{"text": ..., "entities": [...], "relations": [...]}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,9 @@ def read_documents(handle, jsonl: bool, whole: bool) -> list[dict]:
             except json.JSONDecodeError as exc:
                 raise SystemExit(f"input line {lineno}: invalid JSON ({exc.msg})")
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise SystemExit(f"input line {lineno}: expected an object with a string field 'text'")
+                raise SystemExit(
+                    f"input line {lineno}: expected an object with a string field 'text'"
+                )
             docs.append(row)
         else:
             docs.append({"text": line.rstrip("\n")})
@@ -37,18 +40,27 @@ def read_documents(handle, jsonl: bool, whole: bool) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="marsad predict", description="Extract entities and relations from text with a Marsad checkpoint.")
+    parser = argparse.ArgumentParser(
+        prog="marsad predict",
+        description="Extract entities and relations from text with a Marsad checkpoint.",
+    )
     parser.add_argument("--checkpoint", required=True, type=Path)
     parser.add_argument("--input", type=Path, help="input file (default: stdin)")
     parser.add_argument("--output", type=Path, help="output JSONL (default: stdout)")
     parser.add_argument("--jsonl", action="store_true", help="input is JSONL with a 'text' field")
-    parser.add_argument("--whole", action="store_true", help="treat the whole input as one document")
+    parser.add_argument(
+        "--whole", action="store_true", help="treat the whole input as one document"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--quantize", action="store_true", help="dynamic int8 quantisation (CPU)")
-    parser.add_argument("--docs-per-step", type=int, default=64, help="documents per predictor call")
+    parser.add_argument(
+        "--docs-per-step", type=int, default=64, help="documents per predictor call"
+    )
     args = parser.parse_args(argv)
-    predictor = Predictor.from_pretrained(args.checkpoint, device=args.device, quantize=args.quantize)
+    predictor = Predictor.from_pretrained(
+        args.checkpoint, device=args.device, quantize=args.quantize
+    )
     if args.input:
         with args.input.open(encoding="utf-8") as fh:
             docs = read_documents(fh, args.jsonl, args.whole)
@@ -56,12 +68,18 @@ def main(argv: list[str] | None = None) -> int:
         docs = read_documents(sys.stdin, args.jsonl, args.whole)
     out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     try:
-        with tqdm(total=len(docs), desc="documents", unit="doc", disable=len(docs) < 2 * args.docs_per_step,
-                  file=sys.stderr) as bar:
+        with tqdm(
+            total=len(docs),
+            desc="documents",
+            unit="doc",
+            disable=len(docs) < 2 * args.docs_per_step,
+            file=sys.stderr,
+        ) as bar:
             for i in range(0, len(docs), args.docs_per_step):
-                batch = docs[i:i + args.docs_per_step]
-                results = predictor([d["text"] for d in batch], batch_size=args.batch_size,
-                                    progress=args.whole)
+                batch = docs[i : i + args.docs_per_step]
+                results = predictor(
+                    [d["text"] for d in batch], batch_size=args.batch_size, progress=args.whole
+                )
                 for doc, result in zip(batch, results):
                     out.write(json.dumps({**doc, **result.to_dict()}, ensure_ascii=False) + "\n")
                 bar.update(len(batch))

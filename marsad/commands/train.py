@@ -6,6 +6,7 @@
 ``--refit`` then trains the configuration again on train + dev for the epoch dev kept, with dev's
 prior weights and relation threshold, into OUTPUT_DIR/refit/best (see marsad/refit.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,15 +20,28 @@ from marsad.training.trainer import Trainer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="marsad train", description="Train a Marsad model from a YAML config.")
+    parser = argparse.ArgumentParser(
+        prog="marsad train", description="Train a Marsad model from a YAML config."
+    )
     parser.add_argument("--config", required=True, type=Path, help="YAML file in configs/")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (repeatable), e.g. --set epochs=3")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (repeatable), e.g. --set epochs=3",
+    )
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/last")
-    parser.add_argument("--refit", action="store_true",
-                        help="afterwards retrain on train + dev with dev's choices, into OUTPUT_DIR/refit")
+    parser.add_argument(
+        "--refit",
+        action="store_true",
+        help="afterwards retrain on train + dev with dev's choices, into OUTPUT_DIR/refit",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as exc:
@@ -36,16 +50,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--refit refits the run it trains; refit_from already names a run to refit")
     best = Trainer(cfg, resume=args.resume).train()
     if cfg.refit_from:
-        print(f"refit: {best['epoch']} epochs on {'train + dev' if cfg.refit_include_dev else 'train'} with the dev "
-              f"choices of {cfg.refit_from}; checkpoint {Path(cfg.output_dir) / 'best'}")
+        print(
+            f"refit: {best['epoch']} epochs on {'train + dev' if cfg.refit_include_dev else 'train'} with the dev "
+            f"choices of {cfg.refit_from}; checkpoint {Path(cfg.output_dir) / 'best'}"
+        )
         return 0
-    print(f"best epoch {best['epoch']}: dev entity micro-F1 {best['entity_f1']:.4f}, "
-          f"dev relation micro-F1 {best['relation_f1']:.4f}; checkpoint {Path(cfg.output_dir) / 'best'}")
+    print(
+        f"best epoch {best['epoch']}: dev entity micro-F1 {best['entity_f1']:.4f}, "
+        f"dev relation micro-F1 {best['relation_f1']:.4f}; checkpoint {Path(cfg.output_dir) / 'best'}"
+    )
     if args.refit:
         out = Path(cfg.output_dir)
         refit = replace(cfg, refit_from=str(out / "best"), output_dir=str(out / "refit"))
         Trainer(refit, resume=args.resume and (out / "refit" / "last").exists()).train()
-        print(f"refit: {best['epoch']} epochs on train + dev with dev's choices; checkpoint {out / 'refit' / 'best'}")
+        print(
+            f"refit: {best['epoch']} epochs on train + dev with dev's choices; checkpoint {out / 'refit' / 'best'}"
+        )
     return 0
 
 

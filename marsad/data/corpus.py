@@ -1,4 +1,5 @@
 """Typed view of the gold corpus; reading always validates first so bad files fail loudly."""
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,9 @@ def bio_to_spans(words: list[tuple[int, int]], tags: list[str]) -> list[tuple[in
     spans: list[tuple[int, int, str]] = []
     current: list | None = None
     for (ws, we), tag in zip(words, tags):
-        if tag.startswith("B-") or (tag.startswith("I-") and (current is None or current[2] != tag[2:])):
+        if tag.startswith("B-") or (
+            tag.startswith("I-") and (current is None or current[2] != tag[2:])
+        ):
             if current:
                 spans.append(tuple(current))
             current = [ws, we, tag[2:]] if tag.startswith("B-") else None
@@ -81,8 +84,13 @@ def bio_to_spans(words: list[tuple[int, int]], tags: list[str]) -> list[tuple[in
 
 def _sentence_from_row(row: dict) -> Sentence:
     return Sentence(
-        doc_id=row["doc_id"], sent_id=row["sent_id"], offset=row["offset"], text=row["text"],
-        entities=[Entity(e["id"], e["label"], e["start"], e["end"], e["text"]) for e in row["entities"]],
+        doc_id=row["doc_id"],
+        sent_id=row["sent_id"],
+        offset=row["offset"],
+        text=row["text"],
+        entities=[
+            Entity(e["id"], e["label"], e["start"], e["end"], e["text"]) for e in row["entities"]
+        ],
         relations=[Relation(r["head"], r["tail"], r["label"]) for r in row["relations"]],
     )
 

@@ -1,4 +1,5 @@
 """Gold sentences -> word-level training/eval examples (entities as word spans, relations by index)."""
+
 from __future__ import annotations
 
 import math
@@ -51,16 +52,31 @@ def example_from_sentence(sentence: Sentence, max_train_similarity: float = -1.0
     for ent in sorted(sentence.entities, key=lambda e: e.start):
         index_of[ent.id] = len(entities)
         entities.append(WordEntity(starts.index(ent.start), ends.index(ent.end) + 1, ent.label))
-    relations = [WordRelation(index_of[r.head], index_of[r.tail], r.label) for r in sentence.relations]
-    return Example(sentence.sent_id, sentence.text, sentence.words, starts, ends, sentence.bio_tags(), entities,
-                   relations, max_train_similarity)
+    relations = [
+        WordRelation(index_of[r.head], index_of[r.tail], r.label) for r in sentence.relations
+    ]
+    return Example(
+        sentence.sent_id,
+        sentence.text,
+        sentence.words,
+        starts,
+        ends,
+        sentence.bio_tags(),
+        entities,
+        relations,
+        max_train_similarity,
+    )
 
 
 ROLES = ("train", "dev", "test")
 
 
-def load_examples(data_dir: Path | str = "data", fold: int | None = None, train_fraction: float = 1.0,
-                  seed: int = 0) -> dict[str, list[Example]]:
+def load_examples(
+    data_dir: Path | str = "data",
+    fold: int | None = None,
+    train_fraction: float = 1.0,
+    seed: int = 0,
+) -> dict[str, list[Example]]:
     """Train/dev/test examples of the default split (``fold=None``) or cross-validation run ``fold``:
     the one path from annotation files to what training and evaluation read.
 
@@ -76,18 +92,26 @@ def load_examples(data_dir: Path | str = "data", fold: int | None = None, train_
     splits = read_splits(data_dir / "splits.json")
     run_name = splits["method"]["default"] if fold is None else f"fold{fold}"
     if run_name not in splits["runs"]:
-        raise ValueError(f"no run {run_name!r} in {data_dir / 'splits.json'}; folds are 0..{len(splits['folds']) - 1}")
+        raise ValueError(
+            f"no run {run_name!r} in {data_dir / 'splits.json'}; folds are 0..{len(splits['folds']) - 1}"
+        )
     run = splits["runs"][run_name]
     by_id = {s.sent_id: s for s in read_corpus(data_dir)}
     missing = [sid for role in ROLES for sid in run[role] if sid not in by_id]
     if missing:
-        raise ValueError(f"{data_dir / 'splits.json'} names sentences absent from the corpus: {missing[:5]}; "
-                         "regenerate it with scripts/make_splits.py")
+        raise ValueError(
+            f"{data_dir / 'splits.json'} names sentences absent from the corpus: {missing[:5]}; "
+            "regenerate it with scripts/make_splits.py"
+        )
     similarity = run["test_max_similarity"]
     ids = {role: list(run[role]) for role in ROLES}
     if train_fraction < 1:
         keep = max(1, math.ceil(train_fraction * len(ids["train"])))
         chosen = set(random.Random(seed).sample(range(len(ids["train"])), keep))
         ids["train"] = [sid for i, sid in enumerate(ids["train"]) if i in chosen]
-    return {role: [example_from_sentence(by_id[sid], float(similarity.get(sid, -1.0))) for sid in ids[role]]
-            for role in ROLES}
+    return {
+        role: [
+            example_from_sentence(by_id[sid], float(similarity.get(sid, -1.0))) for sid in ids[role]
+        ]
+        for role in ROLES
+    }

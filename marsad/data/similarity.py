@@ -4,6 +4,7 @@ Similarity is the Jaccard index of character 5-gram sets after light normalisati
 tatweel and punctuation removed, alef/ya/ta-marbuta variants unified, whitespace collapsed), so
 "سوريا/سورية" or "عبد الرحمن/عبدالرحمن" do not hide a copied sentence.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,7 @@ def normalise(text: str) -> str:
 
 def shingles(text: str, n: int = NGRAM) -> frozenset[str]:
     norm = normalise(text).replace(" ", "")
-    return frozenset(norm[i:i + n] for i in range(max(1, len(norm) - n + 1)))
+    return frozenset(norm[i : i + n] for i in range(max(1, len(norm) - n + 1)))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:

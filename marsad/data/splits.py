@@ -7,6 +7,7 @@ the fewest sentences so far (ties broken by a seeded shuffle), which is determin
 Fold k is the test set of run k, fold k+1 (mod 5) its dev set, the rest its training set; the
 default split is run 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,9 @@ def clusters(sim: list[list[float]], threshold: float = CLUSTER_THRESHOLD) -> li
     return sorted(groups.values(), key=lambda g: g[0])
 
 
-def assign_folds(groups: list[list[int]], n_folds: int = N_FOLDS, seed: int = SEED) -> list[list[int]]:
+def assign_folds(
+    groups: list[list[int]], n_folds: int = N_FOLDS, seed: int = SEED
+) -> list[list[int]]:
     order = list(groups)
     random.Random(seed).shuffle(order)
     order.sort(key=len, reverse=True)  # stable: shuffled order breaks ties
@@ -59,7 +62,11 @@ def assign_folds(groups: list[list[int]], n_folds: int = N_FOLDS, seed: int = SE
 def run_roles(fold: int, n_folds: int = N_FOLDS) -> dict[str, list[int]]:
     """Which folds are train/dev/test in cross-validation run ``fold``."""
     dev = (fold + 1) % n_folds
-    return {"train": [k for k in range(n_folds) if k not in (fold, dev)], "dev": [dev], "test": [fold]}
+    return {
+        "train": [k for k in range(n_folds) if k not in (fold, dev)],
+        "dev": [dev],
+        "test": [fold],
+    }
 
 
 def build_splits(sentences: list[Sentence]) -> dict:

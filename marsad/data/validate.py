@@ -3,6 +3,7 @@
 Problems are collected, not raised one at a time, so an annotator sees every defect of a file in
 one run, each with file, line, sentence/entity/relation id and the reason.
 """
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from marsad.text import split_sentences
 from marsad.schema import ENTITY_TYPES, RELATION_SIGNATURES, relation_fits
-from marsad.text import word_spans
+from marsad.text import split_sentences, word_spans
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,14 @@ class AnnotationError(ValueError):
         super().__init__(f"{len(problems)} annotation problem(s):\n{shown}{more}")
 
 
-_SENTENCE_KEYS = {"doc_id": str, "sent_id": str, "offset": int, "text": str, "entities": list, "relations": list}
+_SENTENCE_KEYS = {
+    "doc_id": str,
+    "sent_id": str,
+    "offset": int,
+    "text": str,
+    "entities": list,
+    "relations": list,
+}
 _ENTITY_KEYS = {"id": str, "label": str, "start": int, "end": int, "text": str}
 _RELATION_KEYS = {"head": str, "tail": str, "label": str}
 
@@ -49,7 +56,9 @@ def _type_problems(obj: Any, keys: dict[str, type], what: str) -> list[str]:
         if key not in obj:
             out.append(f"{what} lacks field {key!r}")
         elif not isinstance(obj[key], typ) or (typ is int and isinstance(obj[key], bool)):
-            out.append(f"{what} field {key!r} must be {typ.__name__}, got {type(obj[key]).__name__}")
+            out.append(
+                f"{what} field {key!r} must be {typ.__name__}, got {type(obj[key]).__name__}"
+            )
     return out
 
 
@@ -98,7 +107,11 @@ def _check_relations(row: dict, entities: dict[str, dict], report) -> None:
     seen: dict[tuple[str, str], str] = {}
     for i, rel in enumerate(row["relations"]):
         bad = _type_problems(rel, _RELATION_KEYS, "relation")
-        where = f"relation {i}" if bad else f"relation {i} ({rel['head']}->{rel['tail']} {rel['label']})"
+        where = (
+            f"relation {i}"
+            if bad
+            else f"relation {i} ({rel['head']}->{rel['tail']} {rel['label']})"
+        )
         if bad:
             for b in bad:
                 report(where, b)
@@ -116,11 +129,16 @@ def _check_relations(row: dict, entities: dict[str, dict], report) -> None:
             continue
         if not relation_fits(label, head["label"], tail["label"]):
             heads, tails = RELATION_SIGNATURES[label]
-            report(where, f"{label} needs {'|'.join(sorted(heads))} -> {'|'.join(sorted(tails))}, "
-                          f"got {head['label']} -> {tail['label']}")
+            report(
+                where,
+                f"{label} needs {'|'.join(sorted(heads))} -> {'|'.join(sorted(tails))}, "
+                f"got {head['label']} -> {tail['label']}",
+            )
         key = (rel["head"], rel["tail"])
         if key in seen:
-            what = "duplicate relation" if seen[key] == label else f"pair already labelled {seen[key]}"
+            what = (
+                "duplicate relation" if seen[key] == label else f"pair already labelled {seen[key]}"
+            )
             report(where, what)
         else:
             seen[key] = label
@@ -132,6 +150,7 @@ def validate_file(path: Path, raw_text: str | None) -> list[Problem]:
     seen_ids: set[str] = set()
     present: set[tuple[int, str]] = set()
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+
         def report(where: str, reason: str, _line: int = lineno) -> None:
             problems.append(Problem(str(path), _line, where, reason))
 
@@ -159,17 +178,26 @@ def validate_file(path: Path, raw_text: str | None) -> list[Problem]:
         if row["doc_id"] != path.stem:
             sreport("", f"doc_id {row['doc_id']!r} does not match file name {path.stem!r}")
         if raw_text is not None:
-            raw_slice = raw_text[row["offset"]:row["offset"] + len(row["text"])]
+            raw_slice = raw_text[row["offset"] : row["offset"] + len(row["text"])]
             if raw_slice != row["text"]:
-                sreport("", f"text differs from the raw article at offset {row['offset']}: {raw_slice[:40]!r}...")
+                sreport(
+                    "",
+                    f"text differs from the raw article at offset {row['offset']}: {raw_slice[:40]!r}...",
+                )
             present.add((row["offset"], row["text"]))
         entities = _check_entities(row, sreport)
         _check_relations(row, entities, sreport)
     if raw_text is not None:
         for sent in split_sentences(raw_text):
             if (sent.start, sent.text) not in present:
-                problems.append(Problem(str(path), 0, "file",
-                                        f"missing sentence at raw offset {sent.start}: {sent.text[:50]!r}"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        0,
+                        "file",
+                        f"missing sentence at raw offset {sent.start}: {sent.text[:50]!r}",
+                    )
+                )
     return problems
 
 
@@ -191,5 +219,7 @@ def validate_corpus(annotations_dir: Path, raw_dir: Path | None) -> list[Problem
     if raw_dir is not None:
         for raw_path in sorted(Path(raw_dir).glob("*.txt")):
             if not (Path(annotations_dir) / f"{raw_path.stem}.jsonl").exists():
-                problems.append(Problem(str(raw_path), 0, "file", "raw article has no annotation file"))
+                problems.append(
+                    Problem(str(raw_path), 0, "file", "raw article has no annotation file")
+                )
     return problems

@@ -7,6 +7,7 @@ Strict F1 is the usual agreement measure for span annotation (chance agreement o
 negligible, which makes kappa ill-defined here); it is symmetric, and precision/recall read the
 second annotation against the first.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,12 +50,21 @@ def read_annotation(directory: Path) -> Annotation:
                 spans = {}
                 for ent in row["entities"]:
                     if ent.get("start") is None or ent.get("end") is None:
-                        raise ValueError(f"entity {ent.get('id')} has no offsets (run scripts/fill_offsets.py)")
-                    spans[ent["id"]] = (row["doc_id"], base + ent["start"], base + ent["end"], ent["label"])
+                        raise ValueError(
+                            f"entity {ent.get('id')} has no offsets (run scripts/fill_offsets.py)"
+                        )
+                    spans[ent["id"]] = (
+                        row["doc_id"],
+                        base + ent["start"],
+                        base + ent["end"],
+                        ent["label"],
+                    )
                 for rel in row["relations"]:
                     for end in ("head", "tail"):
                         if rel[end] not in spans:
-                            raise ValueError(f"relation {rel['label']} has unknown {end} {rel[end]!r}")
+                            raise ValueError(
+                                f"relation {rel['label']} has unknown {end} {rel[end]!r}"
+                            )
                     relations.add((spans[rel["head"]], spans[rel["tail"]], rel["label"]))
             except (KeyError, ValueError, TypeError) as exc:
                 raise ValueError(f"{where}: {exc}") from exc
@@ -117,11 +127,18 @@ def disagreements(reference: Annotation, other: Annotation) -> list[dict]:
 
     def surface(span: Span) -> str:
         offset, text = _sentence_of(reference, span[0], span[1])
-        return text[span[1] - offset:span[2] - offset]
+        return text[span[1] - offset : span[2] - offset]
 
     def row(kind: str, side: str, doc_id: str, start: int, label: str, text: str) -> dict:
-        return {"kind": kind, "only_in": side, "doc_id": doc_id, "start": start, "label": label, "text": text,
-                "sentence": _sentence_of(reference, doc_id, start)[1]}
+        return {
+            "kind": kind,
+            "only_in": side,
+            "doc_id": doc_id,
+            "start": start,
+            "label": label,
+            "text": text,
+            "sentence": _sentence_of(reference, doc_id, start)[1],
+        }
 
     for side, mine, theirs in (("reference", reference, other), ("other", other, reference)):
         for e in mine.entities - theirs.entities:
@@ -129,6 +146,16 @@ def disagreements(reference: Annotation, other: Annotation) -> list[dict]:
                 rows.append(row("entity", side, e[0], e[1], e[3], surface(e)))
         for head, tail, label in mine.relations - theirs.relations:
             if head[0] in docs:
-                rows.append(row("relation", side, head[0], min(head[1], tail[1]), label,
-                                f"{surface(head)} ({head[3]}) → {surface(tail)} ({tail[3]})"))
-    return sorted(rows, key=lambda r: (r["doc_id"], r["start"], r["kind"], r["only_in"], r["label"]))
+                rows.append(
+                    row(
+                        "relation",
+                        side,
+                        head[0],
+                        min(head[1], tail[1]),
+                        label,
+                        f"{surface(head)} ({head[3]}) → {surface(tail)} ({tail[3]})",
+                    )
+                )
+    return sorted(
+        rows, key=lambda r: (r["doc_id"], r["start"], r["kind"], r["only_in"], r["label"])
+    )

@@ -6,6 +6,7 @@ they use the same word segmentation and data as the model and are scored by
 return valid IOB2, so strict scoring never sees orphan ``I-``. The CRF tagger is
 :class:`marsad.features.CrfTagger`, the same one the lexical prior is made of.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -31,7 +32,9 @@ class LexiconTagger:
     def __init__(self) -> None:
         self.lexicon: dict[str, str] = {}
 
-    def fit(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int | str]]) -> "LexiconTagger":
+    def fit(
+        self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int | str]]
+    ) -> LexiconTagger:
         if len(sentences) != len(tags):
             raise ValueError(f"{len(sentences)} sentences but {len(tags)} tag sequences")
         counts: dict[str, Counter[str]] = defaultdict(Counter)
@@ -39,7 +42,9 @@ class LexiconTagger:
             for w, t in zip(words, tag_strings(ts), strict=True):
                 counts[w][t] += 1
         order = {t: i for i, t in enumerate(BIO_TAGS)}
-        self.lexicon = {w: min(c, key=lambda t: (-c[t], order.get(t, len(order)), t)) for w, c in counts.items()}
+        self.lexicon = {
+            w: min(c, key=lambda t: (-c[t], order.get(t, len(order)), t)) for w, c in counts.items()
+        }
         return self
 
     def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -74,8 +79,13 @@ def _sentence_view(sentence: Any) -> tuple[list[str], list[tuple[int, int, str]]
     relations = []
     for r in _get(sentence, "relations", 1):
         head, tail, label = _get(r, "head", 0), _get(r, "tail", 1), _get(r, "label", 2)
-        relations.append((ids[head] if isinstance(head, str) else head, ids[tail] if isinstance(tail, str) else tail,
-                          label))
+        relations.append(
+            (
+                ids[head] if isinstance(head, str) else head,
+                ids[tail] if isinstance(tail, str) else tail,
+                label,
+            )
+        )
     return _entity_labels(entities), relations
 
 
@@ -94,7 +104,7 @@ class MajorityRelationBaseline:
         self.counts: dict[tuple[str, str], Counter[str]] = {}
         self.majority: dict[tuple[str, str], str] = {}
 
-    def fit(self, sentences: Iterable[Any]) -> "MajorityRelationBaseline":
+    def fit(self, sentences: Iterable[Any]) -> MajorityRelationBaseline:
         counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         for sentence in sentences:
             labels, relations = _sentence_view(sentence)
@@ -106,8 +116,10 @@ class MajorityRelationBaseline:
                     counts[(labels[h], labels[t])][label] += 1
         order = {label: i for i, label in enumerate((NO_RELATION,) + RELATION_TYPES)}
         self.counts = dict(counts)
-        self.majority = {k: min(c, key=lambda lab: (-c[lab], order.get(lab, len(order)), lab))
-                         for k, c in counts.items()}
+        self.majority = {
+            k: min(c, key=lambda lab: (-c[lab], order.get(lab, len(order)), lab))
+            for k, c in counts.items()
+        }
         return self
 
     def predict(self, entities: Sequence[Any]) -> list[tuple[int, int, str]]:

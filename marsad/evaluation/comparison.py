@@ -7,6 +7,7 @@ that shared part cancels and the interval is for the difference itself (Koehn 20
 Berg-Kirkpatrick et al. 2012). It measures sentence-sampling noise only: the systems are taken as
 fixed, so pool several training seeds per side to average over training noise too.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from marsad.evaluation.scoring import SCORES, SentenceScores, sentence_scores  # noqa: F401 (re-exported)
 from marsad.evaluation.metrics import Counts, micro_f1, resampled_micro_f1
+from marsad.evaluation.scoring import SCORES, SentenceScores, sentence_scores  # noqa: F401 (re-exported)
 
 
 class ComparisonError(ValueError):
@@ -52,13 +53,20 @@ def pool(runs: Sequence[Mapping[str, Mapping[str, Counts]]], side: str) -> Sente
         times = Counter(seen.values())
         usual = times.most_common(1)[0][0]
         odd = sorted(s for s, n in seen.items() if n != usual)
-        raise ComparisonError(f"{side}: sentences are scored unequal numbers of times ({dict(times)} sentences "
-                              f"scored n times, as {{n: count}}); e.g. {odd[:5]} are not scored {usual} times")
+        raise ComparisonError(
+            f"{side}: sentences are scored unequal numbers of times ({dict(times)} sentences "
+            f"scored n times, as {{n: count}}); e.g. {odd[:5]} are not scored {usual} times"
+        )
     return total
 
 
-def paired_difference(a: Sequence[Counts], b: Sequence[Counts], n_resamples: int = 10_000, seed: int = 0,
-                      alpha: float = 0.05) -> PairedDifference:
+def paired_difference(
+    a: Sequence[Counts],
+    b: Sequence[Counts],
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> PairedDifference:
     """Micro F1 of ``b`` minus ``a`` (the same sentences in the same order) with a paired bootstrap interval."""
     if len(a) != len(b):
         raise ComparisonError(f"A has {len(a)} sentences, B {len(b)}")
@@ -68,19 +76,35 @@ def paired_difference(a: Sequence[Counts], b: Sequence[Counts], n_resamples: int
     diff = f1[1] - f1[0]
     lo, hi = np.quantile(diff, [alpha / 2, 1 - alpha / 2])  # no sentences: every resample is 0
     fa, fb = micro_f1(a), micro_f1(b)
-    return PairedDifference(a=fa, b=fb, difference=fb - fa, ci95=(float(lo), float(hi)),
-                            b_better=float((diff > 0).mean()), b_worse=float((diff < 0).mean()),
-                            sentences_differ=sum(tuple(x) != tuple(y) for x, y in zip(a, b)))
+    return PairedDifference(
+        a=fa,
+        b=fb,
+        difference=fb - fa,
+        ci95=(float(lo), float(hi)),
+        b_better=float((diff > 0).mean()),
+        b_worse=float((diff < 0).mean()),
+        sentences_differ=sum(tuple(x) != tuple(y) for x, y in zip(a, b)),
+    )
 
 
-def compare(a: Mapping[str, Mapping[str, Counts]], b: Mapping[str, Mapping[str, Counts]],
-            n_resamples: int = 10_000, seed: int = 0) -> dict[str, PairedDifference]:
+def compare(
+    a: Mapping[str, Mapping[str, Counts]],
+    b: Mapping[str, Mapping[str, Counts]],
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> dict[str, PairedDifference]:
     """:func:`paired_difference` for every score in :data:`SCORES`, pairing sentences by id."""
     if set(a) != set(b):
         only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
-        raise ComparisonError(f"the two sides are scored on different sentences: {len(only_a)} only in A "
-                              f"(e.g. {only_a[:3]}), {len(only_b)} only in B (e.g. {only_b[:3]}); compare runs "
-                              "of the same split or folds")
+        raise ComparisonError(
+            f"the two sides are scored on different sentences: {len(only_a)} only in A "
+            f"(e.g. {only_a[:3]}), {len(only_b)} only in B (e.g. {only_b[:3]}); compare runs "
+            "of the same split or folds"
+        )
     ids = sorted(a)
-    return {name: paired_difference([a[i][name] for i in ids], [b[i][name] for i in ids], n_resamples, seed)
-            for name in SCORES}
+    return {
+        name: paired_difference(
+            [a[i][name] for i in ids], [b[i][name] for i in ids], n_resamples, seed
+        )
+        for name in SCORES
+    }

@@ -6,6 +6,7 @@ tail span+type and label, so a relation that is right except for its direction i
 Test sets are small, so :func:`bootstrap_ci` gives percentile intervals over sentences; the
 per-sentence (tp, fp, fn) helpers below are built so their sums equal the corpus-level numbers.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -50,7 +51,12 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     """Precision, recall, F1 (0 where undefined, like seqeval's ``zero_division=0``) and support."""
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": tp + fn}
+    return {
+        "precision": p,
+        "recall": r,
+        "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "support": tp + fn,
+    }
 
 
 def _macro(per_type: dict[str, dict[str, float]], support: int) -> dict[str, float]:
@@ -69,7 +75,9 @@ def _zero() -> dict[str, float]:
     return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
 
 
-def entity_scores(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> dict[str, Any]:
+def entity_scores(
+    gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]
+) -> dict[str, Any]:
     """seqeval strict IOB2 report as ``{"per_type", "micro", "macro"}``.
 
     Every schema type appears in ``per_type`` (zeros when absent) so tables and folds line up;
@@ -85,12 +93,22 @@ def entity_scores(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequen
     if gold_tags:
         with warnings.catch_warnings():  # all-empty rows make seqeval/numpy warn about 0/0
             warnings.simplefilter("ignore")
-            report = classification_report([list(g) for g in gold_tags], [list(p) for p in pred_tags],
-                                           mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
+            report = classification_report(
+                [list(g) for g in gold_tags],
+                [list(p) for p in pred_tags],
+                mode="strict",
+                scheme=IOB2,
+                output_dict=True,
+                zero_division=0,
+            )
 
         def pick(row: dict) -> dict[str, float]:
-            return {"precision": float(row["precision"]), "recall": float(row["recall"]),
-                    "f1": float(row["f1-score"]), "support": int(row["support"])}
+            return {
+                "precision": float(row["precision"]),
+                "recall": float(row["recall"]),
+                "f1": float(row["f1-score"]),
+                "support": int(row["support"]),
+            }
 
         for name, row in report.items():
             if name.endswith(" avg"):
@@ -135,8 +153,9 @@ def entity_tag_counts(gold_tags: Sequence[str], pred_tags: Sequence[str]) -> Cou
     return _set_counts(set(strict_spans(gold_tags)), set(strict_spans(pred_tags)))
 
 
-def sentence_entity_counts(gold_tags: Sequence[Sequence[str]],
-                           pred_tags: Sequence[Sequence[str]]) -> list[Counts]:
+def sentence_entity_counts(
+    gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]
+) -> list[Counts]:
     """Per-sentence entity (tp, fp, fn), the input :func:`bootstrap_ci` resamples."""
     if len(gold_tags) != len(pred_tags):
         raise ValueError(f"{len(gold_tags)} gold sentences but {len(pred_tags)} predicted")
@@ -150,8 +169,10 @@ def relation_counts(gold: SentenceExtraction, pred: SentenceExtraction) -> dict[
     """
     g, p = relation_tuples(gold), relation_tuples(pred)
     labels = list(RELATION_TYPES) + sorted({x[2] for x in g | p} - set(RELATION_TYPES))
-    return {label: _set_counts({x for x in g if x[2] == label}, {x for x in p if x[2] == label})
-            for label in labels}
+    return {
+        label: _set_counts({x for x in g if x[2] == label}, {x for x in p if x[2] == label})
+        for label in labels
+    }
 
 
 def relation_sentence_counts(gold: SentenceExtraction, pred: SentenceExtraction) -> Counts:
@@ -159,15 +180,18 @@ def relation_sentence_counts(gold: SentenceExtraction, pred: SentenceExtraction)
     return _set_counts(relation_tuples(gold), relation_tuples(pred))
 
 
-def sentence_relation_counts(gold: Sequence[SentenceExtraction],
-                             pred: Sequence[SentenceExtraction]) -> list[Counts]:
+def sentence_relation_counts(
+    gold: Sequence[SentenceExtraction], pred: Sequence[SentenceExtraction]
+) -> list[Counts]:
     """Per-sentence relation (tp, fp, fn), the input :func:`bootstrap_ci` resamples."""
     if len(gold) != len(pred):
         raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predicted")
     return [relation_sentence_counts(g, p) for g, p in zip(gold, pred)]
 
 
-def relation_scores(gold: Sequence[SentenceExtraction], pred: Sequence[SentenceExtraction]) -> dict[str, Any]:
+def relation_scores(
+    gold: Sequence[SentenceExtraction], pred: Sequence[SentenceExtraction]
+) -> dict[str, Any]:
     """Strict relation P/R/F1 as ``{"per_type", "micro", "macro"}`` (same layout as entities).
 
     Every schema label is in ``per_type``; micro counts every predicted relation, so one with a
@@ -194,8 +218,9 @@ def micro_f1(counts: Iterable[Counts]) -> float:
     return prf(tp, fp, fn)["f1"]
 
 
-def resampled_micro_f1(per_sentence_counts: Sequence[Sequence[Counts]], n_resamples: int, seed: int = 0
-                       ) -> np.ndarray:
+def resampled_micro_f1(
+    per_sentence_counts: Sequence[Sequence[Counts]], n_resamples: int, seed: int = 0
+) -> np.ndarray:
     """Micro F1 of every system on the same bootstrap resamples of sentences: shape (systems, resamples).
 
     Every row of ``per_sentence_counts`` lists one system's per-sentence (tp, fp, fn) over the same
@@ -207,7 +232,9 @@ def resampled_micro_f1(per_sentence_counts: Sequence[Sequence[Counts]], n_resamp
     systems = [np.asarray(c, dtype=np.int64).reshape(-1, 3) for c in per_sentence_counts]
     n = len(systems[0]) if systems else 0
     if any(len(c) != n for c in systems):
-        raise ValueError(f"systems cover different numbers of sentences: {[len(c) for c in systems]}")
+        raise ValueError(
+            f"systems cover different numbers of sentences: {[len(c) for c in systems]}"
+        )
     if n == 0:
         return np.zeros((len(systems), n_resamples))
     rng = np.random.default_rng(seed)
@@ -225,8 +252,12 @@ def resampled_micro_f1(per_sentence_counts: Sequence[Sequence[Counts]], n_resamp
     return np.concatenate(out, axis=1)
 
 
-def bootstrap_ci(per_sentence_counts: Sequence[Counts], n_resamples: int = 1000, seed: int = 0,
-                 alpha: float = 0.05) -> tuple[float, float]:
+def bootstrap_ci(
+    per_sentence_counts: Sequence[Counts],
+    n_resamples: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float]:
     """Percentile bootstrap interval (default 95%) of micro F1, resampling sentences with replacement.
 
     Sentences, not entities, are the sampling unit because errors cluster within a sentence. Each

@@ -1,11 +1,17 @@
 """Evaluation report pieces: per-sentence counts, bootstrap intervals, error listing, confusion matrix."""
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from marsad.evaluation.scoring import EvalPredictions, gold_extraction, score_predictions, to_extraction
 from marsad.evaluation.metrics import bootstrap_ci, entity_counts, sentence_relation_counts
+from marsad.evaluation.scoring import (
+    EvalPredictions,
+    gold_extraction,
+    score_predictions,
+    to_extraction,
+)
 from marsad.schema import ENTITY_TYPES
 
 Counts = tuple[int, int, int]
@@ -16,15 +22,20 @@ def sentence_counts(preds: EvalPredictions) -> dict[str, list[Counts]]:
     gold = [gold_extraction(ex) for ex in preds.examples]
     e2e = [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]
     with_gold = [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.gold_entities)]
-    return {"entities": [entity_counts(g, p) for g, p in zip(gold, e2e)],
-            "relations_end_to_end": sentence_relation_counts(gold, e2e),
-            "relations_gold_entities": sentence_relation_counts(gold, with_gold)}
+    return {
+        "entities": [entity_counts(g, p) for g, p in zip(gold, e2e)],
+        "relations_end_to_end": sentence_relation_counts(gold, e2e),
+        "relations_gold_entities": sentence_relation_counts(gold, with_gold),
+    }
 
 
 def subset(preds: EvalPredictions, keep: list[bool]) -> EvalPredictions:
     pick = [i for i, k in enumerate(keep) if k]
-    return EvalPredictions([preds.examples[i] for i in pick], [preds.end_to_end[i] for i in pick],
-                           [preds.gold_entities[i] for i in pick])
+    return EvalPredictions(
+        [preds.examples[i] for i in pick],
+        [preds.end_to_end[i] for i in pick],
+        [preds.gold_entities[i] for i in pick],
+    )
 
 
 def full_scores(preds: EvalPredictions, n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -32,7 +43,11 @@ def full_scores(preds: EvalPredictions, n_resamples: int = 1000, seed: int = 0) 
     scores = score_predictions(preds)
     counts = sentence_counts(preds)
     for key, per_sentence in counts.items():
-        lo, hi = bootstrap_ci(per_sentence, n_resamples=n_resamples, seed=seed) if per_sentence else (0.0, 0.0)
+        lo, hi = (
+            bootstrap_ci(per_sentence, n_resamples=n_resamples, seed=seed)
+            if per_sentence
+            else (0.0, 0.0)
+        )
         scores[key]["micro"]["ci95"] = [lo, hi]
     return scores
 
@@ -56,8 +71,10 @@ def error_listing(preds: EvalPredictions, limit: int = 200) -> list[str]:
         for name, items in (("missed entity (FN)", fn), ("spurious entity (FP)", fp)):
             lines += [f"- {name}: {_bidi(ex.text[s:e])} `{label}`" for s, e, label in items]
         for name, items in (("missed relation (FN)", rfn), ("spurious relation (FP)", rfp)):
-            lines += [f"- {name}: {_bidi(ex.text[h[0]:h[1]])} → {_bidi(ex.text[t[0]:t[1]])} `{label}`"
-                      for h, t, label in items]
+            lines += [
+                f"- {name}: {_bidi(ex.text[h[0] : h[1]])} → {_bidi(ex.text[t[0] : t[1]])} `{label}`"
+                for h, t, label in items
+            ]
         lines.append("")
         if len(lines) > limit * 6:
             lines.append("(listing truncated)")
@@ -87,10 +104,17 @@ def plot_confusion(names: list[str], matrix: list[list[int]], out: Path, title: 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 4.2))
-    ax.imshow([[v ** 0.5 for v in row] for row in matrix], cmap="Blues")
+    ax.imshow([[v**0.5 for v in row] for row in matrix], cmap="Blues")
     for i, row in enumerate(matrix):
         for j, v in enumerate(row):
-            ax.text(j, i, str(v), ha="center", va="center", color="black" if i != j else "white" if v else "black")
+            ax.text(
+                j,
+                i,
+                str(v),
+                ha="center",
+                va="center",
+                color="black" if i != j else "white" if v else "black",
+            )
     ax.set_xticks(range(len(names)), names, rotation=30)
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("predicted")
@@ -114,9 +138,14 @@ def scores_markdown(scores: dict[str, Any]) -> list[str]:
         lines.append(f"| entity {t} | {_fmt(m)} | {m.get('support', '')} |")
     lines.append(f"| **entity micro** | {_fmt(ent['micro'])} | {ent['micro'].get('support', '')} |")
     lines.append(f"| entity macro | {_fmt(ent['macro'])} | |")
-    for key, name in (("relations_end_to_end", "end-to-end"), ("relations_gold_entities", "gold entities")):
+    for key, name in (
+        ("relations_end_to_end", "end-to-end"),
+        ("relations_gold_entities", "gold entities"),
+    ):
         rel = scores[key]
         for t, m in rel["per_type"].items():
             lines.append(f"| relation {t} ({name}) | {_fmt(m)} | {m.get('support', '')} |")
-        lines.append(f"| **relation micro ({name})** | {_fmt(rel['micro'])} | {rel['micro'].get('support', '')} |")
+        lines.append(
+            f"| **relation micro ({name})** | {_fmt(rel['micro'])} | {rel['micro'].get('support', '')} |"
+        )
     return lines

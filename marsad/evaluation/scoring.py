@@ -1,4 +1,5 @@
 """Score a model on held-out examples: entities (seqeval strict IOB2) and relations in two settings."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,17 +7,24 @@ from typing import Any
 
 import numpy as np
 
-from marsad.evaluation.baselines import MajorityRelationBaseline
 from marsad.data.corpus import bio_to_spans
-from marsad.data.examples import Example
+from marsad.data.examples import Example, WordEntity, WordRelation
+from marsad.evaluation.baselines import MajorityRelationBaseline
+from marsad.evaluation.metrics import (
+    Counts,
+    SentenceExtraction,
+    entity_counts,
+    entity_scores,
+    relation_counts,
+    relation_scores,
+    relation_sentence_counts,
+)
 from marsad.inference import SentenceOutput, decode_entities, extract_both
-from marsad.data.examples import WordEntity, WordRelation
-from marsad.model.lexical_prior import WEIGHT_GRID, LexicalPrior
-from marsad.evaluation.metrics import (Counts, SentenceExtraction, entity_counts, entity_scores, relation_counts, relation_scores, relation_sentence_counts)
 from marsad.model.joint import JointModel
-from marsad.model.settings import DecodingSettings
+from marsad.model.lexical_prior import WEIGHT_GRID, LexicalPrior
 from marsad.model.relation_prior import WEIGHT_GRID as RELATION_WEIGHT_GRID
 from marsad.model.relation_prior import RelationPrior
+from marsad.model.settings import DecodingSettings
 from marsad.schema import ENTITY_TYPES, RELATION_TYPES
 
 
@@ -28,15 +36,19 @@ class EvalPredictions:
 
     def subset(self, indices: list[int]) -> EvalPredictions:
         """The same predictions for some sentences only (the outputs are shared, not copied)."""
-        return EvalPredictions([self.examples[i] for i in indices], [self.end_to_end[i] for i in indices],
-                               [self.gold_entities[i] for i in indices])
+        return EvalPredictions(
+            [self.examples[i] for i in indices],
+            [self.end_to_end[i] for i in indices],
+            [self.gold_entities[i] for i in indices],
+        )
 
 
 def to_extraction(example: Example, output: SentenceOutput) -> SentenceExtraction:
     """Character-span view of a word-level output, the unit all metrics compare."""
     return SentenceExtraction(
         entities=tuple(example.char_span(e) for e in output.entities),
-        relations=tuple((r.head, r.tail, r.label) for r in output.relations))
+        relations=tuple((r.head, r.tail, r.label) for r in output.relations),
+    )
 
 
 def gold_extraction(example: Example) -> SentenceExtraction:
@@ -51,12 +63,29 @@ def output_tags(example: Example, output: SentenceOutput) -> list[str]:
     return tags
 
 
-def predict_examples(model: JointModel, tokenizer, examples: list[Example], preprocessing: list[str],
-                     max_length: int, batch_size: int = 32, progress: bool = False, *,
-                     decoding: DecodingSettings) -> EvalPredictions:
+def predict_examples(
+    model: JointModel,
+    tokenizer,
+    examples: list[Example],
+    preprocessing: list[str],
+    max_length: int,
+    batch_size: int = 32,
+    progress: bool = False,
+    *,
+    decoding: DecodingSettings,
+) -> EvalPredictions:
     gold = [[WordEntity(e.start, e.end, e.label) for e in ex.entities] for ex in examples]
-    e2e, with_gold = extract_both(model, tokenizer, [ex.words for ex in examples], preprocessing, max_length,
-                                  batch_size, gold, progress, decoding=decoding)
+    e2e, with_gold = extract_both(
+        model,
+        tokenizer,
+        [ex.words for ex in examples],
+        preprocessing,
+        max_length,
+        batch_size,
+        gold,
+        progress,
+        decoding=decoding,
+    )
     return EvalPredictions(examples, e2e, with_gold)
 
 
@@ -65,8 +94,9 @@ def _word_entities(ex: Example, tags: list[str]) -> list[WordEntity]:
     return [WordEntity(s, e, label) for s, e, label in spans]
 
 
-def baseline_predictions(tagger, relations: MajorityRelationBaseline, train: list[Example],
-                         test: list[Example]) -> EvalPredictions:
+def baseline_predictions(
+    tagger, relations: MajorityRelationBaseline, train: list[Example], test: list[Example]
+) -> EvalPredictions:
     """Fit a baseline tagger (``CrfTagger``/``LexiconTagger``) on ``train`` and predict ``test``, relations
     by ``relations`` (already fitted) over its entities and over the gold ones, as the model is scored."""
     tagger.fit([ex.words for ex in train], [ex.tags for ex in train])
@@ -74,9 +104,15 @@ def baseline_predictions(tagger, relations: MajorityRelationBaseline, train: lis
     e2e, gold = [], []
     for ex, tags in zip(test, predicted):
         ents = _word_entities(ex, tags)
-        e2e.append(SentenceOutput(ents, [WordRelation(h, t, lab) for h, t, lab in relations.predict(ents)]))
-        gold.append(SentenceOutput(ex.entities,
-                                   [WordRelation(h, t, lab) for h, t, lab in relations.predict(ex.entities)]))
+        e2e.append(
+            SentenceOutput(ents, [WordRelation(h, t, lab) for h, t, lab in relations.predict(ents)])
+        )
+        gold.append(
+            SentenceOutput(
+                ex.entities,
+                [WordRelation(h, t, lab) for h, t, lab in relations.predict(ex.entities)],
+            )
+        )
     return EvalPredictions(test, e2e, gold)
 
 
@@ -84,21 +120,28 @@ def score_predictions(preds: EvalPredictions) -> dict[str, Any]:
     gold = [gold_extraction(ex) for ex in preds.examples]
     return {
         "n_sentences": len(preds.examples),
-        "entities": entity_scores([ex.tags for ex in preds.examples],
-                                  [output_tags(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]),
+        "entities": entity_scores(
+            [ex.tags for ex in preds.examples],
+            [output_tags(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)],
+        ),
         "relations_end_to_end": relation_scores(
-            gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]),
+            gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]
+        ),
         "relations_gold_entities": relation_scores(
-            gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.gold_entities)]),
+            gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.gold_entities)]
+        ),
     }
 
 
 RELATION_SETTINGS: tuple[str, ...] = ("end-to-end", "gold entities")
 # the scores a sentence's (tp, fp, fn) are kept for: paired comparisons and the dev log of every epoch;
 # per relation label too, since a micro F1 over ~170 relations hides which labels can be trusted
-SCORES: tuple[str, ...] = ("entity micro-F1", *(f"{t} F1" for t in ENTITY_TYPES),
-                           *(f"relation micro-F1 ({s})" for s in RELATION_SETTINGS),
-                           *(f"{label} F1 ({s})" for s in RELATION_SETTINGS for label in RELATION_TYPES))
+SCORES: tuple[str, ...] = (
+    "entity micro-F1",
+    *(f"{t} F1" for t in ENTITY_TYPES),
+    *(f"relation micro-F1 ({s})" for s in RELATION_SETTINGS),
+    *(f"{label} F1 ({s})" for s in RELATION_SETTINGS for label in RELATION_TYPES),
+)
 
 SentenceScores = dict[str, dict[str, Counts]]  # sent_id -> score name -> (tp, fp, fn)
 
@@ -136,9 +179,12 @@ def tune_none_bias(preds: EvalPredictions, grid: tuple[float, ...] = NONE_BIAS_G
     return tune_relation_prior(preds, None, grid)[1]
 
 
-def tune_relation_prior(preds: EvalPredictions, prior: RelationPrior | None,
-                        bias_grid: tuple[float, ...] = NONE_BIAS_GRID,
-                        weight_grid: tuple[float, ...] = RELATION_WEIGHT_GRID) -> tuple[float | None, float]:
+def tune_relation_prior(
+    preds: EvalPredictions,
+    prior: RelationPrior | None,
+    bias_grid: tuple[float, ...] = NONE_BIAS_GRID,
+    weight_grid: tuple[float, ...] = RELATION_WEIGHT_GRID,
+) -> tuple[float | None, float]:
     """The (relation-prior weight, NONE bias) that maximise end-to-end relation micro-F1 on ``preds``
     (ties: the smaller weight, then the smaller shift). Call it on dev predictions only; the outputs
     of both settings are left decoded at the chosen pair. Without a prior only the bias is tuned
@@ -159,8 +205,9 @@ def tune_relation_prior(preds: EvalPredictions, prior: RelationPrior | None,
 
     def f1_at(weight_bias: tuple[float | None, float]) -> float:
         decode(preds.end_to_end, *weight_bias)
-        return relation_scores(gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]
-                               )["micro"]["f1"]
+        return relation_scores(
+            gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]
+        )["micro"]["f1"]
 
     weights = sorted(weight_grid) if prior is not None else [None]
     grid = [(w, b) for w in weights for b in sorted(bias_grid, key=abs)]
@@ -169,8 +216,9 @@ def tune_relation_prior(preds: EvalPredictions, prior: RelationPrior | None,
     return weight, bias
 
 
-def tune_prior_weight(preds: EvalPredictions, prior: LexicalPrior,
-                      grid: tuple[float, ...] = WEIGHT_GRID) -> float:
+def tune_prior_weight(
+    preds: EvalPredictions, prior: LexicalPrior, grid: tuple[float, ...] = WEIGHT_GRID
+) -> float:
     """The lexical-prior weight that maximises entity micro-F1 on ``preds`` (ties: the smaller weight).
 
     Re-decodes the stored encoder scores, so no encoder pass per weight. Call it on dev predictions only.
@@ -179,8 +227,10 @@ def tune_prior_weight(preds: EvalPredictions, prior: LexicalPrior,
     gold = [ex.tags for ex in preds.examples]
 
     def f1_at(weight: float) -> float:
-        predicted = [output_tags(ex, SentenceOutput(decode_entities(out.word_log_probs, prior, lp, weight)))
-                     for ex, out, lp in zip(preds.examples, preds.end_to_end, crf_log_probs)]
+        predicted = [
+            output_tags(ex, SentenceOutput(decode_entities(out.word_log_probs, prior, lp, weight)))
+            for ex, out, lp in zip(preds.examples, preds.end_to_end, crf_log_probs)
+        ]
         return entity_scores(gold, predicted)["micro"]["f1"]
 
     return max(sorted(grid), key=f1_at)

@@ -1,5 +1,6 @@
 """The headline scores of a cross-validation run, as mean ± std over its folds (``marsad crossval``,
 ``marsad refit``)."""
+
 from __future__ import annotations
 
 import statistics
@@ -27,8 +28,11 @@ def summarise(per_fold: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out = {}
     for name, path in HEADLINE:
         values = [_dig(f, path) for f in per_fold]
-        out[name] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                     "folds": values}
+        out[name] = {
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "folds": values,
+        }
     return out
 
 

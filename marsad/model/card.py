@@ -1,4 +1,5 @@
 """The model card (README.md) written into every checkpoint, from its own metadata."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,20 +7,28 @@ from typing import Any
 from marsad.config import TrainConfig
 from marsad.model.settings import DecodingSettings
 
-_SELECTION_WORDS = {"entity": "dev entity micro-F1, end-to-end relation F1 breaking ties",
-                    "entity+relation": "dev entity + end-to-end relation micro-F1"}
+_SELECTION_WORDS = {
+    "entity": "dev entity micro-F1, end-to-end relation F1 breaking ties",
+    "entity+relation": "dev entity + end-to-end relation micro-F1",
+}
 
 
 def _scores_table(metrics: dict[str, Any]) -> str:
     rows = ["| score | precision | recall | F1 |", "|---|---:|---:|---:|"]
     ent = metrics.get("entities", {})
     for name, vals in ent.get("per_type", {}).items():
-        rows.append(f"| entity {name} | {vals['precision']:.3f} | {vals['recall']:.3f} | {vals['f1']:.3f} |")
+        rows.append(
+            f"| entity {name} | {vals['precision']:.3f} | {vals['recall']:.3f} | {vals['f1']:.3f} |"
+        )
     if "micro" in ent:
         m = ent["micro"]
-        rows.append(f"| **entity micro** | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |")
-    for key, label in (("relations_end_to_end", "relation micro, end-to-end"),
-                       ("relations_gold_entities", "relation micro, gold entities")):
+        rows.append(
+            f"| **entity micro** | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |"
+        )
+    for key, label in (
+        ("relations_end_to_end", "relation micro, end-to-end"),
+        ("relations_gold_entities", "relation micro, gold entities"),
+    ):
         if key in metrics:
             m = metrics[key]["micro"]
             rows.append(f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |")
@@ -34,39 +43,63 @@ def render_model_card(meta: dict[str, Any]) -> str:
     settings = DecodingSettings.from_meta(meta)
     prior = meta.get("lexical_prior")
     if prior:
-        decoding += (f", over the encoder's tag log-probabilities mixed with weight {settings.lexical_weight} with a "
-                     f"feature CRF's marginals (`{prior['file']}`, trained on the same training sentences; "
-                     "weight chosen on dev entity F1; the transformers pipeline does not use it)")
+        decoding += (
+            f", over the encoder's tag log-probabilities mixed with weight {settings.lexical_weight} with a "
+            f"feature CRF's marginals (`{prior['file']}`, trained on the same training sentences; "
+            "weight chosen on dev entity F1; the transformers pipeline does not use it)"
+        )
     rel_prior = meta.get("relation_prior")
-    relation_prior = (f", over the head's relation log-probabilities mixed with weight {settings.relation_weight} with a "
-                      f"feature classifier's (`{rel_prior['file']}`, fitted on the training sentences' gold mentions; "
-                      "weight tuned with the shift)" if rel_prior else "")
+    relation_prior = (
+        f", over the head's relation log-probabilities mixed with weight {settings.relation_weight} with a "
+        f"feature classifier's (`{rel_prior['file']}`, fitted on the training sentences' gold mentions; "
+        "weight tuned with the shift)"
+        if rel_prior
+        else ""
+    )
     head = meta.get("relation_head", {})
-    head_line = (f"MLP {head.get('mlp_hidden')} hidden"
-                 + (f", dropout {head['dropout']} in training" if "dropout" in head else "")
-                 + "; context pooled between the mentions"
-                 + (f" and over the {head['left_context']} sub-words before the earlier one"
-                    if head.get("left_context") else ""))
-    subset = (f" (a share of {cfg['train_fraction']} of the run's training sentences, drawn with the seed: a "
-              "learning-curve point, not a full model)" if cfg.get("train_fraction", 1.0) < 1 else "")
+    head_line = (
+        f"MLP {head.get('mlp_hidden')} hidden"
+        + (f", dropout {head['dropout']} in training" if "dropout" in head else "")
+        + "; context pooled between the mentions"
+        + (
+            f" and over the {head['left_context']} sub-words before the earlier one"
+            if head.get("left_context")
+            else ""
+        )
+    )
+    subset = (
+        f" (a share of {cfg['train_fraction']} of the run's training sentences, drawn with the seed: a "
+        "learning-curve point, not a full model)"
+        if cfg.get("train_fraction", 1.0) < 1
+        else ""
+    )
     metric = cfg.get("selection_metric", TrainConfig.selection_metric)
-    selection = (_SELECTION_WORDS.get(metric, f"dev {metric} F1")
-                 + (", among the epochs after the learning-rate warm-up" if cfg.get("select_after_warmup") else ""))
-    optimisation = (f"AdamW, learning rate {cfg.get('learning_rate')} for the encoder"
-                    f" and {cfg.get('head_learning_rate')} for the heads, batch {cfg.get('batch_size')}, "
-                    f"at most {cfg.get('epochs')} epochs")
+    selection = _SELECTION_WORDS.get(metric, f"dev {metric} F1") + (
+        ", among the epochs after the learning-rate warm-up"
+        if cfg.get("select_after_warmup")
+        else ""
+    )
+    optimisation = (
+        f"AdamW, learning rate {cfg.get('learning_rate')} for the encoder"
+        f" and {cfg.get('head_learning_rate')} for the heads, batch {cfg.get('batch_size')}, "
+        f"at most {cfg.get('epochs')} epochs"
+    )
     refit = meta.get("refit")
     kept = f"Best epoch: {meta.get('epoch')} (chosen by {selection})"
     if refit:  # trained afresh for the epoch another run kept, with that run's dev-chosen decoding settings
         sets = "train + dev" if refit.get("train_includes_dev") else "train"
         epochs = meta.get("epoch")
-        kept = (f"Refit: trained afresh on {sets} for {epochs} epoch{'' if epochs == 1 else 's'}, as many as "
-                f"`{refit.get('path')}` "
-                f"kept (chosen by {selection}), with its dev-chosen prior weights and relation threshold")
+        kept = (
+            f"Refit: trained afresh on {sets} for {epochs} epoch{'' if epochs == 1 else 's'}, as many as "
+            f"`{refit.get('path')}` "
+            f"kept (chosen by {selection}), with its dev-chosen prior weights and relation threshold"
+        )
     fallback = ""
     if enc.get("fallback_reason"):
-        fallback = (f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, which was unavailable "
-                    f"({enc['fallback_reason']}); this model was trained on `{enc['used']}` instead.\n")
+        fallback = (
+            f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, which was unavailable "
+            f"({enc['fallback_reason']}); this model was trained on `{enc['used']}` instead.\n"
+        )
     return f"""---
 language: ar
 library_name: transformers
@@ -78,22 +111,31 @@ tags: [marsad, arabic, ner, relation-extraction, conflict-news]
 
 Tags ACTOR / LOCATION / QUANTITY mentions (IOB2 over schema words) and classifies directed relations
 (ATTACKS, CONTROLS, SUPPORTS, LOCATED_IN, QUANTITY_OF, AFFILIATED_WITH) between them, in Arabic
-conflict news. Schema version {meta.get('schema_version')}.
+conflict news. Schema version {meta.get("schema_version")}.
 
-- Encoder used: `{enc.get('used')}` (requested: `{enc.get('requested')}`)
-- Training data: Marsad gold corpus, run `{data.get('run')}`, {data.get('train_sentences')} training{subset} and
-  {data.get('dev_sentences')} dev sentences; data fingerprint `{data.get('fingerprint', '')[:16]}`
-- {kept}; seed {cfg.get('seed')};
-  preprocessing {meta.get('preprocessing')}
+- Encoder used: `{enc.get("used")}` (requested: `{enc.get("requested")}`)
+- Training data: Marsad gold corpus, run `{data.get("run")}`, {
+        data.get("train_sentences")
+    } training{subset} and
+  {data.get("dev_sentences")} dev sentences; data fingerprint `{data.get("fingerprint", "")[:16]}`
+- {kept}; seed {cfg.get("seed")};
+  preprocessing {meta.get("preprocessing")}
 - Training: {optimisation}
 - Relation head: {head_line}
 - Tag decoding: {decoding}
-- Relation decision: NONE logit shifted by {settings.none_bias} (tuned on dev end-to-end relation F1){relation_prior}
+- Relation decision: NONE logit shifted by {
+        settings.none_bias
+    } (tuned on dev end-to-end relation F1){relation_prior}
 {fallback}
-## Dev scores ({"none: dev sentences trained this refit" if refit and not meta.get("dev_metrics") else
-                "selection set, not a test score" if not refit else "held out of this refit"})
+## Dev scores ({
+        "none: dev sentences trained this refit"
+        if refit and not meta.get("dev_metrics")
+        else "selection set, not a test score"
+        if not refit
+        else "held out of this refit"
+    })
 
-{_scores_table(meta.get('dev_metrics', {}))}
+{_scores_table(meta.get("dev_metrics", {}))}
 
 Held-out test scores come from `marsad evaluate --checkpoint DIR`, never from this card.
 

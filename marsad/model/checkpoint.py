@@ -15,6 +15,7 @@ Layout (all written into a temp dir and swapped into place atomically):
   relation_prior.json                (relation_prior models) the feature classifier mixed into relation
                                      decoding, see marsad.model.relation_prior; its weight is a decoding setting
 """
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,12 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerBase
 
 from marsad.fileio import atomic_directory
-from marsad.model.lexical_prior import PRIOR_FILE, LexicalPrior
-from marsad.schema import RELATION_LABELS
 from marsad.model.joint import JointModel, RelationHead
+from marsad.model.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.model.relation_prior import RELATION_PRIOR_FILE, RelationPrior
 from marsad.model.settings import META_KEY as SETTINGS_KEY
 from marsad.model.settings import DecodingSettings
-from marsad.schema import BIO_TAGS, ENTITY_TYPES, SCHEMA_VERSION
+from marsad.schema import BIO_TAGS, ENTITY_TYPES, RELATION_LABELS, SCHEMA_VERSION
 
 META_FILE = "marsad.json"
 RELATION_FILE = "relation_head.safetensors"
@@ -61,7 +61,9 @@ class Loaded:
         return int(self.meta["max_length"])
 
 
-def base_meta(preprocessing: list[str], max_length: int, head_shape: dict[str, Any]) -> dict[str, Any]:
+def base_meta(
+    preprocessing: list[str], max_length: int, head_shape: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "schema_version": SCHEMA_VERSION,
@@ -74,8 +76,14 @@ def base_meta(preprocessing: list[str], max_length: int, head_shape: dict[str, A
     }
 
 
-def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenizerBase, meta: dict[str, Any],
-                    model_card: str, extra: Callable[[Path], None] | None = None) -> Path:
+def save_checkpoint(
+    dest: Path,
+    model: JointModel,
+    tokenizer: PreTrainedTokenizerBase,
+    meta: dict[str, Any],
+    model_card: str,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
     """Write the checkpoint atomically: ``dest`` is either the old or the complete new checkpoint.
 
     ``extra(tmp_dir)`` may add files (e.g. optimizer state) inside the same atomic write.
@@ -84,23 +92,35 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
         if meta.get(key) != described:
             what = key.replace("_", " ")
             model_has = f"absent {what}" if described is None else what
-            raise ValueError(f"meta {key}={meta.get(key)!r} does not describe the model's {model_has}")
+            raise ValueError(
+                f"meta {key}={meta.get(key)!r} does not describe the model's {model_has}"
+            )
     if SETTINGS_KEY not in meta:
-        raise ValueError(f"meta lacks {SETTINGS_KEY!r}: the decoding settings dev chose (DecodingSettings)")
+        raise ValueError(
+            f"meta lacks {SETTINGS_KEY!r}: the decoding settings dev chose (DecodingSettings)"
+        )
     decoding = DecodingSettings.from_meta(meta)
-    for name, weight, prior in (("lexical", decoding.lexical_weight, model.lexical_prior),
-                                ("relation", decoding.relation_weight, model.relation_prior)):
+    for name, weight, prior in (
+        ("lexical", decoding.lexical_weight, model.lexical_prior),
+        ("relation", decoding.relation_weight, model.relation_prior),
+    ):
         if weight and prior is None:
-            raise ValueError(f"meta decoding mixes a {name} prior in (weight {weight}) but the model has none")
+            raise ValueError(
+                f"meta decoding mixes a {name} prior in (weight {weight}) but the model has none"
+            )
     with atomic_directory(Path(dest)) as tmp:
         model.tagger.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        state = {k: v.detach().cpu().contiguous() for k, v in model.relation_head.state_dict().items()}
+        state = {
+            k: v.detach().cpu().contiguous() for k, v in model.relation_head.state_dict().items()
+        }
         save_file(state, str(tmp / RELATION_FILE))
         for prior in (model.lexical_prior, model.relation_prior):
             if prior is not None:
                 prior.save(tmp)
-        (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        (tmp / META_FILE).write_text(
+            json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
         (tmp / "README.md").write_text(model_card, encoding="utf-8")
         if extra is not None:
             extra(tmp)
@@ -110,13 +130,17 @@ def save_checkpoint(dest: Path, model: JointModel, tokenizer: PreTrainedTokenize
 def priors_meta(model: JointModel) -> dict[str, dict[str, Any] | None]:
     """What ``marsad.json`` says of the model's two decoding priors (None: the model has none)."""
     lexical, relation = model.lexical_prior, model.relation_prior
-    return {"lexical_prior": None if lexical is None else {"file": PRIOR_FILE},
-            "relation_prior": None if relation is None else {"file": RELATION_PRIOR_FILE}}
+    return {
+        "lexical_prior": None if lexical is None else {"file": PRIOR_FILE},
+        "relation_prior": None if relation is None else {"file": RELATION_PRIOR_FILE},
+    }
 
 
 def _require(path: Path, what: str) -> Path:
     if not path.exists():
-        raise CheckpointError(f"{path.parent} is not a Marsad checkpoint: missing {path.name} ({what})")
+        raise CheckpointError(
+            f"{path.parent} is not a Marsad checkpoint: missing {path.name} ({what})"
+        )
     return path
 
 
@@ -129,14 +153,27 @@ def read_meta(directory: Path) -> dict[str, Any]:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{meta_path} is not valid JSON: {exc}") from exc
-    for key in ("schema_version", "bio_tags", "relation_labels", "preprocessing", "max_length", "relation_head"):
+    for key in (
+        "schema_version",
+        "bio_tags",
+        "relation_labels",
+        "preprocessing",
+        "max_length",
+        "relation_head",
+    ):
         if key not in meta:
             raise CheckpointError(f"{meta_path} lacks key {key!r}")
     if meta["schema_version"] != SCHEMA_VERSION:
-        raise CheckpointError(f"{meta_path}: schema version {meta['schema_version']} != this code's {SCHEMA_VERSION}")
-    if list(meta["bio_tags"]) != list(BIO_TAGS) or list(meta["relation_labels"]) != list(RELATION_LABELS):
-        raise CheckpointError(f"{meta_path}: label sets differ from this code's schema "
-                              f"(tags {meta['bio_tags']}, relations {meta['relation_labels']})")
+        raise CheckpointError(
+            f"{meta_path}: schema version {meta['schema_version']} != this code's {SCHEMA_VERSION}"
+        )
+    if list(meta["bio_tags"]) != list(BIO_TAGS) or list(meta["relation_labels"]) != list(
+        RELATION_LABELS
+    ):
+        raise CheckpointError(
+            f"{meta_path}: label sets differ from this code's schema "
+            f"(tags {meta['bio_tags']}, relations {meta['relation_labels']})"
+        )
     return meta
 
 
@@ -145,58 +182,96 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
     directory = Path(directory)
     meta = read_meta(directory)
     config_path = _require(directory / "config.json", "tagger config")
-    if not any((directory / n).exists() for n in ("model.safetensors", "pytorch_model.bin")) and not any(
-            directory.glob("model-*.safetensors")):
-        raise CheckpointError(f"{directory} is not a Marsad checkpoint: missing model.safetensors (tagger weights)")
-    if not any((directory / n).exists() for n in ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model")):
-        raise CheckpointError(f"{directory} is not a Marsad checkpoint: missing tokenizer.json (tokenizer)")
+    if not any(
+        (directory / n).exists() for n in ("model.safetensors", "pytorch_model.bin")
+    ) and not any(directory.glob("model-*.safetensors")):
+        raise CheckpointError(
+            f"{directory} is not a Marsad checkpoint: missing model.safetensors (tagger weights)"
+        )
+    if not any(
+        (directory / n).exists() for n in ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model")
+    ):
+        raise CheckpointError(
+            f"{directory} is not a Marsad checkpoint: missing tokenizer.json (tokenizer)"
+        )
     rel_path = _require(directory / RELATION_FILE, "relation head weights")
     config = json.loads(config_path.read_text(encoding="utf-8"))
     id2label = {int(k): v for k, v in config.get("id2label", {}).items()}
-    if [id2label.get(i) for i in range(len(BIO_TAGS))] != list(BIO_TAGS) or len(id2label) != len(BIO_TAGS):
-        raise CheckpointError(f"{config_path}: id2label {id2label} does not match {META_FILE} bio_tags {meta['bio_tags']}")
+    if [id2label.get(i) for i in range(len(BIO_TAGS))] != list(BIO_TAGS) or len(id2label) != len(
+        BIO_TAGS
+    ):
+        raise CheckpointError(
+            f"{config_path}: id2label {id2label} does not match {META_FILE} bio_tags {meta['bio_tags']}"
+        )
     try:
         tagger = AutoModelForTokenClassification.from_pretrained(directory)
         tokenizer = AutoTokenizer.from_pretrained(directory)
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot load tagger/tokenizer from {directory}: {exc}") from exc
     shape = meta["relation_head"]
-    retired = {key: value for key, value in (("projection", shape.get("projection", 0)),
-                                             ("tag_transitions", meta.get("tag_transitions", False))) if value}
+    retired = {
+        key: value
+        for key, value in (
+            ("projection", shape.get("projection", 0)),
+            ("tag_transitions", meta.get("tag_transitions", False)),
+        )
+        if value
+    }
     if retired:  # options retired after losing on dev (git tag retired-options); their weights have no reader now
-        raise CheckpointError(f"{directory / META_FILE}: the model uses retired option(s) {retired} "
-                              "(see docs/experiments.md, 'Retired options'); load it with the code at tag retired-options")
-    head = RelationHead(tagger.config.hidden_size, shape["mlp_hidden"], shape["feature_dim"], shape["dropout"],
-                        shape.get("left_context", 0))
+        raise CheckpointError(
+            f"{directory / META_FILE}: the model uses retired option(s) {retired} "
+            "(see docs/experiments.md, 'Retired options'); load it with the code at tag retired-options"
+        )
+    head = RelationHead(
+        tagger.config.hidden_size,
+        shape["mlp_hidden"],
+        shape["feature_dim"],
+        shape["dropout"],
+        shape.get("left_context", 0),
+    )
     try:
         state = load_file(str(rel_path))
-        state.pop("none_bias", None)  # checkpoints before DecodingSettings kept the threshold here too
+        state.pop(
+            "none_bias", None
+        )  # checkpoints before DecodingSettings kept the threshold here too
         head.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - any corruption or shape mismatch is a checkpoint error
-        raise CheckpointError(f"{rel_path} does not fit the relation head described in {META_FILE} "
-                              f"(hidden {tagger.config.hidden_size}, {shape}): {exc}") from exc
+        raise CheckpointError(
+            f"{rel_path} does not fit the relation head described in {META_FILE} "
+            f"(hidden {tagger.config.hidden_size}, {shape}): {exc}"
+        ) from exc
     prior = None
     if meta.get("lexical_prior"):  # older checkpoints lack the key: no prior
-        prior_path = _require(directory / PRIOR_FILE, "lexical prior CRF; marsad.json says the model has one")
+        prior_path = _require(
+            directory / PRIOR_FILE, "lexical prior CRF; marsad.json says the model has one"
+        )
         try:
             prior = LexicalPrior.load(prior_path)
         except Exception as exc:  # noqa: BLE001 - crfsuite raises bare errors on a corrupt model file
             raise CheckpointError(f"{prior_path} is not a readable crfsuite model: {exc}") from exc
     relation_prior = None
     if meta.get("relation_prior"):  # older checkpoints lack the key: no relation prior
-        prior_file = _require(directory / RELATION_PRIOR_FILE, "relation prior; marsad.json says the model has one")
+        prior_file = _require(
+            directory / RELATION_PRIOR_FILE, "relation prior; marsad.json says the model has one"
+        )
         try:
             relation_prior = RelationPrior.load(prior_file)
         except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
-            raise CheckpointError(f"{prior_file} is not a relation prior written by this code: {exc!r}") from exc
+            raise CheckpointError(
+                f"{prior_file} is not a relation prior written by this code: {exc!r}"
+            ) from exc
     try:
         decoding = DecodingSettings.from_meta(meta)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{directory / META_FILE}: bad decoding settings: {exc}") from exc
-    for name, weight, present in (("lexical", decoding.lexical_weight, prior), ("relation", decoding.relation_weight,
-                                                                              relation_prior)):
+    for name, weight, present in (
+        ("lexical", decoding.lexical_weight, prior),
+        ("relation", decoding.relation_weight, relation_prior),
+    ):
         if weight and present is None:
-            raise CheckpointError(f"{directory / META_FILE}: decoding mixes a {name} prior in (weight {weight}) "
-                                  "but the checkpoint has none")
+            raise CheckpointError(
+                f"{directory / META_FILE}: decoding mixes a {name} prior in (weight {weight}) "
+                "but the checkpoint has none"
+            )
     model = JointModel(tagger, head, prior, relation_prior).to(device).eval()
     return Loaded(model, tokenizer, meta, decoding)

@@ -9,6 +9,7 @@ quantity two referents. The annotation never does either (schema: one relation p
 direction; a quantity counts one thing), so decoding keeps, greedily by score, only relations that
 agree with what is already kept.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,8 +75,9 @@ def pair_probabilities(logits: np.ndarray, none_bias: float) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def decode_relations(pairs: list[tuple[int, int]], logits: np.ndarray,
-                     none_bias: float = 0.0) -> list[tuple[int, int, str, float]]:
+def decode_relations(
+    pairs: list[tuple[int, int]], logits: np.ndarray, none_bias: float = 0.0
+) -> list[tuple[int, int, str, float]]:
     """``(head, tail, label, probability)`` for the kept relations, sorted by (head, tail).
 
     ``logits`` is ``[len(pairs), len(RELATION_LABELS)]`` with schema-invalid labels at -inf.
@@ -84,13 +86,21 @@ def decode_relations(pairs: list[tuple[int, int]], logits: np.ndarray,
         return []
     probs = pair_probabilities(logits, none_bias)
     best = probs.argmax(axis=1)
-    proposed = sorted(((float(probs[i, k]), h, t, RELATION_LABELS[int(k)])
-                       for i, ((h, t), k) in enumerate(zip(pairs, best)) if k != 0), reverse=True)
+    proposed = sorted(
+        (
+            (float(probs[i, k]), h, t, RELATION_LABELS[int(k)])
+            for i, ((h, t), k) in enumerate(zip(pairs, best))
+            if k != 0
+        ),
+        reverse=True,
+    )
     linked: set[frozenset[int]] = set()
     functional_heads: set[tuple[int, str]] = set()
     kept = []
     for score, h, t, label in proposed:
-        if frozenset((h, t)) in linked or (label in FUNCTIONAL_LABELS and (h, label) in functional_heads):
+        if frozenset((h, t)) in linked or (
+            label in FUNCTIONAL_LABELS and (h, label) in functional_heads
+        ):
             continue
         linked.add(frozenset((h, t)))
         if label in FUNCTIONAL_LABELS:

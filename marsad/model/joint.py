@@ -13,6 +13,7 @@ schema-valid.
 The NONE threshold and the two priors' weights are decoding choices made on dev after training,
 kept apart in :class:`marsad.model.settings.DecodingSettings`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,7 +25,6 @@ from torch import nn
 from marsad.model.lexical_prior import LexicalPrior
 from marsad.model.relation_prior import RelationPrior
 from marsad.schema import ENTITY_TYPES, RELATION_LABELS, allowed_labels_by_type
-
 
 WIDTH_BUCKETS = 12  # entity width in words: 1..11, 12+
 BETWEEN_BUCKETS = 5  # other mentions between the pair: 0..3, 4+
@@ -59,15 +59,21 @@ class PairBatch:
     between: torch.Tensor  # number of other mentions strictly between the two spans
     labels: torch.Tensor | None = None  # index into RELATION_LABELS
 
-    def to(self, device: torch.device) -> "PairBatch":
-        return PairBatch(**{k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in vars(self).items()})
+    def to(self, device: torch.device) -> PairBatch:
+        return PairBatch(
+            **{
+                k: (v.to(device) if isinstance(v, torch.Tensor) else v)
+                for k, v in vars(self).items()
+            }
+        )
 
     def __len__(self) -> int:
         return int(self.example.numel())
 
 
-def _range_max(hidden: torch.Tensor, example: torch.Tensor,
-               ranges: list[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+def _range_max(
+    hidden: torch.Tensor, example: torch.Tensor, ranges: list[tuple[torch.Tensor, torch.Tensor]]
+) -> list[torch.Tensor]:
     """Per ``(start, stop)`` pair of index tensors: the max of ``hidden[example, start:stop]`` per row
     (zeros where the range is empty).
 
@@ -104,8 +110,14 @@ class RelationHead(nn.Module):
     often precedes both mentions rather than standing between them.
     """
 
-    def __init__(self, hidden_size: int, mlp_hidden: int = 256, feature_dim: int = 32, dropout: float = 0.1,
-                 left_context: int = 0):
+    def __init__(
+        self,
+        hidden_size: int,
+        mlp_hidden: int = 256,
+        feature_dim: int = 32,
+        dropout: float = 0.1,
+        left_context: int = 0,
+    ):
         super().__init__()
         self.left_context = left_context
         self.width_emb = nn.Embedding(WIDTH_BUCKETS, feature_dim)
@@ -115,14 +127,34 @@ class RelationHead(nn.Module):
         span_dim = 2 * hidden_size + 2 * feature_dim
         self.mlp = nn.Sequential(
             nn.Dropout(dropout),
-            nn.Linear(2 * span_dim + (2 if left_context else 1) * hidden_size + 2 * feature_dim, mlp_hidden), nn.GELU(),
-            nn.Dropout(dropout), nn.Linear(mlp_hidden, len(RELATION_LABELS)))
+            nn.Linear(
+                2 * span_dim + (2 if left_context else 1) * hidden_size + 2 * feature_dim,
+                mlp_hidden,
+            ),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_hidden, len(RELATION_LABELS)),
+        )
         self.register_buffer("allowed", label_mask(), persistent=False)
 
-    def _span(self, hidden: torch.Tensor, ex: torch.Tensor, first: torch.Tensor, last: torch.Tensor,
-              width: torch.Tensor, typ: torch.Tensor) -> torch.Tensor:
-        return torch.cat([hidden[ex, first], hidden[ex, last],
-                          self.width_emb(width.clamp(1, WIDTH_BUCKETS) - 1), self.type_emb(typ)], dim=-1)
+    def _span(
+        self,
+        hidden: torch.Tensor,
+        ex: torch.Tensor,
+        first: torch.Tensor,
+        last: torch.Tensor,
+        width: torch.Tensor,
+        typ: torch.Tensor,
+    ) -> torch.Tensor:
+        return torch.cat(
+            [
+                hidden[ex, first],
+                hidden[ex, last],
+                self.width_emb(width.clamp(1, WIDTH_BUCKETS) - 1),
+                self.type_emb(typ),
+            ],
+            dim=-1,
+        )
 
     def _context(self, hidden: torch.Tensor, pairs: PairBatch) -> list[torch.Tensor]:
         """Max-pool of the tokens strictly between the two spans (zeros when adjacent) and, with
@@ -136,10 +168,29 @@ class RelationHead(nn.Module):
 
     def forward(self, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
         """Logits ``[P, len(RELATION_LABELS)]`` with type-invalid labels set to -inf."""
-        head = self._span(hidden, pairs.example, pairs.head_first, pairs.head_last, pairs.head_width, pairs.head_type)
-        tail = self._span(hidden, pairs.example, pairs.tail_first, pairs.tail_last, pairs.tail_width, pairs.tail_type)
-        parts = [head, tail, *self._context(hidden, pairs), self.distance_emb(pairs.distance),
-                 self.between_emb(pairs.between.clamp(0, BETWEEN_BUCKETS - 1))]
+        head = self._span(
+            hidden,
+            pairs.example,
+            pairs.head_first,
+            pairs.head_last,
+            pairs.head_width,
+            pairs.head_type,
+        )
+        tail = self._span(
+            hidden,
+            pairs.example,
+            pairs.tail_first,
+            pairs.tail_last,
+            pairs.tail_width,
+            pairs.tail_type,
+        )
+        parts = [
+            head,
+            tail,
+            *self._context(hidden, pairs),
+            self.distance_emb(pairs.distance),
+            self.between_emb(pairs.between.clamp(0, BETWEEN_BUCKETS - 1)),
+        ]
         features = torch.cat(parts, dim=-1)
         logits = self.mlp(features)
         allowed = self.allowed[pairs.head_type, pairs.tail_type]
@@ -152,25 +203,38 @@ class JointModel(nn.Module):
     and a feature classifier whose relation probabilities are mixed into the head's
     (:mod:`marsad.relation_prior`). The two priors are not modules: no tensors, no gradient."""
 
-    def __init__(self, tagger: nn.Module, relation_head: RelationHead,
-                 lexical_prior: LexicalPrior | None = None, relation_prior: RelationPrior | None = None):
+    def __init__(
+        self,
+        tagger: nn.Module,
+        relation_head: RelationHead,
+        lexical_prior: LexicalPrior | None = None,
+        relation_prior: RelationPrior | None = None,
+    ):
         super().__init__()
         self.tagger = tagger
         self.relation_head = relation_head
         self.lexical_prior = lexical_prior
         self.relation_prior = relation_prior
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, tag_labels: torch.Tensor | None = None,
-                pairs: PairBatch | Callable[[torch.Tensor], PairBatch | None] | None = None,
-                ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None, PairBatch | None]:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        tag_labels: torch.Tensor | None = None,
+        pairs: PairBatch | Callable[[torch.Tensor], PairBatch | None] | None = None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None, PairBatch | None]:
         """Returns (tag loss or None, tag logits [B, T, n_tags], relation logits [P, n_labels] or None, pairs).
 
         The tag loss is token cross-entropy over each word's first sub-word.
         ``pairs`` may be a function of the (detached) tag logits, so training can add the tagger's
         own predicted spans as candidates within one forward pass (one pass keeps DDP happy).
         """
-        out = self.tagger(input_ids=input_ids, attention_mask=attention_mask, labels=tag_labels,
-                          output_hidden_states=True)
+        out = self.tagger(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            labels=tag_labels,
+            output_hidden_states=True,
+        )
         tag_loss = out.loss
         if callable(pairs):
             pairs = pairs(out.logits.detach())

@@ -11,6 +11,7 @@ as the encoder (deterministic L-BFGS, seconds) and ``w`` is chosen on dev entity
 epoch, so nothing is fitted on held-out sentences. The CRF ships as a crfsuite model file in the
 checkpoint (:data:`PRIOR_FILE`); ``w`` is stored in ``marsad.json``.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -34,7 +35,9 @@ class LexicalPrior:
         self.crf = crf
 
     @classmethod
-    def fit(cls, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int | str]]) -> LexicalPrior:
+    def fit(
+        cls, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int | str]]
+    ) -> LexicalPrior:
         return cls(CrfTagger().fit(sentences, tags).crf)
 
     @classmethod
@@ -51,7 +54,10 @@ class LexicalPrior:
         if not len(words):
             return np.zeros((0, len(BIO_TAGS)), dtype=np.float32)
         marginals = self.crf.predict_marginals_single(sentence_features(words))
-        probs = np.array([[m.get(tag, 0.0) for tag in BIO_TAGS] for m in marginals], dtype=np.float64) + _FLOOR
+        probs = (
+            np.array([[m.get(tag, 0.0) for tag in BIO_TAGS] for m in marginals], dtype=np.float64)
+            + _FLOOR
+        )
         return np.log(probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
     @staticmethod

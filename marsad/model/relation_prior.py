@@ -13,18 +13,25 @@ with ``w`` and the NONE threshold chosen jointly on dev end-to-end relation F1 a
 sentences only (deterministic L-BFGS) and ships as plain JSON (:data:`RELATION_PRIOR_FILE`:
 feature names, classes, coefficients), so loading runs no pickle and needs no scikit-learn.
 """
+
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from marsad.features import normalise, strip_proclitics
 from marsad.data.examples import Example, WordEntity
-from marsad.schema import ENTITY_TYPES, NO_RELATION, RELATION_LABELS, allowed_labels_by_type, candidate_pairs
+from marsad.features import normalise, strip_proclitics
+from marsad.schema import (
+    ENTITY_TYPES,
+    NO_RELATION,
+    RELATION_LABELS,
+    allowed_labels_by_type,
+    candidate_pairs,
+)
 
 RELATION_PRIOR_FILE = "relation_prior.json"
 # mixture weights tried on dev (0 = the relation head alone; 1 = the feature classifier alone)
@@ -32,9 +39,13 @@ WEIGHT_GRID: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 # scikit-learn's C: 3, 10 and 30 scored within noise of each other on the dev folds' gold-entity
 # relation F1 (an ad-hoc check); 10 was kept
 INVERSE_REGULARISATION = 10.0
-MAX_BETWEEN_FOR_PAIRED_WORDS = 8  # words between the mentions are type-pair features only when this close
+MAX_BETWEEN_FOR_PAIRED_WORDS = (
+    8  # words between the mentions are type-pair features only when this close
+)
 _FLOOR = 1e-4  # probability of a label the classifier never saw in training
-_LABEL_MASK = np.array(allowed_labels_by_type(), dtype=bool)  # [head type, tail type, label]: the relation head's schema mask
+_LABEL_MASK = np.array(
+    allowed_labels_by_type(), dtype=bool
+)  # [head type, tail type, label]: the relation head's schema mask
 _TYPE_INDEX = {t: i for i, t in enumerate(ENTITY_TYPES)}
 STEM_LETTERS = 4  # words between the mentions also count by their first letters (light stemming)
 TRIGGER_WINDOW_BEFORE = 3  # words before the earlier mention searched for trigger words
@@ -47,8 +58,24 @@ TRIGGER_WINDOW_BEFORE = 3  # words before the earlier mention searched for trigg
 # the whole word after one proclitic is removed. On ~100 training relations the words between two
 # mentions are too sparse to learn that "المدعومة" and "بدعم" say the same thing.
 TRIGGER_STEMS: dict[str, tuple[str, ...]] = {
-    "ATTACKS": ("هاجم", "هجوم", "هجمات", "معارك", "معركة", "قتال", "اشتباك", "مواجه", "قصف", "غارة", "غارات",
-                "ضربات", "حصار", "حاصر", "استهدف", "ضد"),
+    "ATTACKS": (
+        "هاجم",
+        "هجوم",
+        "هجمات",
+        "معارك",
+        "معركة",
+        "قتال",
+        "اشتباك",
+        "مواجه",
+        "قصف",
+        "غارة",
+        "غارات",
+        "ضربات",
+        "حصار",
+        "حاصر",
+        "استهدف",
+        "ضد",
+    ),
     "CONTROLS": ("سيطر", "استولى", "استعاد", "انتزع", "معقل", "معاقل", "تحرير", "حرر"),
     "SUPPORTS": ("دعم", "مدعوم", "حليف", "حلفاء", "قيادة", "إسناد", "مساند", "تعاون", "مؤازر"),
     "AFFILIATED_WITH": ("عضو", "قائد", "قادة", "زعيم", "ناطق", "متحدث", "مدير", "رئيس", "باسم"),
@@ -62,15 +89,20 @@ def _key(word: str) -> str:
     return strip_proclitics(normalise(word))
 
 
-_NORMALISED_TRIGGERS = {label: tuple(normalise(s) for s in stems) for label, stems in TRIGGER_STEMS.items()}
+_NORMALISED_TRIGGERS = {
+    label: tuple(normalise(s) for s in stems) for label, stems in TRIGGER_STEMS.items()
+}
 
 
 @lru_cache(maxsize=1 << 16)
 def _triggers(word: str) -> tuple[str, ...]:
     """The relations whose trigger stems (:data:`TRIGGER_STEMS`) the word contains."""
     key = _key(word)
-    return tuple(label for label, stems in _NORMALISED_TRIGGERS.items()
-                 if any(key == s if len(s) < 3 else s in key for s in stems))
+    return tuple(
+        label
+        for label, stems in _NORMALISED_TRIGGERS.items()
+        if any(key == s if len(s) < 3 else s in key for s in stems)
+    )
 
 
 def allowed_labels(entities: Sequence[WordEntity], pairs: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -81,15 +113,31 @@ def allowed_labels(entities: Sequence[WordEntity], pairs: Sequence[tuple[int, in
 
 
 def _distance_bucket(d: int) -> str:
-    return "0" if d == 0 else "1" if d == 1 else "2-3" if d <= 3 else "4-7" if d <= 7 else "8-15" if d <= 15 else "16+"
+    return (
+        "0"
+        if d == 0
+        else "1"
+        if d == 1
+        else "2-3"
+        if d <= 3
+        else "4-7"
+        if d <= 7
+        else "8-15"
+        if d <= 15
+        else "16+"
+    )
 
 
 def _nearest(entities: Sequence[WordEntity], label: str, exclude: int, anchor: int) -> int:
-    return min((k for k, e in enumerate(entities) if e.label == label and k != exclude),
-               key=lambda k: abs(entities[k].start - anchor))
+    return min(
+        (k for k, e in enumerate(entities) if e.label == label and k != exclude),
+        key=lambda k: abs(entities[k].start - anchor),
+    )
 
 
-def pair_features(words: Sequence[str], entities: Sequence[WordEntity], head: int, tail: int) -> dict[str, int]:
+def pair_features(
+    words: Sequence[str], entities: Sequence[WordEntity], head: int, tail: int
+) -> dict[str, int]:
     """Sparse indicator features of the ordered pair (``head``, ``tail``) of mention indices."""
     h, t = entities[head], entities[tail]
     pair = f"{h.label}>{t.label}"
@@ -97,14 +145,19 @@ def pair_features(words: Sequence[str], entities: Sequence[WordEntity], head: in
     lo, hi = (h.end, t.start) if h.start < t.start else (t.end, h.start)
     between = words[lo:hi]
     first = min(h.start, t.start)
-    f = {f"pair={pair}": 1, f"pair_order={pair}{order}": 1,
-         f"distance={_distance_bucket(max(0, hi - lo))}{pair}{order}": 1,
-         f"mentions_between={min(3, sum(lo <= e.start and e.end <= hi for e in entities))}{pair}{order}": 1,
-         f"head={_key(' '.join(words[h.start:h.end]))}": 1, f"tail={_key(' '.join(words[t.start:t.end]))}": 1,
-         f"head_last={_key(words[h.end - 1])}|{pair}": 1, f"tail_last={_key(words[t.end - 1])}|{pair}": 1,
-         f"tail_nearest{pair}": int(_nearest(entities, t.label, head, h.start) == tail),
-         f"head_nearest{pair}": int(_nearest(entities, h.label, tail, t.start) == head),
-         f"sentence_first={_key(words[0])}": 1}
+    f = {
+        f"pair={pair}": 1,
+        f"pair_order={pair}{order}": 1,
+        f"distance={_distance_bucket(max(0, hi - lo))}{pair}{order}": 1,
+        f"mentions_between={min(3, sum(lo <= e.start and e.end <= hi for e in entities))}{pair}{order}": 1,
+        f"head={_key(' '.join(words[h.start : h.end]))}": 1,
+        f"tail={_key(' '.join(words[t.start : t.end]))}": 1,
+        f"head_last={_key(words[h.end - 1])}|{pair}": 1,
+        f"tail_last={_key(words[t.end - 1])}|{pair}": 1,
+        f"tail_nearest{pair}": int(_nearest(entities, t.label, head, h.start) == tail),
+        f"head_nearest{pair}": int(_nearest(entities, h.label, tail, t.start) == head),
+        f"sentence_first={_key(words[0])}": 1,
+    }
     for e in entities:
         if lo <= e.start and e.end <= hi:
             f[f"type_between={e.label}{pair}"] = 1
@@ -118,20 +171,26 @@ def pair_features(words: Sequence[str], entities: Sequence[WordEntity], head: in
     for k in (1, 2):
         if first - k >= 0:
             f[f"before{k}={_key(words[first - k])}|{pair}"] = 1
-    for w in words[max(0, first - TRIGGER_WINDOW_BEFORE):first]:
+    for w in words[max(0, first - TRIGGER_WINDOW_BEFORE) : first]:
         for label in _triggers(w):
             f[f"trigger_before={label}|{pair}"] = 1
     return f
 
 
 class RelationPrior:
-    def __init__(self, features: list[str], classes: list[str], coef: np.ndarray, intercept: np.ndarray):
+    def __init__(
+        self, features: list[str], classes: list[str], coef: np.ndarray, intercept: np.ndarray
+    ):
         unknown = sorted(set(classes) - set(RELATION_LABELS))
         if unknown:
-            raise ValueError(f"relation prior classes {unknown} are not relation labels {RELATION_LABELS}")
+            raise ValueError(
+                f"relation prior classes {unknown} are not relation labels {RELATION_LABELS}"
+            )
         if coef.shape != (len(classes), len(features)) or intercept.shape != (len(classes),):
-            raise ValueError(f"relation prior coefficients {coef.shape} / intercept {intercept.shape} do not fit "
-                             f"{len(classes)} classes x {len(features)} features")
+            raise ValueError(
+                f"relation prior coefficients {coef.shape} / intercept {intercept.shape} do not fit "
+                f"{len(classes)} classes x {len(features)} features"
+            )
         self.index = {name: i for i, name in enumerate(features)}
         self.classes = list(classes)
         self.coef = coef.astype(np.float64)
@@ -151,34 +210,56 @@ class RelationPrior:
                 rows.append(pair_features(ex.words, ex.entities, h, t))
                 labels.append(gold.get((h, t), NO_RELATION))
         if len(set(labels)) < 2:
-            raise ValueError(f"cannot fit a relation prior: the training pairs hold only {sorted(set(labels))}")
+            raise ValueError(
+                f"cannot fit a relation prior: the training pairs hold only {sorted(set(labels))}"
+            )
         vectorizer = DictVectorizer()
         model = LogisticRegression(C=c, max_iter=3000).fit(vectorizer.fit_transform(rows), labels)
-        return cls(list(vectorizer.get_feature_names_out()), list(model.classes_), model.coef_, model.intercept_)
+        return cls(
+            list(vectorizer.get_feature_names_out()),
+            list(model.classes_),
+            model.coef_,
+            model.intercept_,
+        )
 
     @classmethod
     def load(cls, path: Path) -> RelationPrior:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(data["features"], data["classes"], np.array(data["coef"], dtype=np.float64).reshape(
-            len(data["classes"]), len(data["features"])), np.array(data["intercept"], dtype=np.float64))
+        return cls(
+            data["features"],
+            data["classes"],
+            np.array(data["coef"], dtype=np.float64).reshape(
+                len(data["classes"]), len(data["features"])
+            ),
+            np.array(data["intercept"], dtype=np.float64),
+        )
 
     def save(self, directory: Path) -> None:
         features = sorted(self.index, key=self.index.get)
-        data = {"classes": self.classes, "features": features, "intercept": self.intercept.tolist(),
-                "coef": self.coef.tolist()}
-        (Path(directory) / RELATION_PRIOR_FILE).write_text(json.dumps(data, ensure_ascii=False) + "\n",
-                                                           encoding="utf-8")
+        data = {
+            "classes": self.classes,
+            "features": features,
+            "intercept": self.intercept.tolist(),
+            "coef": self.coef.tolist(),
+        }
+        (Path(directory) / RELATION_PRIOR_FILE).write_text(
+            json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
-    def log_probs(self, words: Sequence[str], entities: Sequence[WordEntity],
-                  pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    def log_probs(
+        self, words: Sequence[str], entities: Sequence[WordEntity], pairs: Sequence[tuple[int, int]]
+    ) -> np.ndarray:
         """``[len(pairs), len(RELATION_LABELS)]`` log-probabilities; labels the pair's types forbid are -inf."""
         out = np.full((len(pairs), len(RELATION_LABELS)), -np.inf)
         if not pairs:
             return out
         scores = np.tile(self.intercept, (len(pairs), 1))
         for row, (h, t) in enumerate(pairs):
-            cols = [self.index[name] for name, v in pair_features(words, entities, h, t).items()
-                    if v and name in self.index]
+            cols = [
+                self.index[name]
+                for name, v in pair_features(words, entities, h, t).items()
+                if v and name in self.index
+            ]
             scores[row] += self.coef[:, cols].sum(axis=1)
         exp = np.exp(scores - scores.max(axis=1, keepdims=True))
         probs = np.full(out.shape, _FLOOR)
@@ -188,6 +269,7 @@ class RelationPrior:
         out[allowed] = np.log((probs / probs.sum(axis=1, keepdims=True))[allowed])
         return out
 
+
 def mix(head_logits: np.ndarray, prior_log_probs: np.ndarray, weight: float) -> np.ndarray:
     """Per-pair log-linear mixture of the head's softmax and the prior; labels the head masks stay -inf."""
     if weight == 0:
@@ -195,5 +277,7 @@ def mix(head_logits: np.ndarray, prior_log_probs: np.ndarray, weight: float) -> 
     masked = np.isneginf(head_logits)  # schema-forbidden labels: the prior has them at -inf too
     top = head_logits.max(axis=1, keepdims=True)  # NONE is never masked, so finite
     head_lp = head_logits - (top + np.log(np.exp(head_logits - top).sum(axis=1, keepdims=True)))
-    mixed = (1 - weight) * np.where(masked, 0.0, head_lp) + weight * np.where(masked, 0.0, prior_log_probs)
+    mixed = (1 - weight) * np.where(masked, 0.0, head_lp) + weight * np.where(
+        masked, 0.0, prior_log_probs
+    )
     return np.where(masked, -np.inf, mixed)

