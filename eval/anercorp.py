@@ -1,4 +1,5 @@
-"""Cross-domain check on ANERcorp (CAMeL Lab split), ACTOR and LOCATION only. Same as ``marsad anercorp``: the code is marsad/commands/anercorp.py.
+"""Cross-domain check on ANERcorp (CAMeL Lab split), ACTOR and LOCATION only.
+Same as ``marsad anercorp``: the code is marsad/commands/anercorp.py.
 
 python eval/anercorp.py --help
 """

@@ -1,4 +1,5 @@
-"""Compare two systems on the same held-out sentences with a paired bootstrap. Same as ``marsad compare``: the code is marsad/commands/compare.py.
+"""Compare two systems on the same held-out sentences with a paired bootstrap.
+Same as ``marsad compare``: the code is marsad/commands/compare.py.
 
 python eval/compare.py --help
 """

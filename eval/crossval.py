@@ -1,4 +1,5 @@
-"""Five-fold grouped cross-validation of a config against two baselines, side by side. Same as ``marsad crossval``: the code is marsad/commands/crossval.py.
+"""Five-fold grouped cross-validation of a config against two baselines, side by side.
+Same as ``marsad crossval``: the code is marsad/commands/crossval.py.
 
 python eval/crossval.py --help
 """

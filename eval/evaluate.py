@@ -1,4 +1,5 @@
-"""Score a checkpoint on held-out sentences. Same as ``marsad evaluate``: the code is marsad/commands/evaluate.py.
+"""Score a checkpoint on held-out sentences.
+Same as ``marsad evaluate``: the code is marsad/commands/evaluate.py.
 
 python eval/evaluate.py --help
 """

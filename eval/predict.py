@@ -1,4 +1,5 @@
-"""Run a checkpoint over text: ``marsad predict --checkpoint DIR [--input FILE] [--output FILE]``. Same as ``marsad predict``: the code is marsad/commands/predict.py.
+"""Run a checkpoint over text: ``marsad predict --checkpoint DIR [--input FILE] [--output FILE]``.
+Same as ``marsad predict``: the code is marsad/commands/predict.py.
 
 python eval/predict.py --help
 """

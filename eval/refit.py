@@ -1,4 +1,5 @@
-"""Refit finished cross-validation runs on train + dev and score them on test, beside the originals. Same as ``marsad refit``: the code is marsad/commands/refit.py.
+"""Refit finished cross-validation runs on train + dev and score them on test, beside the originals.
+Same as ``marsad refit``: the code is marsad/commands/refit.py.
 
 python eval/refit.py --help
 """

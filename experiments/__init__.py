@@ -1,1 +1,2 @@
-"""Studies behind the configuration choices; run as ``python -m experiments.NAME`` from the repository root."""
+"""Studies behind the configuration choices; run as ``python -m experiments.NAME`` from the
+repository root."""

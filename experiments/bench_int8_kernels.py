@@ -1,8 +1,10 @@
-"""int8 against fp32 per quantized engine, without a checkpoint: ``python scripts/bench_int8_kernels.py [--encoder]``.
+"""int8 against fp32 per quantized engine, without a checkpoint: ``python \
+scripts/bench_int8_kernels.py [--encoder]``.
 
 Dynamic int8 quantises only the encoder's linear layers, and the kernels it runs are those of the
 quantized engine active when each layer is packed (oneDNN, x86/FBGEMM, QNNPACK), which decides which
-int8 instructions a CPU uses (AVX2, AVX-512 VNNI, AMX). This times, with the same weights and inputs:
+int8 instructions a CPU uses (AVX2, AVX-512 VNNI, AMX). This times, with the same weights and
+inputs:
   - default: one BERT layer's six linear layers (query, key, value, attention output: hidden x
     hidden; intermediate: hidden x 4 hidden; output: 4 hidden x hidden) on a batch of tokens;
   - ``--encoder``: a whole randomly initialised BERT encoder of multilingual-e5-small's shape (12
@@ -31,7 +33,8 @@ from marsad.quantization import packing_engine
 
 
 def bert_layer_linears(hidden: int) -> nn.Sequential:
-    """The six linear layers of one BERT layer, chained so one call runs them all (shapes line up)."""
+    """The six linear layers of one BERT layer, chained so one call runs them all (shapes line
+    up)."""
     return nn.Sequential(
         nn.Linear(hidden, hidden),
         nn.Linear(hidden, hidden),
@@ -43,7 +46,8 @@ def bert_layer_linears(hidden: int) -> nn.Sequential:
 
 
 def random_encoder(hidden: int, layers: int) -> nn.Module:
-    """A BERT encoder of the given shape with random weights: speed does not depend on their values."""
+    """A BERT encoder of the given shape with random weights: speed does not depend on their
+    values."""
     from transformers import BertConfig, BertModel
 
     config = BertConfig(
@@ -70,13 +74,15 @@ def encoder_batches(n_batches: int, seed: int = 0) -> list[dict[str, torch.Tenso
 
 
 def quantized(module: nn.Module, engine: str) -> nn.Module:
-    """A copy of ``module`` (``quantize_dynamic`` copies) with its linear layers packed as int8 for ``engine``."""
+    """A copy of ``module`` (``quantize_dynamic`` copies) with its linear layers packed as int8 for
+    ``engine``."""
     with packing_engine(engine):
         return quantize_dynamic(module, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
 
 
 def interleaved_medians(systems: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Median seconds of one call per system, the systems taken in turn each round after a warm-up."""
+    """Median seconds of one call per system, the systems taken in turn each round after a
+    warm-up."""
     for run in systems.values():
         run()
     seconds: dict[str, list[float]] = {name: [] for name in systems}
@@ -121,7 +127,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if args.encoder:
         fp32: nn.Module = random_encoder(args.hidden, args.layers)
         inputs = encoder_batches(args.batches)
-        what = f"a random {args.layers}-layer encoder, hidden {args.hidden}, {len(inputs)} batches of 32 sentences"
+        what = (
+            f"a random {args.layers}-layer encoder, hidden {args.hidden}, {len(inputs)} "
+            "batches of 32 sentences"
+        )
     else:
         fp32 = bert_layer_linears(args.hidden).eval()
         inputs = [{"input": torch.randn(args.tokens, args.hidden)}]
@@ -164,8 +173,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for name in errors:
         marker = " (torch's default)" if name == default_engine else ""
         print(
-            f"int8 engine {name:8s} {1000 * seconds[name]:8.1f} ms  speed-up over fp32 {speedups[name]:.2f}x  "
-            f"relative error of the output {errors[name]:.3f}{marker}"
+            f"int8 engine {name:8s} {1000 * seconds[name]:8.1f} ms  speed-up over fp32 "
+            f"{speedups[name]:.2f}x  relative error of the output {errors[name]:.3f}{marker}"
         )
     for name, why in unavailable.items():
         print(f"int8 engine {name:8s} unavailable here: {why}")

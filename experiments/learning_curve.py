@@ -45,7 +45,8 @@ def _dig(d: dict, path: tuple[str, ...]) -> float:
 
 
 def read_run(run_dir: Path, data_dir: Path | None = None) -> list[FoldPoint]:
-    """Every fold of a crossval output directory, with the training subset rebuilt from its config."""
+    """Every fold of a crossval output directory, with the training subset rebuilt from its
+    config."""
     run_dir = Path(run_dir)
     results_path = run_dir / "results.json"
     if not results_path.exists():
@@ -89,7 +90,8 @@ def read_run(run_dir: Path, data_dir: Path | None = None) -> list[FoldPoint]:
 
 
 def slope_per_doubling(points: list[FoldPoint], score: str, size: str = "train_relations") -> float:
-    """Least-squares slope of ``score`` against log2 of ``size``, with a separate intercept per fold.
+    """Least-squares slope of ``score`` against log2 of ``size``, with a separate intercept per
+    fold.
 
     Folds differ far more in level than in slope (fold 0 is the easy one), so each fold keeps its
     own intercept and only the within-fold change with data is pooled.

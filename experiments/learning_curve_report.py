@@ -2,7 +2,8 @@
 
     marsad crossval --config configs/offline.yaml --set progress=false \
         --set train_fraction=0.33 --out runs/lc-0.33        # and 0.67 --out runs/lc-0.67
-    python scripts/learning_curve.py runs/lc-0.33 runs/lc-0.67 runs/crossval-offline --out runs/learning-curve
+    python scripts/learning_curve.py runs/lc-0.33 runs/lc-0.67 runs/crossval-offline \
+        --out runs/learning-curve
 
 Prints a Markdown table (mean ± std over folds per training share), each score's slope per doubling
 of the training data (within folds), and writes ``learning_curve.md`` / ``learning_curve.png``.
@@ -57,14 +58,16 @@ def render(points: list[FoldPoint], target: float) -> str:
         )
     lines.append("")
     lines.append(
-        "Slope per doubling of the training data (least squares within folds, fold intercepts apart):"
+        "Slope per doubling of the training data (least squares within folds, fold "
+        "intercepts apart):"
     )
     lines.append("")
     slopes = {}
     for key, label in COLUMNS:
         slopes[key] = slope_per_doubling(points, key, _size(key))
         lines.append(
-            f"- {label}: {100 * slopes[key]:+.1f} points per doubling of the training {_size(key)[6:]}"
+            f"- {label}: {100 * slopes[key]:+.1f} points per doubling of the training "
+            f"{_size(key)[6:]}"
         )
     lines += ["", "Between consecutive shares (fold means), points per doubling:", ""]
     last_rate = 0.0
@@ -89,13 +92,13 @@ def render(points: list[FoldPoint], target: float) -> str:
         ):
             if rate > 0:
                 lines.append(
-                    f"- At {name} ({100 * rate:+.1f} points per doubling), end-to-end relation F1 would "
-                    f"reach {target:.2f} from {full:.3f} after {gap / rate:.1f} more doublings, about "
-                    f"{2 ** (gap / rate):.0f}× the training relations."
+                    f"- At {name} ({100 * rate:+.1f} points per doubling), end-to-end relation F1 "
+                    f"would reach {target:.2f} from {full:.3f} after {gap / rate:.1f} more "
+                    f"doublings, about {2 ** (gap / rate):.0f}× the training relations."
                 )
         lines.append(
-            "  (Log-linear extrapolations far outside the measured range: an order of magnitude, not a "
-            "forecast.)"
+            "  (Log-linear extrapolations far outside the measured range: an order of magnitude, "
+            "not a forecast.)"
         )
     return "\n".join(lines) + "\n"
 

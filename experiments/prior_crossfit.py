@@ -1,4 +1,5 @@
-"""How much of the lexical prior's dev gain survives when its weight is not tuned on the sentences it is scored on.
+"""How much of the lexical prior's dev gain survives when its weight is not tuned on the sentences \
+it is scored on.
 
     python scripts/prior_crossfit.py --runs runs/crossval-offline [--refit]
 
@@ -31,7 +32,8 @@ from marsad.model.lexical_prior import LexicalPrior
 def fold_scores(
     run: Path, fold: int, data: Path, refit: bool
 ) -> tuple[float, float, float, float, list[float]]:
-    """(weight 0, saved weight, its F1, cross-fitted F1, the two halves' weights) on fold ``fold``'s dev set."""
+    """(weight 0, saved weight, its F1, cross-fitted F1, the two halves' weights) on fold ``fold``'s
+    dev set."""
     loaded = load_checkpoint(run / f"fold{fold}" / "best")
     splits = load_examples(data, fold)
     train, dev = splits["train"], splits["dev"]

@@ -55,7 +55,8 @@ def uniform_head(examples: list[Example]) -> EvalPredictions:
 def cross_fitted(
     preds: EvalPredictions, prior: RelationPrior, weight_grid: tuple[float, ...]
 ) -> tuple[list[SentenceExtraction], list[Choice]]:
-    """The end-to-end outputs with each half of the sentences decoded at what the other half chose."""
+    """The end-to-end outputs with each half of the sentences decoded at what the other half
+    chose."""
     halves = [[i for i in range(len(preds.examples)) if i % 2 == h] for h in (0, 1)]
     chosen = [tune_relation_prior(preds.subset(h), prior, weight_grid=weight_grid) for h in halves]
     for i, out in enumerate(preds.end_to_end):
@@ -69,7 +70,8 @@ def micro_f1(examples: list[Example], predicted: list[SentenceExtraction]) -> fl
 
 
 def fold_scores(run: Path, fold: int, data: Path, refit: bool) -> tuple[float, float, list[Choice]]:
-    """(head alone, head + prior, the two halves' (weight, bias) choices), cross-fitted on fold ``fold``'s dev."""
+    """(head alone, head + prior, the two halves' (weight, bias) choices), cross-fitted on fold
+    ``fold``'s dev."""
     loaded = load_checkpoint(run / f"fold{fold}" / "best")
     splits = load_examples(data, fold)
     train, dev = splits["train"], splits["dev"]
@@ -94,7 +96,8 @@ def fold_scores(run: Path, fold: int, data: Path, refit: bool) -> tuple[float, f
 
 def prior_only(folds: list[int], data: Path) -> int:
     print(
-        "| dev fold of run | relation prior alone, gold mentions | halves chose (weight, NONE bias) |"
+        "| dev fold of run | relation prior alone, gold mentions | halves chose "
+        "(weight, NONE bias) |"
     )
     print("|---|---:|---|")
     pooled_examples, pooled = [], []

@@ -3,8 +3,8 @@
 A fold's dev set is ~20 sentences; its end-to-end relation F1 swings by ~0.1 between neighbouring
 epochs, and half of the shipped rule (entity + relation F1) is that number. Whether a rule picks
 epochs that are good or merely lucky on those sentences shows when it selects on half of them and
-the kept epoch is scored on the other half: a comparison of rules on dev alone, no test sentence read.
-Training writes every epoch's per-sentence counts (``dev_sentences.jsonl``) for this.
+the kept epoch is scored on the other half: a comparison of rules on dev alone, no test sentence
+read. Training writes every epoch's per-sentence counts (``dev_sentences.jsonl``) for this.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ def replay_selection(
     metric: str,
     patience: int,
 ) -> int:
-    """Index of the epoch training would keep: the first strict best among selectable epochs, stopping
-    once ``patience`` selectable epochs in a row bring no gain (0: never). -1 if none is selectable."""
+    """Index of the epoch training would keep: the first strict best among selectable epochs,
+    stopping once ``patience`` selectable epochs in a row bring no gain (0: never). -1 if none is
+    selectable."""
     best, best_score, stale = -1, (-1.0,), 0
     for i, (ent, rel, ok) in enumerate(zip(entity_f1, relation_f1, selectable, strict=True)):
         score = selection_score(metric, ent, rel)
@@ -83,8 +84,9 @@ def _jsonl(path: Path) -> list[tuple[int, dict]]:
 
 
 def read_dev_log(run: Path) -> DevLog:
-    """Read ``run``'s two logs, checking they cover the same epochs and the same dev sentences, and that
-    the per-sentence counts give back the logged dev F1 (so they were scored the way selection was)."""
+    """Read ``run``'s two logs, checking they cover the same epochs and the same dev sentences, and
+    that the per-sentence counts give back the logged dev F1 (so they were scored the way selection
+    was)."""
     run = Path(run)
     records = {r["epoch"]: (n, r) for n, r in _jsonl(run / LOG_FILE)}
     sentences_path = run / DEV_SENTENCES_FILE
@@ -96,7 +98,8 @@ def read_dev_log(run: Path) -> DevLog:
             raise DevLogError(f"{where}: epoch {epoch!r} has no record in {run / LOG_FILE}")
         if "selectable" not in records[epoch][1]:
             raise DevLogError(
-                f"{run / LOG_FILE}:{records[epoch][0]}: no 'selectable' (written from this version on)"
+                f"{run / LOG_FILE}:{records[epoch][0]}: no 'selectable' (written from "
+                "this version on)"
             )
         sentences = row.get("sentences", {})
         if ids is None:
@@ -123,7 +126,8 @@ def read_dev_log(run: Path) -> DevLog:
         if abs(ent - record["dev_entity_f1"]) > 1e-9 or abs(rel - record["dev_relation_f1"]) > 1e-9:
             raise DevLogError(
                 f"{run / LOG_FILE}:{n}: dev F1 {record['dev_entity_f1']:.6f} / "
-                f"{record['dev_relation_f1']:.6f}, but {sentences_path} sums to {ent:.6f} / {rel:.6f}"
+                f"{record['dev_relation_f1']:.6f}, but {sentences_path} sums to "
+                f"{ent:.6f} / {rel:.6f}"
             )
     return log
 
@@ -146,9 +150,9 @@ class CrossFit:
 def cross_fit(
     log: DevLog, metrics: Sequence[str], patience: int, n_splits: int, seed: int = 0
 ) -> dict[str, CrossFit]:
-    """For each of ``n_splits`` random halvings of the dev sentences, and each direction, every rule in
-    ``metrics`` keeps an epoch on one half (:func:`replay_selection`); it is scored on the other half.
-    The same halvings serve every rule, so the rules' differences are paired."""
+    """For each of ``n_splits`` random halvings of the dev sentences, and each direction, every rule
+    in ``metrics`` keeps an epoch on one half (:func:`replay_selection`); it is scored on the other
+    half. The same halvings serve every rule, so the rules' differences are paired."""
     n = len(log.sentence_ids)
     if n < 2:
         raise DevLogError(f"{log.run}: {n} dev sentence(s); a half-split needs at least 2")

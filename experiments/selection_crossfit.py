@@ -3,16 +3,16 @@
     python scripts/selection_crossfit.py RUN [RUN ...] [--patience 10] [--splits 500] [--out DIR]
 
 Each RUN is a training output directory, a cross-validation run (``fold*/``) or a seed study
-(``seed*/fold*/``), trained by a version that writes ``dev_sentences.jsonl``; train with
-``--set patience=0`` so that every epoch is logged and any patience can be replayed (training does
-not depend on selection, so the replay is what a run with that patience would have kept). For every
+(``seed*/fold*/``), trained by a version that writes ``dev_sentences.jsonl``; train with ``--set
+patience=0`` so that every epoch is logged and any patience can be replayed (training does not
+depend on selection, so the replay is what a run with that patience would have kept). For every
 training run, the dev sentences are split into random halves ``--splits`` times; in both directions,
-each rule keeps an epoch by its scores on one half (warm-up epochs excluded, ``--patience`` replayed)
-and that epoch is scored on the other half. Printed per fold and per seed: the mean unseen-half entity
-micro-F1, end-to-end relation micro-F1, their sum (the objective configurations are compared on) and
-the mean kept epoch; ``--out`` writes ``selection.md`` / ``selection.json``. Dev only: test is never
-read. The priors' weights and the NONE bias were tuned each epoch on the whole dev fold, both halves:
-a leak every rule shares.
+each rule keeps an epoch by its scores on one half (warm-up epochs excluded, ``--patience``
+replayed) and that epoch is scored on the other half. Printed per fold and per seed: the mean
+unseen-half entity micro-F1, end-to-end relation micro-F1, their sum (the objective configurations
+are compared on) and the mean kept epoch; ``--out`` writes ``selection.md`` / ``selection.json``.
+Dev only: test is never read. The priors' weights and the NONE bias were tuned each epoch on the
+whole dev fold, both halves: a leak every rule shares.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from marsad.training.selection import DEV_SENTENCES_FILE
 
 
 def runs_in(path: Path) -> dict[str, list[Path]]:
-    """The training runs a RUN argument names, grouped by seed (a lone run or crossval run is one group)."""
+    """The training runs a RUN argument names, grouped by seed (a lone run or crossval run is one
+    group)."""
     if (path / DEV_SENTENCES_FILE).exists():
         return {str(path): [path]}
     seeds = sorted(p for p in path.glob("seed*") if p.is_dir())
@@ -64,7 +65,8 @@ def mean_fit(fits: list[CrossFit]) -> CrossFit:
 def render(
     table: dict[str, dict[str, dict[str, CrossFit]]], metrics: list[str], command: str
 ) -> str:
-    """One row per (group, fold) and per group's mean, plus the mean over groups with each rule's wins."""
+    """One row per (group, fold) and per group's mean, plus the mean over groups with each rule's
+    wins."""
     first, others = metrics[0], metrics[1:]
     head = " | ".join(
         [f"{m}: entity / relation / sum / epoch" for m in metrics]
@@ -80,8 +82,8 @@ def render(
     def cells(fits: dict[str, CrossFit]) -> str:
         return " | ".join(
             [
-                f"{fits[m].entity_f1:.3f} / {fits[m].relation_f1:.3f} / **{fits[m].objective:.3f}** / "
-                f"{fits[m].mean_epoch:.1f}"
+                f"{fits[m].entity_f1:.3f} / {fits[m].relation_f1:.3f} / "
+                f"**{fits[m].objective:.3f}** / {fits[m].mean_epoch:.1f}"
                 for m in metrics
             ]
             + [f"{fits[m].objective - fits[first].objective:+.3f}" for m in others]
@@ -106,7 +108,8 @@ def render(
     folds = [fits for group in table.values() for fits in group.values()]
     lines += [
         "",
-        f"Highest unseen-half sum, runs won: {wins(list(group_means.values()))}; folds won: {wins(folds)}",
+        f"Highest unseen-half sum, runs won: {wins(list(group_means.values()))}; folds "
+        f"won: {wins(folds)}",
     ]
     return "\n".join(lines) + "\n"
 

@@ -88,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             tallies[alpha] = (deltas, both + b, either + e)
     for alpha, (deltas, both, either) in tallies.items():
         print(
-            f"alpha {alpha:4.2f}: dev entity F1 int8 - fp32 {100 * statistics.fmean(deltas):+.2f} points "
-            f"(per run {', '.join(f'{100 * d:+.1f}' for d in deltas)}); "
-            f"entities shared with fp32 {both / either:.3f}",
+            f"alpha {alpha:4.2f}: dev entity F1 int8 - fp32 {100 * statistics.fmean(deltas):+.2f} "
+            f"points (per run {', '.join(f'{100 * d:+.1f}' for d in deltas)}); entities shared "
+            f"with fp32 {both / either:.3f}",
             flush=True,
         )
     return 0

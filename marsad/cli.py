@@ -13,7 +13,8 @@ import sys
 COMMANDS: dict[str, str] = {
     "train": "train a model from a YAML config (--refit: then retrain on train + dev)",
     "evaluate": "score a checkpoint on held-out sentences (seqeval strict IOB2, relation F1)",
-    "crossval": "five-fold cross-validation of a config, beside the CRF, lexicon and majority baselines",
+    "crossval": "five-fold cross-validation of a config, beside the CRF, lexicon and majority "
+    "baselines",
     "refit": "refit a cross-validation run's folds on train + dev with their dev choices",
     "compare": "paired bootstrap between two checkpoints, runs or baselines on the same sentences",
     "predict": "entities and relations with character offsets for raw text or JSONL documents",

@@ -16,8 +16,9 @@ import yaml
 
 SELECTION_METRICS = ("entity", "entity+relation")
 
-# Options that lost on dev and were removed with their code (git tag retired-options; the record is in
-# docs/experiments.md), with the value that meant "off". A saved config may still hold them at that value.
+# Options that lost on dev and were removed with their code (git tag retired-options; the record is
+# in docs/experiments.md), with the value that meant "off". A saved config may still hold them at
+# that value.
 RETIRED_OPTIONS: dict[str, Any] = {
     "crf": False,
     "crf_learning_rate": 1.0e-2,  # only read with crf: true; saved configs carry the old default
@@ -304,9 +305,9 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 def config_from_dict(
     values: dict[str, Any], source: str, overrides: list[str] | None = None
 ) -> TrainConfig:
-    """A config saved as a dict (a checkpoint's ``training_config``), with ``key=value`` overrides; keys
-    added to the code since it was saved take their defaults, retired keys at their "off" value are
-    dropped (:func:`drop_retired`)."""
+    """A config saved as a dict (a checkpoint's ``training_config``), with ``key=value`` overrides;
+    keys added to the code since it was saved take their defaults, retired keys at their "off" value
+    are dropped (:func:`drop_retired`)."""
     merged = _apply(values, source)
     merged.update(_apply(parse_overrides(overrides or []), "--set"))
     return _validated(TrainConfig(**merged), source)

@@ -1,4 +1,5 @@
-"""Arabic word features: proclitics, light normalisation, number words, word shape; and the feature CRF.
+"""Arabic word features: proclitics, light normalisation, number words, word shape; and the feature
+CRF.
 
 Both decoding priors (:mod:`marsad.model.lexical_prior`, :mod:`marsad.model.relation_prior`) and the
 CRF baseline (:mod:`marsad.evaluation.baselines`) read words through these functions, so a change
@@ -19,7 +20,8 @@ from marsad.text import is_punctuation
 
 
 def tag_strings(tags: Sequence[int | str], names: Sequence[str] = BIO_TAGS) -> list[str]:
-    """Tags as strings; ids are mapped through ``names`` (``load_splits``'s ClassLabel is ``BIO_TAGS``)."""
+    """Tags as strings; ids are mapped through ``names`` (``load_splits``'s ClassLabel is
+    ``BIO_TAGS``)."""
     return [names[t] if not isinstance(t, str) else t for t in tags]
 
 
@@ -46,7 +48,8 @@ _DIACRITICS = dict.fromkeys(
 # from the language, not from the corpus: a number written as a word is as much a QUANTITY cue as a
 # digit, but on ~60 training sentences most number words never occur ("ثمانين", "لمئات")
 NUMBER_WORDS: frozenset[str] = frozenset(
-    "واحد واحدة اثنان اثنين اثنتان اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة ثمان ثماني ثمانية "
+    "واحد واحدة اثنان اثنين اثنتان اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع "
+    "سبعة ثمان ثماني ثمانية "
     "تسع تسعة عشر عشرة عشرون عشرين ثلاثون ثلاثين أربعون أربعين خمسون خمسين ستون ستين سبعون سبعين "
     "ثمانون ثمانين تسعون تسعين مئة مائة مئتان مئتين مائتان مائتين مئات ألف ألفا ألفان ألفين آلاف "
     "مليون مليونا ملايين مليار مليارات عشرات بضع بضعة نصف ربع ثلث".split()
@@ -70,7 +73,8 @@ def strip_proclitics(word: str) -> str:
 
 
 def normalise(word: str) -> str:
-    """Merge common spelling variants (alef forms, alef maqsura, ta marbuta) for a sparse-safe feature."""
+    """Merge common spelling variants (alef forms, alef maqsura, ta marbuta) for a sparse-safe
+    feature."""
     return word.translate(_NORMALISE)
 
 
@@ -179,11 +183,12 @@ def repair_iob2(tags: Sequence[str]) -> list[str]:
     return out
 
 
-# ------------------------------------------------------------------------------------------- taggers
+# ---------------------------------------------------------------------------------------- taggers
 
 
 class CrfTagger:
-    """Linear-chain CRF (sklearn-crfsuite, L-BFGS with elastic net c1/c2) over :func:`word_features`.
+    """Linear-chain CRF (sklearn-crfsuite, L-BFGS with elastic net c1/c2) over
+    :func:`word_features`.
 
     Training is deterministic: L-BFGS has no random initialisation or sampling, so the same
     sentences in the same order give the same model and cross-validation rows are reproducible

@@ -1,4 +1,5 @@
-"""Atomic directory writes: readers see the old directory or the complete new one, never half of one."""
+"""Atomic directory writes: readers see the old directory or the complete new one, never half of
+one."""
 
 from __future__ import annotations
 

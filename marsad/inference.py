@@ -1,4 +1,5 @@
-"""Batched extraction over word-segmented sentences, shared by dev evaluation, eval scripts and ``predict``.
+"""Batched extraction over word-segmented sentences, shared by dev evaluation, eval scripts and
+``predict``.
 
 Sentences are cut into encoder windows (:mod:`marsad.encoding`), windows are sorted by length and
 batched. Each word takes its tag log-probabilities from the window where it sits most centrally,
@@ -41,8 +42,8 @@ class SentenceOutput:
     # the encoder's own per-word tag log-probabilities [words, tags] (predicted entities only), so
     # entities can be re-decoded with another lexical-prior weight (dev tuning)
     word_log_probs: np.ndarray | None = field(default=None, compare=False)
-    # the relation prior's log-probabilities for the candidates and the weight they are mixed in with
-    # (:mod:`marsad.relation_prior`), kept apart so dev tuning can re-mix at another weight
+    # the relation prior's log-probabilities for the candidates and the weight they are mixed in
+    # with (:mod:`marsad.relation_prior`), kept apart so dev tuning can re-mix at another weight
     candidate_prior: np.ndarray | None = field(default=None, compare=False)
     prior_weight: float = field(default=0.0, compare=False)
 
@@ -92,7 +93,8 @@ def decode_entities(
     prior_log_probs: np.ndarray | None = None,
     weight: float = 0.0,
 ) -> list[WordEntity]:
-    """Constrained Viterbi over the encoder's tag scores, mixed with the lexical prior's at ``weight``."""
+    """Constrained Viterbi over the encoder's tag scores, mixed with the lexical prior's at
+    ``weight``."""
     scores = (
         word_log_probs
         if prior is None or prior_log_probs is None
@@ -113,7 +115,8 @@ def _check_priors(model: JointModel, decoding: DecodingSettings) -> None:
 
 
 def candidate_pairs(entities: list[WordEntity]) -> list[tuple[int, int]]:
-    """Ordered pairs of distinct entities whose types some relation accepts (see :mod:`marsad.schema`)."""
+    """Ordered pairs of distinct entities whose types some relation accepts (see
+    :mod:`marsad.schema`)."""
     return schema_candidate_pairs([e.label for e in entities])
 
 
@@ -342,7 +345,8 @@ def _finish_multi_window(
     output: SentenceOutput,
     device: torch.device,
 ) -> None:
-    """Score each entity pair of a long sentence (entities decoded over all its words) in its best window."""
+    """Score each entity pair of a long sentence (entities decoded over all its words) in its best
+    window."""
     by_window: dict[int, list[tuple[int, int]]] = {}
     for h, t in candidate_pairs(output.entities):
         lo = min(output.entities[h].start, output.entities[t].start)

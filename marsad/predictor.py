@@ -1,4 +1,5 @@
-"""``Predictor`` and ``predict``: entities and relations with exact offsets into the caller's text."""
+"""``Predictor`` and ``predict``: entities and relations with exact offsets into the caller's
+text."""
 
 from __future__ import annotations
 
@@ -144,7 +145,8 @@ def predict(
     device: str | None = None,
     batch_size: int = 32,
 ) -> Prediction | list[Prediction]:
-    """Convenience wrapper: load ``model`` and run it once (use :class:`Predictor` for repeated calls)."""
+    """Convenience wrapper: load ``model`` and run it once (use :class:`Predictor` for repeated
+    calls)."""
     if not isinstance(text_or_texts, (str, list, tuple)):
         raise TypeError(f"predict expects str or a list of str; got {type(text_or_texts).__name__}")
     return Predictor.from_pretrained(model, device=device)(text_or_texts, batch_size=batch_size)

@@ -1,21 +1,22 @@
 """Dynamic int8 quantisation of the encoder for CPU inference, with SmoothQuant-style smoothing.
 
-Plain dynamic int8 quantises each linear layer's input with one scale per tensor, so a few
-outlier channels (large in this encoder, as in most transformers) crush the resolution of all
-others: on the dev folds that cost 3 to 5 entity-F1 points. Smoothing (Xiao et al., 2023, "SmoothQuant")
-divides each input channel by ``s_j = max|X_j|^alpha / max|W_j|^(1 - alpha)`` and multiplies the
-weight's column by the same factor, which leaves the product unchanged in exact arithmetic but
-moves the outliers from the activations into the (per-channel quantised) weights. ``max|X_j|`` comes
-from a calibration pass over training sentences at training time, stored in the checkpoint as
+Plain dynamic int8 quantises each linear layer's input with one scale per tensor, so a few outlier
+channels (large in this encoder, as in most transformers) crush the resolution of all others: on the
+dev folds that cost 3 to 5 entity-F1 points. Smoothing (Xiao et al., 2023, "SmoothQuant") divides
+each input channel by ``s_j = max|X_j|^alpha / max|W_j|^(1 - alpha)`` and multiplies the weight's
+column by the same factor, which leaves the product unchanged in exact arithmetic but moves the
+outliers from the activations into the (per-channel quantised) weights. ``max|X_j|`` comes from a
+calibration pass over training sentences at training time, stored in the checkpoint as
 :data:`ACTIVATION_FILE`. ``alpha = 0.75`` was chosen on the dev sentences of cross-validation runs
 0-2 with ``scripts/tune_int8.py`` for the shipped configuration (the checkpoints without the lexical
 prior preferred 0.65, those before the left-context pooling 0.75); 0.5, the paper's default, was
 worse than no smoothing here.
 
 The int8 kernels are those of the quantized engine active when a layer is packed (the engine at run
-time does not matter). ``engine=None`` keeps torch's (x86 on x86 CPUs): ``scripts/bench_int8_kernels.py``
-found oneDNN faster on large batches on an AVX-512 VNNI CPU but far slower on one sentence's worth of
-tokens on an AVX2 one (README, "Speed"), so the choice is the caller's.
+time does not matter). ``engine=None`` keeps torch's (x86 on x86 CPUs):
+``scripts/bench_int8_kernels.py`` found oneDNN faster on large batches on an AVX-512 VNNI CPU but
+far slower on one sentence's worth of tokens on an AVX2 one (README, "Speed"), so the choice is the
+caller's.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ SMOOTHING_ALPHA = 0.75
 
 @contextmanager
 def packing_engine(engine: str) -> Iterator[None]:
-    """Pack int8 weights for ``engine``, leaving torch's global engine as it was for everything else."""
+    """Pack int8 weights for ``engine``, leaving torch's global engine as it was for everything
+    else."""
     before = torch.backends.quantized.engine
     torch.backends.quantized.engine = engine
     try:
@@ -61,7 +63,8 @@ def activation_absmax(
     preprocessing: list[str],
     max_length: int,
 ) -> dict[str, torch.Tensor]:
-    """Per input channel, the largest |activation| entering each encoder linear layer over ``sentences``."""
+    """Per input channel, the largest |activation| entering each encoder linear layer over
+    ``sentences``."""
     stats: dict[str, torch.Tensor] = {}
 
     def record(name: str):
@@ -84,7 +87,8 @@ def activation_absmax(
 
 
 class SmoothedInt8Linear(nn.Module):
-    """``Linear`` whose input is divided per channel by ``scale`` before dynamic int8 quantisation."""
+    """``Linear`` whose input is divided per channel by ``scale`` before dynamic int8
+    quantisation."""
 
     def __init__(self, linear: nn.Linear, scale: torch.Tensor):
         super().__init__()

@@ -1,4 +1,5 @@
-"""The annotation schema (``../shared/schema.md``) as data, so every module checks the same rules."""
+"""The annotation schema (``../shared/schema.md``) as data, so every module checks the same
+rules."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ RELATION_SIGNATURES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 RELATION_TYPES: tuple[str, ...] = tuple(RELATION_SIGNATURES)
 NO_RELATION = "NONE"
-# The relation head's classes in a fixed order (NONE first): stored in checkpoints, so never reorder.
+# The relation head's classes in a fixed order (NONE first): stored in checkpoints, so never
+# reorder.
 RELATION_LABELS: tuple[str, ...] = (NO_RELATION,) + RELATION_TYPES
 
 
@@ -31,8 +33,9 @@ def relation_fits(label: str, head_type: str, tail_type: str) -> bool:
 
 
 def allowed_labels_by_type() -> tuple[tuple[tuple[bool, ...], ...], ...]:
-    """``[head type][tail type][label]`` over ``ENTITY_TYPES`` x ``ENTITY_TYPES`` x ``RELATION_LABELS``:
-    which labels a type pair may take (NONE always); the relation head and prior mask with it."""
+    """``[head type][tail type][label]`` over ``ENTITY_TYPES`` x ``ENTITY_TYPES`` x
+    ``RELATION_LABELS``: which labels a type pair may take (NONE always); the relation head and
+    prior mask with it."""
     return tuple(
         tuple(
             (True,) + tuple(relation_fits(label, ht, tt) for label in RELATION_TYPES)

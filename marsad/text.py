@@ -55,7 +55,8 @@ def split_words(text: str) -> list[str]:
 
 
 def word_aligned_occurrences(text: str, surface: str) -> list[int]:
-    """Start offsets where ``surface`` occurs in ``text`` beginning and ending on word boundaries."""
+    """Start offsets where ``surface`` occurs in ``text`` beginning and ending on word
+    boundaries."""
     spans = word_spans(text)
     starts, ends = {s for s, _ in spans}, {e for _, e in spans}
     hits, i = [], text.find(surface)

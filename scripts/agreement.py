@@ -48,15 +48,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}:")
         for lab, s in scores[name].items():
             print(
-                f"  {lab:16s} F1 {s['f1']:.3f}  (P {s['precision']:.3f} R {s['recall']:.3f}, n {s['support']})"
+                f"  {lab:16s} F1 {s['f1']:.3f}  (P {s['precision']:.3f} R "
+                f"{s['recall']:.3f}, n {s['support']})"
             )
     rows = disagreements(ref, other)
     if args.list:
         print(f"disagreements ({len(rows)}):")
         for r in rows:
             print(
-                f"  [{r['doc_id']} @{r['start']}] {r['kind']} only in {r['only_in']}: {r['label']} {r['text']}\n"
-                f"      {r['sentence']}"
+                f"  [{r['doc_id']} @{r['start']}] {r['kind']} only in {r['only_in']}: "
+                f"{r['label']} {r['text']}\n      {r['sentence']}"
             )
     if args.json:
         payload = {**scores, "disagreements": rows}

@@ -36,7 +36,8 @@ def main() -> None:
         print(f"RELATION {r.head} -> {r.tail} [{r.between}]: {dict(r.labels)}")
     for t in near_duplicate_relation_diffs(sentences):
         print(
-            f"TWINS {t.a} ~ {t.b} ({t.similarity}): only A {list(t.only_a)}; only B {list(t.only_b)}"
+            f"TWINS {t.a} ~ {t.b} ({t.similarity}): only A {list(t.only_a)}; only B "
+            f"{list(t.only_b)}"
         )
 
 

@@ -8,14 +8,15 @@ fp32 and int8, and the Hugging Face ``token-classification`` pipeline on the sam
   - latency: p50/p95 of one call holding ``batch`` sentences;
 then prints the ratios and the entity F1 of int8 against fp32 on the held-out test split. One more
 fp32 row at batch 32 decodes without the checkpoint's lexical and relation priors, so their cost is
-measured in the same run. Last, it times the encoder's linear layers inside one batch-32 pass of each
-(forward hooks), which bounds what int8 can give on this CPU: those layers are all it quantises, so
-with their measured speed-up k and their share f of the fp32 time the whole pass can gain at most
-1 / ((1 - f) + f / k) (Amdahl).
+measured in the same run. Last, it times the encoder's linear layers inside one batch-32 pass of
+each (forward hooks), which bounds what int8 can give on this CPU: those layers are all it
+quantises, so with their measured speed-up k and their share f of the fp32 time the whole pass can
+gain at most 1 / ((1 - f) + f / k) (Amdahl).
 
 ``--device cuda`` times the fp32 rows and the pipeline on the GPU instead (int8 is CPU-only, so its
 rows, the linear-layer timing and the int8 F1 are left out). The CPU model and whether it has VNNI
-(one-instruction int8 multiply-accumulate, which decides how much int8 can gain) are printed either way.
+(one-instruction int8 multiply-accumulate, which decides how much int8 can gain) are printed either
+way.
 """
 
 from __future__ import annotations
@@ -244,10 +245,11 @@ def main(argv: list[str] | None = None) -> None:
         kernel = linears["fp32"][0] / linears["int8"][0]
         ceiling = 1 / ((1 - share) + share / kernel)
         print(
-            f"encoder linear layers, batch 32: fp32 {linears['fp32'][0]:.2f} s of {linears['fp32'][1]:.2f} s "
-            f"({share:.0%}), int8 {linears['int8'][0]:.2f} s of {linears['int8'][1]:.2f} s; their int8 speed-up "
-            f"{kernel:.2f}x, so int8 / fp32 can reach at most {ceiling:.2f}x on this CPU "
-            f"({1 / (1 - share):.2f}x if they took no time at all)"
+            f"encoder linear layers, batch 32: fp32 {linears['fp32'][0]:.2f} s of "
+            f"{linears['fp32'][1]:.2f} s ({share:.0%}), int8 {linears['int8'][0]:.2f} s of "
+            f"{linears['int8'][1]:.2f} s; their int8 speed-up {kernel:.2f}x, so int8 / fp32 can "
+            f"reach at most {ceiling:.2f}x on this CPU ({1 / (1 - share):.2f}x if they took no "
+            "time at all)"
         )
         ratios["int8 linears / fp32 linears"] = kernel
         ratios["int8 b32 / fp32 b32 ceiling"] = ceiling
@@ -257,7 +259,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     else:
         print(
-            f"test entity micro-F1: fp32 {f1['fp32']:.4f} on {args.device} (int8 is CPU-only: not measured)"
+            f"test entity micro-F1: fp32 {f1['fp32']:.4f} on {args.device} (int8 is "
+            "CPU-only: not measured)"
         )
     if args.json:
         report = {

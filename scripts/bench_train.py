@@ -66,7 +66,8 @@ def main() -> None:
         print(f"{name:32s} {per_epoch:9.1f} {r['peak_rss_mib']:13.0f}")
     base, frozen = results["baseline (embeddings trained)"], results["embeddings frozen"]
     print(
-        f"ratio frozen/baseline: time {frozen['mean_epoch_seconds'] / base['mean_epoch_seconds']:.2f}x, "
+        "ratio frozen/baseline: time "
+        f"{frozen['mean_epoch_seconds'] / base['mean_epoch_seconds']:.2f}x, "
         f"peak memory {frozen['peak_rss_mib'] / base['peak_rss_mib']:.2f}x"
     )
 

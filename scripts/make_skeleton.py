@@ -1,4 +1,5 @@
-"""Annotator aid: write an empty annotation JSONL (sentences only) for each raw article that has none.
+"""Annotator aid: write an empty annotation JSONL (sentences only) for each raw article that has \
+none.
 
 ``python scripts/make_skeleton.py [--data DIR]`` reads ``DIR/raw/*.txt`` and writes
 ``DIR/annotations/<stem>.jsonl``; existing annotation files are never overwritten.

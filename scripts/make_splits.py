@@ -1,6 +1,7 @@
 """Build ``data/splits.json`` and the similarity histogram ``data/similarity_hist.png``.
 
-``python scripts/make_splits.py [--data DIR] [--no-plot]``; deterministic, so rerunning gives no diff.
+``python scripts/make_splits.py [--data DIR] [--no-plot]``; deterministic, so rerunning gives no
+diff.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Validate the gold corpus: ``python scripts/validate_data.py [--data DIR]``; exit 1 on any problem."""
+"""Validate the gold corpus: ``python scripts/validate_data.py [--data DIR]``; exit 1 on any
+problem."""
 
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The committed corpus, or ``$MARSAD_TEST_DATA`` to run the suite against another data directory."""
+    """The committed corpus, or ``$MARSAD_TEST_DATA`` to run the suite against another data
+    directory."""
     return Path(os.environ.get("MARSAD_TEST_DATA", ROOT / "data"))
 
 
@@ -34,7 +35,8 @@ def data_copy(tmp_path: Path, data_dir: Path) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep built encoders out of the user's cache, except the bundled e5 conversion (slow to redo)."""
+    """Keep built encoders out of the user's cache, except the bundled e5 conversion (slow to
+    redo)."""
     os.environ.setdefault("MARSAD_CACHE", str(tmp_path_factory.mktemp("marsad-cache")))
 
 
@@ -78,7 +80,8 @@ def train_tiny_interrupted(out: Path, data_dir: Path, crash_epoch: int, *overrid
 
 def load_script(rel: str):
     """A repository script (``scripts/...``, ``experiments/...``) imported as a module, to call its
-    functions; ``eval/X.py`` and ``train/X.py`` are wrappers, so their command module ``marsad.commands.X``."""
+    functions; ``eval/X.py`` and ``train/X.py`` are wrappers, so their command module
+    ``marsad.commands.X``."""
     if rel.startswith(("eval/", "train/")):
         return importlib.import_module(f"marsad.commands.{Path(rel).stem}")
     spec = importlib.util.spec_from_file_location(Path(rel).stem + "_script", ROOT / rel)
@@ -90,8 +93,8 @@ def load_script(rel: str):
 def crossfit_fold0_row(
     script: str, checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture, *extra_args: str
 ) -> list[str]:
-    """The fold-0 row's cells (fold column dropped) printed by a cross-fit script run on ``checkpoint``
-    laid out as a one-fold crossval directory (the default split is fold 0's)."""
+    """The fold-0 row's cells (fold column dropped) printed by a cross-fit script run on
+    ``checkpoint`` laid out as a one-fold crossval directory (the default split is fold 0's)."""
     if not (tmp_path / "fold0").exists():
         (tmp_path / "fold0").mkdir()
         shutil.copytree(checkpoint, tmp_path / "fold0" / "best")

@@ -1,4 +1,5 @@
-"""Baselines on tiny synthetic Arabic-like data: they learn the obvious and always emit valid IOB2."""
+"""Baselines on tiny synthetic Arabic-like data: they learn the obvious and always emit valid
+IOB2."""
 
 from __future__ import annotations
 
@@ -131,7 +132,8 @@ def test_majority_relation_baseline():
         _example([q, a], []),
     ]
     base = MajorityRelationBaseline().fit(train)
-    # ACTOR -> LOCATION: CONTROLS 2 vs NONE 1; LOCATION -> ACTOR has no signature, so is no candidate
+    # ACTOR -> LOCATION: CONTROLS 2 vs NONE 1; LOCATION -> ACTOR has no signature, so is no
+    # candidate
     assert base.majority[("ACTOR", "LOCATION")] == "CONTROLS"
     assert ("LOCATION", "ACTOR") not in base.majority
     assert base.predict([a, loc]) == [(0, 1, "CONTROLS")]

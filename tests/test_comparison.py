@@ -1,4 +1,5 @@
-"""Paired comparison: the bootstrap against hand-computed cases, pooling, and eval/compare.py end to end."""
+"""Paired comparison: the bootstrap against hand-computed cases, pooling, and eval/compare.py end to
+end."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def test_paired_difference_hand_computed():
 
 
 def test_identical_systems_differ_by_exactly_zero_on_every_resample():
-    """Both systems are scored on the same resamples; independent resamples would spread around 0."""
+    """Both systems are scored on the same resamples; independent resamples would spread around
+    0."""
     counts = [(3, 1, 0), (0, 2, 2), (1, 0, 1), (4, 0, 0)]
     r = paired_difference(counts, list(counts), n_resamples=2_000)
     assert r.ci95 == (0.0, 0.0) and r.b_better == r.b_worse == 0.0 and r.sentences_differ == 0
@@ -78,7 +80,8 @@ def test_sentence_scores_count_per_type_and_a_reversed_relation(data_dir):
     # direction wrong: one FP and one FN
     assert s1["relation micro-F1 (end-to-end)"] == (len(examples[1].relations) - 1, 1, 1)
     assert s2["relation micro-F1 (end-to-end)"] == (len(examples[2].relations), 0, 0)
-    # per relation label: the reversed one is its own label's FP and FN, and the labels sum to the micro counts
+    # per relation label: the reversed one is its own label's FP and FN, and the labels sum to the
+    # micro counts
     flipped = examples[1].relations[0].label
     same_label = sum(r.label == flipped for r in examples[1].relations)
     assert s1[f"{flipped} F1 (end-to-end)"] == (same_label - 1, 1, 1)

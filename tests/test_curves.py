@@ -1,4 +1,5 @@
-"""Training curves: the log reader's errors, the figure's data, the file training writes, the script."""
+"""Training curves: the log reader's errors, the figure's data, the file training writes, the
+script."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def test_no_near_duplicates_across_folds(data_dir):
 def test_runs_partition_the_corpus(data_dir):
     splits = json.loads((data_dir / "splits.json").read_text(encoding="utf-8"))
     n = sum(len(f) for f in splits["folds"])
-    for name, run in splits["runs"].items():
+    for _name, run in splits["runs"].items():
         roles = [set(run[r]) for r in ("train", "dev", "test")]
         assert sum(len(r) for r in roles) == n and not (
             roles[0] & roles[1] or roles[0] & roles[2] or roles[1] & roles[2]

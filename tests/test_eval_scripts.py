@@ -289,8 +289,9 @@ def test_bench_describes_the_cpu_by_its_int8_instructions(tmp_path):
     bench = load_script("scripts/bench_predict.py")
     info = tmp_path / "cpuinfo"
     info.write_text(
-        "processor\t: 0\nmodel name\t: Some Xeon\nflags\t\t: fpu avx2 avx512f avx512_vnni amx_int8\n\n"
-        "processor\t: 1\nmodel name\t: Some Xeon\nflags\t\t: fpu avx2 avx512f avx512_vnni amx_int8\n"
+        "processor\t: 0\nmodel name\t: Some Xeon\nflags\t\t: fpu avx2 avx512f avx512_vnni "
+        "amx_int8\n\nprocessor\t: 1\nmodel name\t: Some Xeon\nflags\t\t: fpu avx2 avx512f "
+        "avx512_vnni amx_int8\n"
     )
     assert bench.describe_cpu(info) == "Some Xeon (avx512_vnni, amx_int8)"
     info.write_text("model name\t: AMD EPYC\nflags\t\t: fpu avx2 fma\n")
@@ -349,8 +350,8 @@ def test_int8_kernel_bench_times_every_engine_against_fp32(tmp_path, mode):
 
 
 def test_console_command_and_wrappers_list_and_run_the_commands():
-    """``marsad --help`` lists every command; ``marsad evaluate --help`` and the eval/ wrapper reach the
-    same parser (real processes, as a user runs them)."""
+    """``marsad --help`` lists every command; ``marsad evaluate --help`` and the eval/ wrapper reach
+    the same parser (real processes, as a user runs them)."""
     import subprocess
     import sys
 

@@ -45,7 +45,8 @@ def _point(fold: int, size: int, score: float) -> FoldPoint:
 
 
 def test_slope_per_doubling_pools_within_fold_changes():
-    # fold 0 gains 0.1 per doubling, fold 1 0.2 from a much higher level: pooled 0.15, levels ignored
+    # fold 0 gains 0.1 per doubling, fold 1 0.2 from a much higher level: pooled 0.15, levels
+    # ignored
     points = [_point(0, 10, 0.2), _point(0, 20, 0.3), _point(1, 20, 0.5), _point(1, 40, 0.7)]
     assert slope_per_doubling(points, "relation_e2e") == pytest.approx(0.15)
     # a fold measured at one size only carries no slope information

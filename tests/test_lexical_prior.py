@@ -1,4 +1,5 @@
-"""The lexical prior: a feature CRF's marginals mixed into tag decoding, tuned on dev, shipped in checkpoints."""
+"""The lexical prior: a feature CRF's marginals mixed into tag decoding, tuned on dev, shipped in
+checkpoints."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ TAG = {t: i for i, t in enumerate(BIO_TAGS)}
 
 
 def _one_hot_log_probs(tags: list[str], confidence: float) -> np.ndarray:
-    """Per-word log-probabilities that put ``confidence`` on the given tag, the rest spread evenly."""
+    """Per-word log-probabilities that put ``confidence`` on the given tag, the rest spread
+    evenly."""
     probs = np.full((len(tags), T), (1 - confidence) / (T - 1))
     probs[np.arange(len(tags)), [TAG[t] for t in tags]] = confidence
     return np.log(probs)
@@ -212,8 +214,8 @@ def test_crossfit_script_reports_every_estimate(prior_run, tmp_path, capsys):
     assert saved == meta["decoding"]["lexical_weight"]
     assert in_sample == pytest.approx(meta["dev_metrics"]["entities"]["micro"]["f1"], abs=5e-4)
     assert 0 <= zero <= 1 and 0 <= cross <= 1
-    # the checkpoint's CRF was trained by this code on this split: fitted anew (deterministic L-BFGS)
-    # and tuned on all of dev, it reproduces the saved row
+    # the checkpoint's CRF was trained by this code on this split: fitted anew (deterministic
+    # L-BFGS) and tuned on all of dev, it reproduces the saved row
     assert (
         crossfit_fold0_row(
             "experiments/prior_crossfit.py", prior_run / "best", tmp_path, capsys, "--refit"

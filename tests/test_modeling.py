@@ -86,8 +86,8 @@ def test_left_context_pools_the_tokens_before_the_earlier_span():
     hidden[0, :, 1] = -torch.arange(12.0)  # channel 1: its max is the first pooled token
     t = lambda *v: torch.tensor(v)  # noqa: E731
     zeros = t(0, 0, 0)
-    # tail first (8 before 5), earlier span at token 5; far-left span at 2 (only token 1 is left of it:
-    # position 0 is the [CLS]-style prefix); a span at token 1 has nothing on its left
+    # tail first (8 before 5), earlier span at token 5; far-left span at 2 (only token 1 is left of
+    # it: position 0 is the [CLS]-style prefix); a span at token 1 has nothing on its left
     pairs = PairBatch(
         example=zeros,
         head_first=t(8, 2, 1),

@@ -28,7 +28,7 @@ def check_structure(text: str, result: Prediction) -> None:
     for e in result.entities:
         assert text[e.start : e.end] == e.text and e.text.strip() == e.text and e.text
         assert e.label in {"ACTOR", "LOCATION", "QUANTITY"} and 0 <= e.score <= 1
-    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+    for (_a0, a1), (b0, _b1) in zip(spans, spans[1:]):
         assert a1 <= b0, "entities overlap"
     for r in result.relations:
         assert (
@@ -71,7 +71,8 @@ def test_article_equals_its_sentences(predictor, data_dir):
 
 
 def test_long_input_is_windowed(predictor, data_dir):
-    """A 'sentence' far longer than the encoder window still gets exact, non-overlapping entities."""
+    """A 'sentence' far longer than the encoder window still gets exact, non-overlapping
+    entities."""
     sentences = [s.text.rstrip(".") for s in read_corpus(data_dir)][:40]
     text = " ، ".join(sentences) * 3
     small = Predictor(
@@ -100,7 +101,8 @@ def test_json_serialisation_and_convenience(tiny_run):
     one = predict(text, model=tiny_run / "best")
     many = predict([text, text], model=tiny_run / "best")
 
-    # the same extractions; scores equal up to float noise (on a GPU, a batch of two runs other kernels)
+    # the same extractions; scores equal up to float noise (on a GPU, a batch of two runs other
+    # kernels)
     def extractions(p: Prediction) -> list[tuple]:
         return [(e.label, e.start, e.end) for e in p.entities] + [
             (r.head, r.tail, r.label) for r in p.relations

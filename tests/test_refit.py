@@ -79,7 +79,8 @@ def test_refit_script_trains_on_train_and_dev_for_the_kept_epoch_with_dev_choice
     assert meta["decoding"] == source["decoding"]
     log = read_log(cv_run / "refit" / f"fold{FOLD}")
     assert [r["epoch"] for r in log] == list(range(1, source["epoch"] + 1))
-    # the same 4-epoch learning-rate schedule, stopped at the kept epoch (not a schedule squeezed into it)
+    # the same 4-epoch learning-rate schedule, stopped at the kept epoch (not a schedule squeezed
+    # into it)
     source_lr = next(
         r["lr"] for r in read_log(cv_run / f"fold{FOLD}") if r["epoch"] == source["epoch"]
     )

@@ -1,4 +1,5 @@
-"""Relation decoding: consistency constraints and the dev-tuned NONE threshold, on hand-made scores."""
+"""Relation decoding: consistency constraints and the dev-tuned NONE threshold, on hand-made
+scores."""
 
 from __future__ import annotations
 

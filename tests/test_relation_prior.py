@@ -131,8 +131,8 @@ def test_features_see_the_words_that_name_the_relation():
 
 
 def test_trigger_words_and_stems_generalise_across_word_forms():
-    """ "المدعومة" and "وسيطرت" fire the schema's SUPPORTS / CONTROLS triggers whatever their affixes;
-    short triggers ("في") match whole words only, so "فيصل" is no LOCATED_IN trigger."""
+    """ "المدعومة" and "وسيطرت" fire the schema's SUPPORTS / CONTROLS triggers whatever their
+    affixes; short triggers ("في") match whole words only, so "فيصل" is no LOCATED_IN trigger."""
     words = "وسيطرت قوات سوريا الديمقراطية المدعومة من واشنطن على حي فيصل في الرقة".split()
     entities = [
         WordEntity(1, 4, "ACTOR"),
@@ -155,7 +155,8 @@ def test_trigger_words_and_stems_generalise_across_word_forms():
 
 def test_prior_learns_the_training_relations(prior, fold0):
     """Log-probabilities are normalised over the labels the pair's types allow; on its own training
-    sentences the classifier recovers most gold relations (it is a real classifier, not a constant)."""
+    sentences the classifier recovers most gold relations (it is a real classifier, not a
+    constant)."""
     train, _ = fold0
     gold, predicted = [], []
     for ex in train:
@@ -324,7 +325,8 @@ def test_crossfit_script_reports_both_estimates(prior_run, tmp_path, capsys):
     )
     alone, mixed = (float(c) for c in cells[:2])
     assert 0 <= alone <= 1 and 0 <= mixed <= 1
-    # the checkpoint's prior was fitted by this code on this split, so fitting it anew changes nothing
+    # the checkpoint's prior was fitted by this code on this split, so fitting it anew changes
+    # nothing
     assert (
         crossfit_fold0_row(
             "experiments/relation_prior_crossfit.py",

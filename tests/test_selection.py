@@ -1,4 +1,5 @@
-"""Replaying a run's checkpoint selection from its logs, and cross-fitting selection rules on dev."""
+"""Replaying a run's checkpoint selection from its logs, and cross-fitting selection rules on
+dev."""
 
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ def _log(per_epoch: list[list[tuple[tuple[int, int, int], tuple[int, int, int]]]
 
 
 def test_cross_fit_on_identical_sentences_scores_the_full_dev_choice():
-    # every sentence alike: each half scores as the whole, so the held-out score is the full-dev choice's
+    # every sentence alike: each half scores as the whole, so the held-out score is the full-dev
+    # choice's
     epochs = [((2, 1, 1), (0, 1, 1)), ((3, 0, 0), (0, 0, 1)), ((2, 0, 1), (1, 0, 0))]
     log = _log([[e] * 6 for e in epochs])
     f1 = log.f1()

@@ -48,8 +48,8 @@ def test_best_checkpoint_is_complete_and_described(tiny_run):
     cfg = meta["training_config"]
     assert f"MLP {cfg['relation_hidden']} hidden, dropout {cfg['dropout']} in training" in card
     assert (
-        f"learning rate {cfg['learning_rate']} for the encoder and {cfg['head_learning_rate']} for the heads, "
-        f"batch {cfg['batch_size']}, at most {cfg['epochs']} epochs"
+        f"learning rate {cfg['learning_rate']} for the encoder and {cfg['head_learning_rate']} "
+        f"for the heads, batch {cfg['batch_size']}, at most {cfg['epochs']} epochs"
     ) in card
 
 
@@ -166,7 +166,8 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, data_dir, tiny_run
 
 
 def test_crash_between_log_line_and_resume_state_logs_each_epoch_once(tmp_path, data_dir, tiny_run):
-    """The epoch's log line is written before last/ is: a crash in between must not leave it twice."""
+    """The epoch's log line is written before last/ is: a crash in between must not leave it
+    twice."""
     out = tmp_path / "resumed"
     original = Trainer._save_last
 
@@ -236,7 +237,8 @@ def test_two_process_ddp_on_cpu_keeps_the_single_process_schedule(tmp_path, data
     import sys
 
     out = tmp_path / "ddp"
-    # no GPU for the ranks, as the README's command says: on a GPU machine accelerate would put rank 1 on cuda:1
+    # no GPU for the ranks, as the README's command says: on a GPU machine accelerate would put rank
+    # 1 on cuda:1
     env = {
         **os.environ,
         "ACCELERATE_USE_CPU": "true",
@@ -278,8 +280,9 @@ def test_deterministic_decides_whether_torch_refuses_nondeterministic_kernels(
     tmp_path, data_dir, monkeypatch, deterministic
 ):
     """``deterministic: true`` turns torch's deterministic mode on strictly (an op without a
-    deterministic kernel raises rather than drifting: on a GPU, memory-efficient attention's backward
-    only picks its deterministic variant then) and pins cuBLAS's workspace; ``false`` leaves both alone."""
+    deterministic kernel raises rather than drifting: on a GPU, memory-efficient attention's
+    backward only picks its deterministic variant then) and pins cuBLAS's workspace; ``false``
+    leaves both alone."""
     import os
 
     import torch

@@ -96,7 +96,8 @@ CASES = [
     (
         "type-invalid relation",
         lambda r: r[0]["relations"][0].update(head="T2", tail="T1"),
-        "1: doc-s00 relation 0 (T2->T1 CONTROLS): CONTROLS needs ACTOR -> LOCATION, got LOCATION -> ACTOR",
+        "1: doc-s00 relation 0 (T2->T1 CONTROLS): CONTROLS needs ACTOR -> LOCATION, "
+        "got LOCATION -> ACTOR",
     ),
     (
         "unknown relation",
@@ -133,7 +134,8 @@ CASES = [
     (
         "sentence differs from raw",
         lambda r: r[1].update(offset=33),
-        "2: doc-s01: text differs from the raw article at offset 33: 'ال المرصد إن داعش انسحب من الرقة.\\n'...",
+        "2: doc-s01: text differs from the raw article at offset 33: 'ال المرصد إن "
+        "داعش انسحب من الرقة.\\n'...",
     ),
     (
         "missing field",

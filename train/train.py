@@ -1,4 +1,5 @@
-"""Train the joint tagger + relation model from a YAML config. Same as ``marsad train``: the code is marsad/commands/train.py.
+"""Train the joint tagger + relation model from a YAML config.
+Same as ``marsad train``: the code is marsad/commands/train.py.
 
 python train/train.py --help
 accelerate launch train/train.py --config configs/default.yaml   # GPUs, mixed precision

@@ -1,6 +1,7 @@
 """Cross-domain check on ANERcorp (CAMeL Lab split), ACTOR and LOCATION only.
 
-    marsad anercorp --checkpoint DIR [--file ../shared/external/ANERcorp-CamelLabSplits/ANERCorp_CamelLab_train.txt]
+    marsad anercorp --checkpoint DIR \
+        [--file ../shared/external/ANERcorp-CamelLabSplits/ANERCorp_CamelLab_train.txt]
 
 ANERcorp is never trained or tuned on here; it only measures transfer. Mapping (per its README):
 PERS, ORG -> ACTOR; LOC -> LOCATION; MISC -> O. It has no QUANTITY annotation, so QUANTITY
@@ -28,7 +29,8 @@ MAPPING = {"PERS": "ACTOR", "ORG": "ACTOR", "LOC": "LOCATION", "MISC": None}
 
 
 def read_conll(path: Path) -> tuple[list[list[str]], list[list[str]]]:
-    """Sentences of ``TOKEN TAG`` lines separated by blank lines, tags mapped to the project schema."""
+    """Sentences of ``TOKEN TAG`` lines separated by blank lines, tags mapped to the project
+    schema."""
     words, tags, sent_w, sent_t = [], [], [], []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():

@@ -3,16 +3,16 @@
     marsad compare A B [--names NAME_A NAME_B] [--split test|dev] [--bootstrap 10000] [--out DIR]
                                [--baseline-data train|train+dev]
 
-A and B are each a checkpoint directory, a cross-validation run (``fold*/best/``, from
-``marsad crossval``, or its refit ``RUN/refit/`` from ``marsad refit``), a seed study
-(``seed*/fold*/best/``, from ``crossval.py --seeds``, or ``STUDY/refit/``), or
-``crf`` / ``lexicon`` for the cross-validation baselines retrained on the folds the other side covers.
-Every checkpoint is scored on its own run's held-out sentences, so nothing is scored that it was
-trained on; the per-sentence counts of a side are summed over its folds and seeds, and the two sides
-must cover the same sentences. Prints, and with ``--out`` writes as ``compare.md`` / ``compare.json``,
-each score (entities: micro and per type; relations: micro and per label, end-to-end and with gold
-entities) for A and B (micro F1 pooled over all sentences, not the mean of fold scores), B − A,
-its 95% paired-bootstrap interval and the share of resamples where B is ahead.
+A and B are each a checkpoint directory, a cross-validation run (``fold*/best/``, from ``marsad
+crossval``, or its refit ``RUN/refit/`` from ``marsad refit``), a seed study (``seed*/fold*/best/``,
+from ``crossval.py --seeds``, or ``STUDY/refit/``), or ``crf`` / ``lexicon`` for the
+cross-validation baselines retrained on the folds the other side covers. Every checkpoint is scored
+on its own run's held-out sentences, so nothing is scored that it was trained on; the per-sentence
+counts of a side are summed over its folds and seeds, and the two sides must cover the same
+sentences. Prints, and with ``--out`` writes as ``compare.md`` / ``compare.json``, each score
+(entities: micro and per type; relations: micro and per label, end-to-end and with gold entities)
+for A and B (micro F1 pooled over all sentences, not the mean of fold scores), B − A, its 95%
+paired-bootstrap interval and the share of resamples where B is ahead.
 """
 
 from __future__ import annotations
@@ -114,8 +114,8 @@ def model_side(
 def baseline_side(
     kind: str, folds: list[int | None], split: str, data: Path, name: str, with_dev: bool = False
 ) -> dict:
-    """The baseline retrained once per distinct fold (it is deterministic), as in ``crossval.py``; on
-    train + dev with ``with_dev``, as ``refit.py`` refits it beside a refitted model."""
+    """The baseline retrained once per distinct fold (it is deterministic), as in ``crossval.py``;
+    on train + dev with ``with_dev``, as ``refit.py`` refits it beside a refitted model."""
     runs = []
     for fold in tqdm(
         sorted(set(folds), key=lambda f: -1 if f is None else f),
@@ -143,26 +143,27 @@ def render(
 ) -> str:
     a, b = names
     lines = [
-        f"Paired comparison on {n_sentences} {split} sentences; F1 pooled over every sentence (and over "
-        "folds and seeds), not the mean of fold scores.",
+        f"Paired comparison on {n_sentences} {split} sentences; F1 pooled over every sentence "
+        "(and over folds and seeds), not the mean of fold scores.",
         "",
         f"Command: `{command}`  ",
         f"A = {a}: {sources[0]}  ",
         f"B = {b}: {sources[1]}",
         "",
-        "| score | A | B | B − A | 95% CI of B − A | resamples with B > A / B < A | sentences that differ |",
+        "| score | A | B | B − A | 95% CI of B − A | resamples with B > A / B < A | "
+        "sentences that differ |",
         "|---|---:|---:|---:|---|---:|---:|",
     ]
     for name in SCORES:
         r = results[name]
         lines.append(
-            f"| {name} | {r.a:.3f} | {r.b:.3f} | {r.difference:+.3f} | [{r.ci95[0]:+.3f}, {r.ci95[1]:+.3f}] "
-            f"| {r.b_better:.0%} / {r.b_worse:.0%} | {r.sentences_differ} |"
+            f"| {name} | {r.a:.3f} | {r.b:.3f} | {r.difference:+.3f} | [{r.ci95[0]:+.3f}, "
+            f"{r.ci95[1]:+.3f}] | {r.b_better:.0%} / {r.b_worse:.0%} | {r.sentences_differ} |"
         )
     lines += [
         "",
-        "An interval that holds 0 means resampling the sentences alone produces a difference of that "
-        "size; it says nothing of training noise, which only more seeds per side average out.",
+        "An interval that holds 0 means resampling the sentences alone produces a difference of "
+        "that size; it says nothing of training noise, which only more seeds per side average out.",
     ]
     return "\n".join(lines) + "\n"
 

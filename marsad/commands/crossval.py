@@ -3,9 +3,9 @@
     marsad crossval --config configs/offline.yaml [--folds 0 1 2 3 4] [--out DIR] [--set key=value]
                             [--keep-last] [--seeds 13 7 ... [--reuse]]
 
-For every fold k (test = fold k, dev = fold k+1, train = the rest; no near-duplicate cluster is split)
-it trains the configured model, scores its best checkpoint on the fold's test sentences, and in the
-same run trains and scores:
+For every fold k (test = fold k, dev = fold k+1, train = the rest; no near-duplicate cluster is
+split) it trains the configured model, scores its best checkpoint on the fold's test sentences, and
+in the same run trains and scores:
   - a CRF tagger (sklearn-crfsuite, standard Arabic features) + "most frequent relation for the
     type pair" on the CRF's entities;
   - a lexicon tagger (each word's most frequent training tag) + the same relation baseline.
@@ -46,7 +46,8 @@ def render(
     summary: dict[str, dict[str, dict[str, float]]], command: str, encoder: str, folds: list[int]
 ) -> str:
     lines = [
-        f"Cross-validation over folds {folds} (mean ± std over folds; test = fold k, dev = fold k+1).",
+        f"Cross-validation over folds {folds} (mean ± std over folds; test = fold k, "
+        "dev = fold k+1).",
         "",
         f"Command: `{command}`  ",
         f"Encoder actually used: `{encoder}`",
@@ -57,9 +58,13 @@ def render(
 
 
 def render_dev(dev_summary: dict[str, dict[str, float]]) -> str:
-    """The model's dev scores at its selected epoch: the numbers to compare configs by (not test)."""
+    """The model's dev scores at its selected epoch: the numbers to compare configs by (not
+    test)."""
     cells = " ".join(f"{name} {dev_summary[name]['mean']:.3f};" for name, _ in HEADLINE)
-    return f"\nModel on dev (fold k+1, selection set; compare configurations on these, never on test): {cells}\n"
+    return (
+        "\nModel on dev (fold k+1, selection set; compare configurations on these, never "
+        f"on test): {cells}\n"
+    )
 
 
 def _command(args: argparse.Namespace, overrides: list[str]) -> str:
@@ -112,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-last",
         action="store_true",
-        help="keep each fold's last/ checkpoint (resume state; ~0.5 GB each with the bundled encoder)",
+        help="keep each fold's last/ checkpoint (resume state; ~0.5 GB each with the "
+        "bundled encoder)",
     )
     parser.add_argument(
         "--seeds",
@@ -124,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="with --seeds: read back a seed's finished run in DIR/seed<s>/ made by the same command "
+        help="with --seeds: read back a seed's finished run in DIR/seed<s>/ made by the "
+        "same command "
         "and configuration instead of training it again",
     )
     args = parser.parse_args(argv)
@@ -206,7 +213,8 @@ def finished_run(
 def run(
     parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: list[str], out: Path
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """One complete cross-validation run into ``out``; returns the model's summaries on test and dev."""
+    """One complete cross-validation run into ``out``; returns the model's summaries on test and
+    dev."""
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict[str, Any]]] = {
         "model": [],
@@ -258,7 +266,8 @@ def run(
         print(
             f"fold {k}: model entity F1 {scores['entities']['micro']['f1']:.4f}, relation F1 (e2e) "
             f"{scores['relations_end_to_end']['micro']['f1']:.4f}; CRF entity F1 "
-            f"{results['CRF'][-1]['entities']['micro']['f1']:.4f} ({time.perf_counter() - t0:.0f} s)",
+            f"{results['CRF'][-1]['entities']['micro']['f1']:.4f} "
+            f"({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
     summary = {

@@ -2,8 +2,9 @@
 
     marsad evaluate --checkpoint runs/default/best [--split test | --fold k] [--out DIR]
 
-Writes ``metrics.json``, ``report.md`` and ``confusion.png`` (default: CHECKPOINT/eval-<run>-<split>/)
-and prints the headline scores. Refuses to score sentences the checkpoint was trained or tuned on.
+Writes ``metrics.json``, ``report.md`` and ``confusion.png`` (default:
+CHECKPOINT/eval-<run>-<split>/) and prints the headline scores. Refuses to score sentences the
+checkpoint was trained or tuned on.
 """
 
 from __future__ import annotations
@@ -51,12 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     wanted = run_name(args.fold)
     if trained_on is not None and trained_on != wanted:
         parser.error(
-            f"{args.checkpoint} was trained on run {trained_on!r}; its training sentences overlap the "
-            f"{args.split} set of run {wanted!r}. Evaluate it with the matching --fold."
+            f"{args.checkpoint} was trained on run {trained_on!r}; its training sentences overlap "
+            f"the {args.split} set of run {wanted!r}. Evaluate it with the matching --fold."
         )
     if args.split == "dev" and (meta.get("refit") or {}).get("train_includes_dev"):
         parser.error(
-            f"{args.checkpoint} is a refit trained on its run's dev sentences too; score it on --split test"
+            f"{args.checkpoint} is a refit trained on its run's dev sentences too; "
+            "score it on --split test"
         )
     loaded = load_checkpoint(args.checkpoint)
     examples = load_examples(args.data, args.fold)[args.split]
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if metrics["novel"]:
         lines += [
-            f"## Novel sentences ({len(novel.examples)}: best similarity to training < {NOVELTY_THRESHOLD})",
+            f"## Novel sentences ({len(novel.examples)}: best similarity to training < "
+            f"{NOVELTY_THRESHOLD})",
             "",
             *scores_markdown(metrics["novel"]),
             "",

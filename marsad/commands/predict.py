@@ -28,7 +28,7 @@ def read_documents(handle, jsonl: bool, whole: bool) -> list[dict]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SystemExit(f"input line {lineno}: invalid JSON ({exc.msg})")
+                raise SystemExit(f"input line {lineno}: invalid JSON ({exc.msg})") from None
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 raise SystemExit(
                     f"input line {lineno}: expected an object with a string field 'text'"

@@ -4,20 +4,20 @@
 
 RUN is an ``marsad crossval`` output directory (``results.json``, ``fold<k>/best/``) or a seed study
 (``seed<s>/`` runs, from ``crossval.py --seeds``). For every fold k of every run it trains fold k's
-configuration (read from its checkpoint) afresh for the epoch that run kept, with the prior weights and
-relation threshold dev chose for it (:mod:`marsad.refit`), on train + dev, and scores it on fold k's
-test sentences. In the same run the CRF and lexicon baselines are refitted on the same sentences, so
-the comparison stays like for like. Nothing is chosen on test and nothing on a refit: its settings all
-come from the run it repeats.
+configuration (read from its checkpoint) afresh for the epoch that run kept, with the prior weights
+and relation threshold dev chose for it (:mod:`marsad.refit`), on train + dev, and scores it on fold
+k's test sentences. In the same run the CRF and lexicon baselines are refitted on the same
+sentences, so the comparison stays like for like. Nothing is chosen on test and nothing on a refit:
+its settings all come from the run it repeats.
 
 Output mirrors the input, under ``RUN/<name>/``: ``fold<k>/best/`` checkpoints (so ``marsad compare
 RUN RUN/refit`` pairs the two on the same sentences) and ``results.md`` / ``results.json`` with the
-original model and baselines beside the refitted ones; for a study ``seed<s>/`` runs and ``seeds.md``.
-``--set refit_include_dev=false`` keeps dev out of the refit (with, e.g., ``--set train_fraction=1``
-on a learning-curve run): each fold then also reports dev, unseen, at the carried-over settings.
-A fold whose refit checkpoint already exists from the same source and settings is read back; one made
-with other settings stops the run before anything trains, naming the differences (``--overwrite``
-retrains it).
+original model and baselines beside the refitted ones; for a study ``seed<s>/`` runs and
+``seeds.md``. ``--set refit_include_dev=false`` keeps dev out of the refit (with, e.g., ``--set
+train_fraction=1`` on a learning-curve run): each fold then also reports dev, unseen, at the
+carried-over settings. A fold whose refit checkpoint already exists from the same source and
+settings is read back; one made with other settings stops the run before anything trains, naming the
+differences (``--overwrite`` retrains it).
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def runs_in(path: Path) -> list[Path]:
 
 
 def refit_config(source: Path, fold: int, out: Path, overrides: list[str]) -> TrainConfig:
-    """Fold ``fold``'s configuration as its checkpoint saved it, set to refit from that checkpoint."""
+    """Fold ``fold``'s configuration as its checkpoint saved it, set to refit from that
+    checkpoint."""
     saved = read_meta(source)["training_config"]
     return config_from_dict(
         saved,
@@ -74,7 +75,8 @@ def refit_config(source: Path, fold: int, out: Path, overrides: list[str]) -> Tr
 
 def refit_differences(out: Path, cfg: TrainConfig) -> list[str] | None:
     """How the refit in ``out/best`` differs from the one ``cfg`` asks for: None when there is none,
-    [] when it is the same refit (read back, not retrained), else ``"key: there, here"`` per difference."""
+    [] when it is the same refit (read back, not retrained), else ``"key: there, here"`` per
+    difference."""
     try:
         meta = read_meta(out / "best")
     except CheckpointError:
@@ -95,16 +97,17 @@ def refit_differences(out: Path, cfg: TrainConfig) -> list[str] | None:
 
 
 def finished_refit(out: Path, cfg: TrainConfig) -> bool:
-    """Whether ``out/best`` is a refit of the same source with the same settings (read back, not retrained)."""
+    """Whether ``out/best`` is a refit of the same source with the same settings (read back, not
+    retrained)."""
     return refit_differences(out, cfg) == []
 
 
 def other_refits(
     runs: list[Path], targets: list[Path], folds: list[int] | None, overrides: list[str]
 ) -> list[str]:
-    """Refit checkpoints already in the output made with other settings, one line each. Checked before any
-    training: retraining over them would silently replace results a README may cite (a forgotten
-    ``--set num_threads=1`` alone changes what a refit learns)."""
+    """Refit checkpoints already in the output made with other settings, one line each.
+    Checked before any training: retraining over them would silently replace results a README may
+    cite (a forgotten ``--set num_threads=1`` alone changes what a refit learns)."""
     found = []
     for run, target in zip(runs, targets):
         done = json.loads((run / "results.json").read_text(encoding="utf-8"))
@@ -121,7 +124,8 @@ def other_refits(
 def refit_run(
     run: Path, target: Path, folds: list[int] | None, overrides: list[str]
 ) -> dict[str, Any]:
-    """Refit one cross-validation run's folds into ``target/fold<k>``; returns what ``target/results.json`` holds."""
+    """Refit one cross-validation run's folds into ``target/fold<k>``; returns what
+    ``target/results.json`` holds."""
     done = json.loads((run / "results.json").read_text(encoding="utf-8"))
     folds = done["folds"] if folds is None else folds
     missing = [k for k in folds if k not in done["folds"]]
@@ -178,10 +182,10 @@ def refit_run(
             score_predictions(baseline_predictions(LexiconTagger(), relations, train, test))
         )
         print(
-            f"{run} fold {k}: refit ({loaded.meta['epoch']} epochs, {len(train)} sentences) entity F1 "
-            f"{results['model'][-1]['entities']['micro']['f1']:.4f} (dev-selected "
-            f"{original['model'][folds.index(k)]['entities']['micro']['f1']:.4f}), relation F1 (e2e) "
-            f"{results['model'][-1]['relations_end_to_end']['micro']['f1']:.4f} "
+            f"{run} fold {k}: refit ({loaded.meta['epoch']} epochs, {len(train)} sentences) "
+            f"entity F1 {results['model'][-1]['entities']['micro']['f1']:.4f} (dev-selected "
+            f"{original['model'][folds.index(k)]['entities']['micro']['f1']:.4f}), relation F1 "
+            f"(e2e) {results['model'][-1]['relations_end_to_end']['micro']['f1']:.4f} "
             f"({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
@@ -214,9 +218,9 @@ def refit_run(
 
 def render(record: dict[str, Any]) -> str:
     lines = [
-        f"Refit of `{record['source']}` over folds {record['folds']} (mean ± std over folds; test = fold k): "
-        f"each fold's configuration retrained for its kept epoch with dev's choices, on "
-        f"{statistics.fmean(record['train_sentences']):.1f} sentences a fold.",
+        f"Refit of `{record['source']}` over folds {record['folds']} (mean ± std over folds; test "
+        "= fold k): each fold's configuration retrained for its kept epoch with dev's choices, "
+        f"on {statistics.fmean(record['train_sentences']):.1f} sentences a fold.",
         "",
         f"Command: `{record['command']}`  ",
         f"Encoder actually used: `{record['encoder']}`",
@@ -299,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(
                 "refits made with other settings are already there:\n  "
                 + "\n  ".join(stale)
-                + "\nrepeat their settings with --set, write elsewhere with --name, or retrain them "
+                + "\nrepeat their settings with --set, write elsewhere with --name, or "
+                "retrain them "
                 "with --overwrite"
             )
         per_run = {}

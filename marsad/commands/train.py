@@ -1,7 +1,7 @@
 """Train the joint tagger + relation model from a YAML config.
 
     marsad train --config configs/default.yaml [--set key=value ...] [--resume] [--refit]
-    accelerate launch train/train.py --config configs/default.yaml      # multi-GPU / mixed precision
+    accelerate launch train/train.py --config configs/default.yaml  # multi-GPU / mixed precision
 
 ``--refit`` then trains the configuration again on train + dev for the epoch dev kept, with dev's
 prior weights and relation threshold, into OUTPUT_DIR/refit/best (see marsad/refit.py).
@@ -51,20 +51,22 @@ def main(argv: list[str] | None = None) -> int:
     best = Trainer(cfg, resume=args.resume).train()
     if cfg.refit_from:
         print(
-            f"refit: {best['epoch']} epochs on {'train + dev' if cfg.refit_include_dev else 'train'} with the dev "
+            f"refit: {best['epoch']} epochs on "
+            f"{'train + dev' if cfg.refit_include_dev else 'train'} with the dev "
             f"choices of {cfg.refit_from}; checkpoint {Path(cfg.output_dir) / 'best'}"
         )
         return 0
     print(
-        f"best epoch {best['epoch']}: dev entity micro-F1 {best['entity_f1']:.4f}, "
-        f"dev relation micro-F1 {best['relation_f1']:.4f}; checkpoint {Path(cfg.output_dir) / 'best'}"
+        f"best epoch {best['epoch']}: dev entity micro-F1 {best['entity_f1']:.4f}, dev relation "
+        f"micro-F1 {best['relation_f1']:.4f}; checkpoint {Path(cfg.output_dir) / 'best'}"
     )
     if args.refit:
         out = Path(cfg.output_dir)
         refit = replace(cfg, refit_from=str(out / "best"), output_dir=str(out / "refit"))
         Trainer(refit, resume=args.resume and (out / "refit" / "last").exists()).train()
         print(
-            f"refit: {best['epoch']} epochs on train + dev with dev's choices; checkpoint {out / 'refit' / 'best'}"
+            f"refit: {best['epoch']} epochs on train + dev with dev's choices; "
+            f"checkpoint {out / 'refit' / 'best'}"
         )
     return 0
 

@@ -1,4 +1,5 @@
-"""The CoNLL-style BIO view of the corpus (one ``word TAG`` per line, blank line between sentences)."""
+"""The CoNLL-style BIO view of the corpus (one ``word TAG`` per line, blank line between
+sentences)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,8 @@ def spans_to_bio(words: list[tuple[int, int]], spans: list[tuple[int, int, str]]
 
 
 def bio_to_spans(words: list[tuple[int, int]], tags: list[str]) -> list[tuple[int, int, str]]:
-    """Character spans of the entities in a (valid or not) IOB2 sequence; orphan I- tags are dropped."""
+    """Character spans of the entities in a (valid or not) IOB2 sequence; orphan I- tags are
+    dropped."""
     spans: list[tuple[int, int, str]] = []
     current: list | None = None
     for (ws, we), tag in zip(words, tags):

@@ -1,4 +1,5 @@
-"""Gold sentences -> word-level training/eval examples (entities as word spans, relations by index)."""
+"""Gold sentences -> word-level training/eval examples (entities as word spans, relations by
+index)."""
 
 from __future__ import annotations
 
@@ -77,8 +78,8 @@ def load_examples(
     train_fraction: float = 1.0,
     seed: int = 0,
 ) -> dict[str, list[Example]]:
-    """Train/dev/test examples of the default split (``fold=None``) or cross-validation run ``fold``:
-    the one path from annotation files to what training and evaluation read.
+    """Train/dev/test examples of the default split (``fold=None``) or cross-validation run
+    ``fold``: the one path from annotation files to what training and evaluation read.
 
     The files are validated first (:func:`marsad.data.corpus.read_corpus`), so a bad file fails with
     its line. Test examples carry ``max_train_similarity`` (their best match among train + dev
@@ -93,7 +94,8 @@ def load_examples(
     run_name = splits["method"]["default"] if fold is None else f"fold{fold}"
     if run_name not in splits["runs"]:
         raise ValueError(
-            f"no run {run_name!r} in {data_dir / 'splits.json'}; folds are 0..{len(splits['folds']) - 1}"
+            f"no run {run_name!r} in {data_dir / 'splits.json'}; folds are "
+            f"0..{len(splits['folds']) - 1}"
         )
     run = splits["runs"][run_name]
     by_id = {s.sent_id: s for s in read_corpus(data_dir)}

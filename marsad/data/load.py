@@ -1,4 +1,5 @@
-"""The corpus as a ``datasets.DatasetDict``, for Hugging Face users: a view of :func:`load_examples`.
+"""The corpus as a ``datasets.DatasetDict``, for Hugging Face users: a view of
+:func:`load_examples`.
 
 Training and evaluation read :class:`marsad.data.examples.Example` lists; this view holds the same
 sentences with their character-offset entities, word spans and IOB2 tags as a ``ClassLabel``.

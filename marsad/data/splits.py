@@ -88,10 +88,12 @@ def build_splits(sentences: list[Sentence]) -> dict:
         }
     return {
         "method": {
-            "similarity": "Jaccard of character 5-gram sets of normalised text (marsad.data.similarity)",
+            "similarity": "Jaccard of character 5-gram sets of normalised text "
+            "(marsad.data.similarity)",
             "cluster_threshold": CLUSTER_THRESHOLD,
             "novelty_threshold": NOVELTY_THRESHOLD,
-            "test_max_similarity": "highest similarity of a test sentence to any train or dev sentence of its run",
+            "test_max_similarity": "highest similarity of a test sentence to any train "
+            "or dev sentence of its run",
             "n_folds": N_FOLDS,
             "seed": SEED,
             "default": "fold0",

@@ -1,4 +1,5 @@
-"""Corpus statistics for the dataset card: counts per label and per split, near-duplicate figures."""
+"""Corpus statistics for the dataset card: counts per label and per split, near-duplicate
+figures."""
 
 from __future__ import annotations
 

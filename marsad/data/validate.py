@@ -182,7 +182,8 @@ def validate_file(path: Path, raw_text: str | None) -> list[Problem]:
             if raw_slice != row["text"]:
                 sreport(
                     "",
-                    f"text differs from the raw article at offset {row['offset']}: {raw_slice[:40]!r}...",
+                    f"text differs from the raw article at offset {row['offset']}: "
+                    f"{raw_slice[:40]!r}...",
                 )
             present.add((row["offset"], row["text"]))
         entities = _check_entities(row, sreport)
@@ -202,7 +203,8 @@ def validate_file(path: Path, raw_text: str | None) -> list[Problem]:
 
 
 def validate_corpus(annotations_dir: Path, raw_dir: Path | None) -> list[Problem]:
-    """Validate every ``*.jsonl`` in ``annotations_dir``; each must have a raw article of the same stem."""
+    """Validate every ``*.jsonl`` in ``annotations_dir``; each must have a raw article of the same
+    stem."""
     problems: list[Problem] = []
     files = sorted(Path(annotations_dir).glob("*.jsonl"))
     if not files:

@@ -1,4 +1,5 @@
-"""Baselines for cross-validation: the feature CRF, a lexicon tagger and a majority relation classifier.
+"""Baselines for cross-validation: the feature CRF, a lexicon tagger and a majority relation
+classifier.
 
 They answer "what does the neural model buy over cheap, standard methods on the same folds?", so
 they use the same word segmentation and data as the model and are scored by
@@ -63,7 +64,8 @@ def _get(obj: Any, name: str, position: int) -> Any:
 
 
 def _entity_labels(entities: Iterable[Any]) -> list[str]:
-    """Labels of entities given as WordEntity/Entity objects, ``load_splits`` dicts or (start, end, label)."""
+    """Labels of entities given as WordEntity/Entity objects, ``load_splits`` dicts or (start, end,
+    label)."""
     return [_get(e, "label", 2) for e in entities]
 
 
@@ -123,7 +125,8 @@ class MajorityRelationBaseline:
         return self
 
     def predict(self, entities: Sequence[Any]) -> list[tuple[int, int, str]]:
-        """``(head index, tail index, label)`` for one sentence's entities (any form ``fit`` reads)."""
+        """``(head index, tail index, label)`` for one sentence's entities (any form ``fit``
+        reads)."""
         labels = _entity_labels(entities)
         out = []
         for h, t in candidate_pairs(labels):

@@ -67,7 +67,8 @@ def paired_difference(
     seed: int = 0,
     alpha: float = 0.05,
 ) -> PairedDifference:
-    """Micro F1 of ``b`` minus ``a`` (the same sentences in the same order) with a paired bootstrap interval."""
+    """Micro F1 of ``b`` minus ``a`` (the same sentences in the same order) with a paired bootstrap
+    interval."""
     if len(a) != len(b):
         raise ComparisonError(f"A has {len(a)} sentences, B {len(b)}")
     if not 0 < alpha < 1:

@@ -149,7 +149,8 @@ def entity_counts(gold: SentenceExtraction, pred: SentenceExtraction) -> Counts:
 
 
 def entity_tag_counts(gold_tags: Sequence[str], pred_tags: Sequence[str]) -> Counts:
-    """(tp, fp, fn) of one sentence's tag sequences; sums over sentences equal seqeval strict micro."""
+    """(tp, fp, fn) of one sentence's tag sequences; sums over sentences equal seqeval strict
+    micro."""
     return _set_counts(set(strict_spans(gold_tags)), set(strict_spans(pred_tags)))
 
 
@@ -221,7 +222,8 @@ def micro_f1(counts: Iterable[Counts]) -> float:
 def resampled_micro_f1(
     per_sentence_counts: Sequence[Sequence[Counts]], n_resamples: int, seed: int = 0
 ) -> np.ndarray:
-    """Micro F1 of every system on the same bootstrap resamples of sentences: shape (systems, resamples).
+    """Micro F1 of every system on the same bootstrap resamples of sentences: shape (systems,
+    resamples).
 
     Every row of ``per_sentence_counts`` lists one system's per-sentence (tp, fp, fn) over the same
     sentences in the same order; sharing the resamples is what makes a paired comparison paired.
@@ -258,7 +260,8 @@ def bootstrap_ci(
     seed: int = 0,
     alpha: float = 0.05,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval (default 95%) of micro F1, resampling sentences with replacement.
+    """Percentile bootstrap interval (default 95%) of micro F1, resampling sentences with
+    replacement.
 
     Sentences, not entities, are the sampling unit because errors cluster within a sentence. Each
     resample sums its sentences' (tp, fp, fn) and recomputes micro F1; the interval is the

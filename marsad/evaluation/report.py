@@ -1,4 +1,5 @@
-"""Evaluation report pieces: per-sentence counts, bootstrap intervals, error listing, confusion matrix."""
+"""Evaluation report pieces: per-sentence counts, bootstrap intervals, error listing, confusion
+matrix."""
 
 from __future__ import annotations
 
@@ -146,6 +147,7 @@ def scores_markdown(scores: dict[str, Any]) -> list[str]:
         for t, m in rel["per_type"].items():
             lines.append(f"| relation {t} ({name}) | {_fmt(m)} | {m.get('support', '')} |")
         lines.append(
-            f"| **relation micro ({name})** | {_fmt(rel['micro'])} | {rel['micro'].get('support', '')} |"
+            f"| **relation micro ({name})** | {_fmt(rel['micro'])} | "
+            f"{rel['micro'].get('support', '')} |"
         )
     return lines

@@ -1,4 +1,5 @@
-"""Score a model on held-out examples: entities (seqeval strict IOB2) and relations in two settings."""
+"""Score a model on held-out examples: entities (seqeval strict IOB2) and relations in two
+settings."""
 
 from __future__ import annotations
 
@@ -97,8 +98,9 @@ def _word_entities(ex: Example, tags: list[str]) -> list[WordEntity]:
 def baseline_predictions(
     tagger, relations: MajorityRelationBaseline, train: list[Example], test: list[Example]
 ) -> EvalPredictions:
-    """Fit a baseline tagger (``CrfTagger``/``LexiconTagger``) on ``train`` and predict ``test``, relations
-    by ``relations`` (already fitted) over its entities and over the gold ones, as the model is scored."""
+    """Fit a baseline tagger (``CrfTagger``/``LexiconTagger``) on ``train`` and predict ``test``,
+    relations by ``relations`` (already fitted) over its entities and over the gold ones, as the
+    model is scored."""
     tagger.fit([ex.words for ex in train], [ex.tags for ex in train])
     predicted = tagger.predict([ex.words for ex in test])
     e2e, gold = [], []
@@ -134,8 +136,9 @@ def score_predictions(preds: EvalPredictions) -> dict[str, Any]:
 
 
 RELATION_SETTINGS: tuple[str, ...] = ("end-to-end", "gold entities")
-# the scores a sentence's (tp, fp, fn) are kept for: paired comparisons and the dev log of every epoch;
-# per relation label too, since a micro F1 over ~170 relations hides which labels can be trusted
+# the scores a sentence's (tp, fp, fn) are kept for: paired comparisons and the dev log of every
+# epoch; per relation label too, since a micro F1 over ~170 relations hides which labels can be
+# trusted
 SCORES: tuple[str, ...] = (
     "entity micro-F1",
     *(f"{t} F1" for t in ENTITY_TYPES),
@@ -147,7 +150,8 @@ SentenceScores = dict[str, dict[str, Counts]]  # sent_id -> score name -> (tp, f
 
 
 def sentence_scores(preds: EvalPredictions) -> SentenceScores:
-    """Each sentence's (tp, fp, fn) for every score in :data:`SCORES`, strict matching as in evaluation."""
+    """Each sentence's (tp, fp, fn) for every score in :data:`SCORES`, strict matching as in
+    evaluation."""
     out: SentenceScores = {}
     for ex, e2e, with_gold in zip(preds.examples, preds.end_to_end, preds.gold_entities):
         gold, pred = gold_extraction(ex), to_extraction(ex, e2e)
@@ -172,7 +176,8 @@ NONE_BIAS_GRID: tuple[float, ...] = tuple(float(b) for b in np.arange(-2.0, 6.01
 
 
 def tune_none_bias(preds: EvalPredictions, grid: tuple[float, ...] = NONE_BIAS_GRID) -> float:
-    """The NONE bias that maximises end-to-end relation micro-F1 on ``preds`` (ties: the smallest shift).
+    """The NONE bias that maximises end-to-end relation micro-F1 on ``preds`` (ties: the smallest
+    shift).
 
     Call it on dev predictions only; the outputs are left decoded at the chosen bias.
     """
@@ -185,10 +190,10 @@ def tune_relation_prior(
     bias_grid: tuple[float, ...] = NONE_BIAS_GRID,
     weight_grid: tuple[float, ...] = RELATION_WEIGHT_GRID,
 ) -> tuple[float | None, float]:
-    """The (relation-prior weight, NONE bias) that maximise end-to-end relation micro-F1 on ``preds``
-    (ties: the smaller weight, then the smaller shift). Call it on dev predictions only; the outputs
-    of both settings are left decoded at the chosen pair. Without a prior only the bias is tuned
-    (weight None: the outputs keep their mixture).
+    """The (relation-prior weight, NONE bias) that maximise end-to-end relation micro-F1 on
+    ``preds`` (ties: the smaller weight, then the smaller shift). Call it on dev predictions only;
+    the outputs of both settings are left decoded at the chosen pair. Without a prior only the bias
+    is tuned (weight None: the outputs keep their mixture).
     """
     outputs = preds.end_to_end + preds.gold_entities
     if prior is not None:
@@ -219,9 +224,11 @@ def tune_relation_prior(
 def tune_prior_weight(
     preds: EvalPredictions, prior: LexicalPrior, grid: tuple[float, ...] = WEIGHT_GRID
 ) -> float:
-    """The lexical-prior weight that maximises entity micro-F1 on ``preds`` (ties: the smaller weight).
+    """The lexical-prior weight that maximises entity micro-F1 on ``preds`` (ties: the smaller
+    weight).
 
-    Re-decodes the stored encoder scores, so no encoder pass per weight. Call it on dev predictions only.
+    Re-decodes the stored encoder scores, so no encoder pass per weight. Call it on dev predictions
+    only.
     """
     crf_log_probs = [prior.log_marginals(ex.words) for ex in preds.examples]
     gold = [ex.tags for ex in preds.examples]

@@ -44,15 +44,16 @@ def render_model_card(meta: dict[str, Any]) -> str:
     prior = meta.get("lexical_prior")
     if prior:
         decoding += (
-            f", over the encoder's tag log-probabilities mixed with weight {settings.lexical_weight} with a "
+            ", over the encoder's tag log-probabilities mixed with weight "
+            f"{settings.lexical_weight} with a "
             f"feature CRF's marginals (`{prior['file']}`, trained on the same training sentences; "
             "weight chosen on dev entity F1; the transformers pipeline does not use it)"
         )
     rel_prior = meta.get("relation_prior")
     relation_prior = (
-        f", over the head's relation log-probabilities mixed with weight {settings.relation_weight} with a "
-        f"feature classifier's (`{rel_prior['file']}`, fitted on the training sentences' gold mentions; "
-        "weight tuned with the shift)"
+        ", over the head's relation log-probabilities mixed with weight "
+        f"{settings.relation_weight} with a feature classifier's (`{rel_prior['file']}`, fitted "
+        "on the training sentences' gold mentions; weight tuned with the shift)"
         if rel_prior
         else ""
     )
@@ -68,8 +69,8 @@ def render_model_card(meta: dict[str, Any]) -> str:
         )
     )
     subset = (
-        f" (a share of {cfg['train_fraction']} of the run's training sentences, drawn with the seed: a "
-        "learning-curve point, not a full model)"
+        f" (a share of {cfg['train_fraction']} of the run's training sentences, drawn with the "
+        "seed: a learning-curve point, not a full model)"
         if cfg.get("train_fraction", 1.0) < 1
         else ""
     )
@@ -86,18 +87,20 @@ def render_model_card(meta: dict[str, Any]) -> str:
     )
     refit = meta.get("refit")
     kept = f"Best epoch: {meta.get('epoch')} (chosen by {selection})"
-    if refit:  # trained afresh for the epoch another run kept, with that run's dev-chosen decoding settings
+    # trained afresh for the epoch another run kept, with that run's dev-chosen decoding settings
+    if refit:
         sets = "train + dev" if refit.get("train_includes_dev") else "train"
         epochs = meta.get("epoch")
         kept = (
-            f"Refit: trained afresh on {sets} for {epochs} epoch{'' if epochs == 1 else 's'}, as many as "
-            f"`{refit.get('path')}` "
-            f"kept (chosen by {selection}), with its dev-chosen prior weights and relation threshold"
+            f"Refit: trained afresh on {sets} for {epochs} epoch{'' if epochs == 1 else 's'}, as "
+            f"many as `{refit.get('path')}` kept (chosen by {selection}), with its dev-chosen "
+            "prior weights and relation threshold"
         )
     fallback = ""
     if enc.get("fallback_reason"):
         fallback = (
-            f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, which was unavailable "
+            f"\n> **Encoder fallback.** The config asked for `{enc['requested']}`, "
+            "which was unavailable "
             f"({enc['fallback_reason']}); this model was trained on `{enc['used']}` instead.\n"
         )
     return f"""---
@@ -148,7 +151,8 @@ result = predictor(["سيطرت قوات النظام على أربعة أحيا
 ```
 
 The directory is also a plain transformers token-classification model:
-`AutoModelForTokenClassification.from_pretrained(dir)` or `pipeline("token-classification", model=dir)`
+`AutoModelForTokenClassification.from_pretrained(dir)` or `pipeline("token-classification", \
+model=dir)`
 (entities only; the pipeline tokenises raw text, without Marsad's word rule and preprocessing).
 
 ## Limitations

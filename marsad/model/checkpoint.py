@@ -1,19 +1,22 @@
-"""Checkpoint directories: a plain HF token-classification model plus the relation head and metadata.
+"""Checkpoint directories: a plain HF token-classification model plus the relation head and
+metadata.
 
 Layout (all written into a temp dir and swapped into place atomically):
   config.json, model.safetensors     the tagger; loads with AutoModelForTokenClassification
   tokenizer.json, tokenizer_config.json, ...
   relation_head.safetensors          the relation head's weights
-  marsad.json                        schema, label sets, preprocessing, encoder provenance, data hash,
-                                     training config, dev metrics, and under "decoding" the settings dev
-                                     chose (marsad.model.settings.DecodingSettings)
+  marsad.json                        schema, label sets, preprocessing, encoder provenance, data
+                                     hash, training config, dev metrics, and under "decoding" the
+                                     settings dev chose (marsad.model.settings.DecodingSettings)
   README.md                          model card
   activation_absmax.safetensors      (best checkpoints) activation ranges on training sentences, for
                                      smoothed int8 inference (marsad.quantization)
   lexical_crf.crfsuite               (lexical_prior models) the feature CRF mixed into tag decoding,
-                                     see marsad.model.lexical_prior; its weight is a decoding setting
-  relation_prior.json                (relation_prior models) the feature classifier mixed into relation
-                                     decoding, see marsad.model.relation_prior; its weight is a decoding setting
+                                     see marsad.model.lexical_prior; its weight is a decoding
+                                     setting
+  relation_prior.json                (relation_prior models) the feature classifier mixed into
+                                     relation decoding, see marsad.model.relation_prior; its weight
+                                     is a decoding setting
 """
 
 from __future__ import annotations
@@ -201,7 +204,8 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
         BIO_TAGS
     ):
         raise CheckpointError(
-            f"{config_path}: id2label {id2label} does not match {META_FILE} bio_tags {meta['bio_tags']}"
+            f"{config_path}: id2label {id2label} does not match {META_FILE} bio_tags "
+            f"{meta['bio_tags']}"
         )
     try:
         tagger = AutoModelForTokenClassification.from_pretrained(directory)
@@ -217,10 +221,13 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
         )
         if value
     }
-    if retired:  # options retired after losing on dev (git tag retired-options); their weights have no reader now
+    # options retired after losing on dev (git tag retired-options); their weights have no reader
+    # now
+    if retired:
         raise CheckpointError(
             f"{directory / META_FILE}: the model uses retired option(s) {retired} "
-            "(see docs/experiments.md, 'Retired options'); load it with the code at tag retired-options"
+            "(see docs/experiments.md, 'Retired options'); load it with the code at "
+            "tag retired-options"
         )
     head = RelationHead(
         tagger.config.hidden_size,

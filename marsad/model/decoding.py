@@ -2,7 +2,8 @@
 
 Tags: the sequence is always valid IOB2 (no I-X without B-X/I-X before it).
 
-Relations: Turn the relation head's scores for all candidate pairs of a sentence into a consistent set.
+Relations: Turn the relation head's scores for all candidate pairs of a sentence into a consistent
+set.
 
 Scoring pairs one by one lets a sentence say both "A ATTACKS B" and "B ATTACKS A", or give one
 quantity two referents. The annotation never does either (schema: one relation per pair, in one
@@ -67,7 +68,8 @@ FUNCTIONAL_LABELS: frozenset[str] = frozenset({"QUANTITY_OF"})
 
 
 def pair_probabilities(logits: np.ndarray, none_bias: float) -> np.ndarray:
-    """Softmax over labels after shifting NONE's logit by ``none_bias`` (masked labels stay at 0)."""
+    """Softmax over labels after shifting NONE's logit by ``none_bias`` (masked labels stay at
+    0)."""
     shifted = np.array(logits, dtype=np.float64)
     shifted[:, 0] += none_bias
     shifted -= shifted.max(axis=1, keepdims=True)

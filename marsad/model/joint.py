@@ -74,8 +74,8 @@ class PairBatch:
 def _range_max(
     hidden: torch.Tensor, example: torch.Tensor, ranges: list[tuple[torch.Tensor, torch.Tensor]]
 ) -> list[torch.Tensor]:
-    """Per ``(start, stop)`` pair of index tensors: the max of ``hidden[example, start:stop]`` per row
-    (zeros where the range is empty).
+    """Per ``(start, stop)`` pair of index tensors: the max of ``hidden[example, start:stop]`` per
+    row (zeros where the range is empty).
 
     A range-maximum table (level k = max over 2**k consecutive tokens), built once for all ranges,
     answers every range with two lookups, instead of materialising a [pairs, tokens, hidden] masked
@@ -106,8 +106,8 @@ def _range_max(
 
 class RelationHead(nn.Module):
     """``left_context > 0`` adds a max-pool over that many sub-words before the earlier span: Arabic
-    news is largely verb-first ("سيطرت قوات النظام على الميادين"), so the word that names the relation
-    often precedes both mentions rather than standing between them.
+    news is largely verb-first ("سيطرت قوات النظام على الميادين"), so the word that names the
+    relation often precedes both mentions rather than standing between them.
     """
 
     def __init__(
@@ -158,7 +158,8 @@ class RelationHead(nn.Module):
 
     def _context(self, hidden: torch.Tensor, pairs: PairBatch) -> list[torch.Tensor]:
         """Max-pool of the tokens strictly between the two spans (zeros when adjacent) and, with
-        ``left_context``, of up to that many tokens before the earlier span (never the leading [CLS])."""
+        ``left_context``, of up to that many tokens before the earlier span (never the leading
+        [CLS])."""
         first = torch.minimum(pairs.head_first, pairs.tail_first)
         earlier_last = torch.minimum(pairs.head_last, pairs.tail_last)
         ranges = [(earlier_last + 1, torch.maximum(pairs.head_first, pairs.tail_first))]
@@ -199,9 +200,10 @@ class RelationHead(nn.Module):
 
 class JointModel(nn.Module):
     """Tagger (a HF token-classification model) + relation head over the same hidden states, and
-    optionally a feature CRF whose marginals are mixed into the tag scores at decoding time (:mod:`marsad.lexical_prior`),
-    and a feature classifier whose relation probabilities are mixed into the head's
-    (:mod:`marsad.relation_prior`). The two priors are not modules: no tensors, no gradient."""
+    optionally a feature CRF whose marginals are mixed into the tag scores at decoding time
+    (:mod:`marsad.lexical_prior`), and a feature classifier whose relation probabilities are mixed
+    into the head's (:mod:`marsad.relation_prior`). The two priors are not modules: no tensors, no
+    gradient."""
 
     def __init__(
         self,
@@ -223,7 +225,8 @@ class JointModel(nn.Module):
         tag_labels: torch.Tensor | None = None,
         pairs: PairBatch | Callable[[torch.Tensor], PairBatch | None] | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None, PairBatch | None]:
-        """Returns (tag loss or None, tag logits [B, T, n_tags], relation logits [P, n_labels] or None, pairs).
+        """Returns (tag loss or None, tag logits [B, T, n_tags], relation logits [P, n_labels] or
+        None, pairs).
 
         The tag loss is token cross-entropy over each word's first sub-word.
         ``pairs`` may be a function of the (detached) tag logits, so training can add the tagger's

@@ -52,11 +52,11 @@ TRIGGER_WINDOW_BEFORE = 3  # words before the earlier mention searched for trigg
 
 # Arabic words for the verbs and nouns that ../shared/schema.md names for each relation ("fights,
 # attacks, strikes, shells, besieges"; "holds, seized, captured, regained control of"; "backs,
-# supports, is allied with, leads in support"; "member, leader, spokesperson"; "inside, present in"),
-# translated from the schema's English once, not collected from the annotated sentences. A stem of
-# three letters or more matches inside a word ("سيطر" in "وسيطرت", "السيطرة"); shorter ones match
-# the whole word after one proclitic is removed. On ~100 training relations the words between two
-# mentions are too sparse to learn that "المدعومة" and "بدعم" say the same thing.
+# supports, is allied with, leads in support"; "member, leader, spokesperson"; "inside, present
+# in"), translated from the schema's English once, not collected from the annotated sentences. A
+# stem of three letters or more matches inside a word ("سيطر" in "وسيطرت", "السيطرة"); shorter ones
+# match the whole word after one proclitic is removed. On ~100 training relations the words between
+# two mentions are too sparse to learn that "المدعومة" and "بدعم" say the same thing.
 TRIGGER_STEMS: dict[str, tuple[str, ...]] = {
     "ATTACKS": (
         "هاجم",
@@ -85,7 +85,8 @@ TRIGGER_STEMS: dict[str, tuple[str, ...]] = {
 
 @lru_cache(maxsize=1 << 16)
 def _key(word: str) -> str:
-    """Normalised, one proclitic removed; cached because every pair of a sentence re-reads its words."""
+    """Normalised, one proclitic removed; cached because every pair of a sentence re-reads its
+    words."""
     return strip_proclitics(normalise(word))
 
 
@@ -106,7 +107,8 @@ def _triggers(word: str) -> tuple[str, ...]:
 
 
 def allowed_labels(entities: Sequence[WordEntity], pairs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """``[len(pairs), len(RELATION_LABELS)]``: which labels the schema allows each pair (NONE always)."""
+    """``[len(pairs), len(RELATION_LABELS)]``: which labels the schema allows each pair (NONE
+    always)."""
     heads = [_TYPE_INDEX[entities[h].label] for h, _ in pairs]
     tails = [_TYPE_INDEX[entities[t].label] for _, t in pairs]
     return _LABEL_MASK[heads, tails].reshape(len(pairs), len(RELATION_LABELS))
@@ -149,7 +151,8 @@ def pair_features(
         f"pair={pair}": 1,
         f"pair_order={pair}{order}": 1,
         f"distance={_distance_bucket(max(0, hi - lo))}{pair}{order}": 1,
-        f"mentions_between={min(3, sum(lo <= e.start and e.end <= hi for e in entities))}{pair}{order}": 1,
+        f"mentions_between={min(3, sum(lo <= e.start and e.end <= hi for e in entities))}"
+        f"{pair}{order}": 1,
         f"head={_key(' '.join(words[h.start : h.end]))}": 1,
         f"tail={_key(' '.join(words[t.start : t.end]))}": 1,
         f"head_last={_key(words[h.end - 1])}|{pair}": 1,
@@ -188,8 +191,8 @@ class RelationPrior:
             )
         if coef.shape != (len(classes), len(features)) or intercept.shape != (len(classes),):
             raise ValueError(
-                f"relation prior coefficients {coef.shape} / intercept {intercept.shape} do not fit "
-                f"{len(classes)} classes x {len(features)} features"
+                f"relation prior coefficients {coef.shape} / intercept {intercept.shape} do not "
+                f"fit {len(classes)} classes x {len(features)} features"
             )
         self.index = {name: i for i, name in enumerate(features)}
         self.classes = list(classes)
@@ -199,7 +202,8 @@ class RelationPrior:
 
     @classmethod
     def fit(cls, examples: Sequence[Example], c: float = INVERSE_REGULARISATION) -> RelationPrior:
-        """Fit on every candidate pair of the gold mentions of ``examples`` (NONE where unannotated)."""
+        """Fit on every candidate pair of the gold mentions of ``examples`` (NONE where
+        unannotated)."""
         from sklearn.feature_extraction import DictVectorizer
         from sklearn.linear_model import LogisticRegression
 
@@ -249,7 +253,8 @@ class RelationPrior:
     def log_probs(
         self, words: Sequence[str], entities: Sequence[WordEntity], pairs: Sequence[tuple[int, int]]
     ) -> np.ndarray:
-        """``[len(pairs), len(RELATION_LABELS)]`` log-probabilities; labels the pair's types forbid are -inf."""
+        """``[len(pairs), len(RELATION_LABELS)]`` log-probabilities; labels the pair's types forbid
+        are -inf."""
         out = np.full((len(pairs), len(RELATION_LABELS)), -np.inf)
         if not pairs:
             return out
@@ -271,7 +276,8 @@ class RelationPrior:
 
 
 def mix(head_logits: np.ndarray, prior_log_probs: np.ndarray, weight: float) -> np.ndarray:
-    """Per-pair log-linear mixture of the head's softmax and the prior; labels the head masks stay -inf."""
+    """Per-pair log-linear mixture of the head's softmax and the prior; labels the head masks stay
+    -inf."""
     if weight == 0:
         return head_logits
     masked = np.isneginf(head_logits)  # schema-forbidden labels: the prior has them at -inf too

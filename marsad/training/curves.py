@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-# Every metrics.jsonl line has these (written by marsad.training.Trainer); the dev scores too, except in a
-# refit (trained on train + dev, no selection), whose curves are its losses alone.
+# Every metrics.jsonl line has these (written by marsad.training.Trainer); the dev scores too,
+# except in a refit (trained on train + dev, no selection), whose curves are its losses alone.
 REQUIRED_KEYS = ("epoch", "tag_loss", "relation_loss", "best_epoch")
 DEV_KEYS = ("dev_entity_f1", "dev_relation_f1")
 
@@ -25,8 +25,8 @@ class TrainingLogError(ValueError):
 
 
 def read_training_log(path: Path) -> list[dict[str, Any]]:
-    """The epoch records of one run, in order (a resumed run's log holds each epoch once: training trims
-    it to the resume point)."""
+    """The epoch records of one run, in order (a resumed run's log holds each epoch once: training
+    trims it to the resume point)."""
     path = Path(path)
     if not path.exists():
         raise TrainingLogError(
@@ -112,7 +112,8 @@ def training_curves_figure(runs: dict[str, list[dict[str, Any]]], title: str = "
 
 
 def plot_training_curves(runs: dict[str, list[dict[str, Any]]], out: Path, title: str = "") -> None:
-    """Write :func:`training_curves_figure` as a PNG (whole or not at all: a reader never sees half)."""
+    """Write :func:`training_curves_figure` as a PNG (whole or not at all: a reader never sees
+    half)."""
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp.png")
     training_curves_figure(runs, title).savefig(tmp, dpi=100, metadata={"Software": None})

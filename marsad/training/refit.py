@@ -43,8 +43,8 @@ class RefitSource:
 
 
 def read_refit_source(cfg: TrainConfig, run_name: str, fingerprint: str) -> RefitSource:
-    """The dev choices saved in ``cfg.refit_from``; an error naming the mismatch when that checkpoint is
-    not a dev-selected run of this configuration on this run of this data."""
+    """The dev choices saved in ``cfg.refit_from``; an error naming the mismatch when that
+    checkpoint is not a dev-selected run of this configuration on this run of this data."""
     directory = Path(cfg.refit_from)
     try:
         meta = read_meta(directory)
@@ -52,7 +52,8 @@ def read_refit_source(cfg: TrainConfig, run_name: str, fingerprint: str) -> Refi
         raise ConfigError(f"refit_from: {exc}") from exc
     if meta.get("refit"):
         raise ConfigError(
-            f"refit_from: {directory} is itself a refit; refit from the dev-selected run it came from"
+            f"refit_from: {directory} is itself a refit; refit from the dev-selected "
+            "run it came from"
         )
     data = meta.get("data", {})
     if data.get("run") != run_name:

@@ -1,4 +1,5 @@
-"""Which epoch training keeps: the score it maximises, and the logs it writes for replaying that choice.
+"""Which epoch training keeps: the score it maximises, and the logs it writes for replaying that
+choice.
 
 The replay of a rule from the logs and the cross-fit of rules on dev halves are studies
 (``experiments/selection.py``); training needs only the score.

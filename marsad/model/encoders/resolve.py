@@ -1,4 +1,5 @@
-"""Turn the config's ``model`` field into something ``from_pretrained`` can load, offline when needed.
+"""Turn the config's ``model`` field into something ``from_pretrained`` can load, offline when
+needed.
 
 A hub id that is neither cached nor reachable falls back to ``fallback_model`` after one quick
 check (a TCP connect with a short timeout, or ``HF_HUB_OFFLINE``), instead of the ~50 s of retries a
@@ -127,7 +128,8 @@ def resolve_encoder(
 
 
 def looks_like_path(name: str) -> bool:
-    """Hub ids are ``name`` or ``org/name``; anything with more parts or a leading ./ ~ / is a path."""
+    """Hub ids are ``name`` or ``org/name``; anything with more parts or a leading ./ ~ / is a
+    path."""
     return (
         name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", "")
     )
