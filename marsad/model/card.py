@@ -1,11 +1,19 @@
-"""The model card (README.md) written into every checkpoint, from its own metadata."""
+"""The model card (README.md) written into every checkpoint, from its own metadata.
+
+The text is the Markdown template ``card_template.md`` beside this module; this module only works
+out the values that fill it (``string.Template``: ``${name}`` placeholders).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from string import Template
 from typing import Any
 
 from marsad.config import TrainConfig
 from marsad.model.settings import DecodingSettings
+
+_TEMPLATE = Template((Path(__file__).with_name("card_template.md")).read_text(encoding="utf-8"))
 
 _SELECTION_WORDS = {
     "entity": "dev entity micro-F1, end-to-end relation F1 breaking ties",
@@ -103,60 +111,31 @@ def render_model_card(meta: dict[str, Any]) -> str:
             "which was unavailable "
             f"({enc['fallback_reason']}); this model was trained on `{enc['used']}` instead.\n"
         )
-    return f"""---
-language: ar
-library_name: transformers
-pipeline_tag: token-classification
-tags: [marsad, arabic, ner, relation-extraction, conflict-news]
----
-
-# Marsad joint entity + relation model
-
-Tags ACTOR / LOCATION / QUANTITY mentions (IOB2 over schema words) and classifies directed relations
-(ATTACKS, CONTROLS, SUPPORTS, LOCATED_IN, QUANTITY_OF, AFFILIATED_WITH) between them, in Arabic
-conflict news. Schema version {meta.get("schema_version")}.
-
-- Encoder used: `{enc.get("used")}` (requested: `{enc.get("requested")}`)
-- Training data: Marsad gold corpus, run `{data.get("run")}`, {
-        data.get("train_sentences")
-    } training{subset} and
-  {data.get("dev_sentences")} dev sentences; data fingerprint `{data.get("fingerprint", "")[:16]}`
-- {kept}; seed {cfg.get("seed")};
-  preprocessing {meta.get("preprocessing")}
-- Training: {optimisation}
-- Relation head: {head_line}
-- Tag decoding: {decoding}
-- Relation decision: NONE logit shifted by {
-        settings.none_bias
-    } (tuned on dev end-to-end relation F1){relation_prior}
-{fallback}
-## Dev scores ({
+    dev_scores_kind = (
         "none: dev sentences trained this refit"
         if refit and not meta.get("dev_metrics")
         else "selection set, not a test score"
         if not refit
         else "held out of this refit"
-    })
-
-{_scores_table(meta.get("dev_metrics", {}))}
-
-Held-out test scores come from `marsad evaluate --checkpoint DIR`, never from this card.
-
-## Use
-
-```python
-from marsad import Predictor
-predictor = Predictor.from_pretrained("path/to/this/dir")
-result = predictor(["سيطرت قوات النظام على أربعة أحياء في مدينة الميادين."])[0]
-```
-
-The directory is also a plain transformers token-classification model:
-`AutoModelForTokenClassification.from_pretrained(dir)` or `pipeline("token-classification", \
-model=dir)`
-(entities only; the pipeline tokenises raw text, without Marsad's word rule and preprocessing).
-
-## Limitations
-
-Trained on about a hundred sentences from five articles on one battle (al-Mayadeen, October 2017);
-expect lower scores on other conflicts, outlets and time periods. Relations are sentence-internal.
-"""
+    )
+    return _TEMPLATE.substitute(
+        schema_version=meta.get("schema_version"),
+        encoder_used=enc.get("used"),
+        encoder_requested=enc.get("requested"),
+        run=data.get("run"),
+        train_sentences=data.get("train_sentences"),
+        subset=subset,
+        dev_sentences=data.get("dev_sentences"),
+        fingerprint=data.get("fingerprint", "")[:16],
+        kept=kept,
+        seed=cfg.get("seed"),
+        preprocessing=meta.get("preprocessing"),
+        optimisation=optimisation,
+        head_line=head_line,
+        decoding=decoding,
+        none_bias=settings.none_bias,
+        relation_prior=relation_prior,
+        fallback=fallback,
+        dev_scores_kind=dev_scores_kind,
+        scores_table=_scores_table(meta.get("dev_metrics", {})),
+    )
