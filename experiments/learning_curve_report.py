@@ -2,7 +2,7 @@
 
     marsad crossval --config configs/offline.yaml --set progress=false \
         --set train_fraction=0.33 --out runs/lc-0.33        # and 0.67 --out runs/lc-0.67
-    python scripts/learning_curve.py runs/lc-0.33 runs/lc-0.67 runs/crossval-offline \
+    python -m experiments.learning_curve_report runs/lc-0.33 runs/lc-0.67 runs/crossval-offline \
         --out runs/learning-curve
 
 Prints a Markdown table (mean ± std over folds per training share), each score's slope per doubling

@@ -1,7 +1,7 @@
 """How much of the lexical prior's dev gain survives when its weight is not tuned on the sentences \
 it is scored on.
 
-    python scripts/prior_crossfit.py --runs runs/crossval-offline [--refit]
+    python -m experiments.prior_crossfit --runs runs/crossval-offline [--refit]
 
 For each cross-validation checkpoint, on its dev sentences (fold k+1): entity micro-F1 decoded with
 weight 0 (the encoder alone), with the weight saved in the checkpoint (chosen on these same

@@ -1,7 +1,7 @@
 """Does the relation prior help when its weight and threshold are not tuned on the sentences scored?
 
-    python scripts/relation_prior_crossfit.py --runs runs/crossval-offline [--refit]
-    python scripts/relation_prior_crossfit.py --prior-only
+    python -m experiments.relation_prior_crossfit --runs runs/crossval-offline [--refit]
+    python -m experiments.relation_prior_crossfit --prior-only
 
 For each cross-validation checkpoint, on its dev sentences (fold k+1), end-to-end relation micro-F1
 of the relation head alone and of the head mixed with the relation prior, both cross-fitted: the

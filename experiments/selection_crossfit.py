@@ -1,6 +1,7 @@
 """Which checkpoint-selection rule keeps epochs that hold up on dev sentences it did not see?
 
-    python scripts/selection_crossfit.py RUN [RUN ...] [--patience 10] [--splits 500] [--out DIR]
+    python -m experiments.selection_crossfit RUN [RUN ...] [--patience 10] [--splits 500] \
+        [--out DIR]
 
 Each RUN is a training output directory, a cross-validation run (``fold*/``) or a seed study
 (``seed*/fold*/``), trained by a version that writes ``dev_sentences.jsonl``; train with ``--set
@@ -148,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(
         [
             "python",
-            "scripts/selection_crossfit.py",
+            "-m",
+            "experiments.selection_crossfit",
             *map(str, args.runs),
             "--patience",
             str(args.patience),

@@ -1,4 +1,6 @@
-"""Choose the int8 smoothing strength on dev sentences: ``python scripts/tune_int8.py --runs DIR``.
+"""Choose the int8 smoothing strength on dev sentences.
+
+    python -m experiments.tune_int8 --runs DIR
 
 For each cross-validation checkpoint ``DIR/fold<k>/best`` (as written by ``marsad crossval``) and
 each ``alpha`` (0 = plain dynamic int8, no smoothing), quantises the encoder with

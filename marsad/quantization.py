@@ -8,15 +8,16 @@ column by the same factor, which leaves the product unchanged in exact arithmeti
 outliers from the activations into the (per-channel quantised) weights. ``max|X_j|`` comes from a
 calibration pass over training sentences at training time, stored in the checkpoint as
 :data:`ACTIVATION_FILE`. ``alpha = 0.75`` was chosen on the dev sentences of cross-validation runs
-0-2 with ``scripts/tune_int8.py`` for the shipped configuration (the checkpoints without the lexical
-prior preferred 0.65, those before the left-context pooling 0.75); 0.5, the paper's default, was
+0-2 with ``python -m experiments.tune_int8`` for the shipped configuration (the checkpoints
+without the lexical prior preferred 0.65, those before the left-context pooling 0.75); 0.5, the
+paper's default, was
 worse than no smoothing here.
 
 The int8 kernels are those of the quantized engine active when a layer is packed (the engine at run
 time does not matter). ``engine=None`` keeps torch's (x86 on x86 CPUs):
-``scripts/bench_int8_kernels.py`` found oneDNN faster on large batches on an AVX-512 VNNI CPU but
-far slower on one sentence's worth of tokens on an AVX2 one (README, "Speed"), so the choice is the
-caller's.
+``python -m experiments.bench_int8_kernels`` found oneDNN faster on large batches on an AVX-512
+VNNI CPU but far slower on one sentence's worth of tokens on an AVX2 one (docs/speed.md), so the
+choice is the caller's.
 """
 
 from __future__ import annotations
