@@ -97,6 +97,8 @@ class Predictor:
         progress: bool = False,
     ) -> Prediction | list[Prediction]:
         """One :class:`Prediction` for a string, a list of them for a list of strings."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if isinstance(texts, str):
             return self._run([texts], batch_size, progress)[0]
         if not isinstance(texts, (list, tuple)):

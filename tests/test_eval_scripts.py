@@ -374,3 +374,12 @@ def test_console_command_and_wrappers_list_and_run_the_commands():
     assert direct.startswith("usage: marsad evaluate") and wrapper == direct
     unknown = subprocess.run([str(marsad), "evalute"], capture_output=True, text=True)
     assert unknown.returncode == 2 and "unknown command 'evalute'" in unknown.stderr
+
+
+def test_predict_command_refuses_a_batch_size_below_one(tiny_run, capsys):
+    """--batch-size -1 used to return empty predictions with exit 0."""
+    predict_cli = load_script("eval/predict.py")
+    for flag in ("--batch-size", "--docs-per-step"):
+        with pytest.raises(SystemExit) as stop:
+            predict_cli.main(["--checkpoint", str(tiny_run / "best"), flag, "-1"])
+        assert stop.value.code == 2 and f"{flag} must be >= 1, got -1" in capsys.readouterr().err

@@ -91,6 +91,9 @@ def test_bad_inputs(predictor, tiny_run):
         predictor(["نص", b"bytes"])
     with pytest.raises(TypeError, match="got NoneType"):
         predict(None, model=tiny_run / "best")
+    for bad in (0, -1, 2.5):  # -1 used to return empty predictions, 0 a range() error
+        with pytest.raises(ValueError, match=f"batch_size must be an integer >= 1, got {bad}"):
+            predictor("نص", batch_size=bad)
     assert predictor("") == Prediction() and predictor("   \n\t ") == Prediction()
     for text in ("The army took the town. 42!", "12345", "😀😀 🙂"):
         check_structure(text, predictor(text))

@@ -143,6 +143,17 @@ CASES = [
         "2: doc-s01 entity T1: entity lacks field 'label'",
     ),
     (
+        "misspelled entity key",
+        lambda r: r[1]["entities"][0].update(lable="ACTOR"),
+        "2: doc-s01 entity T1: entity has unknown field 'lable'; did you mean 'label'?",
+    ),
+    (
+        "unknown sentence key",
+        lambda r: r[0].update(source="wire"),
+        "1: sentence: sentence has unknown field 'source' (known: doc_id, sent_id, offset, text, "
+        "entities, relations)",
+    ),
+    (
         "duplicate sentence id",
         lambda r: r[1].update(sent_id="doc-s00"),
         "2: doc-s00: duplicate sent_id",

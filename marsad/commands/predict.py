@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         "--docs-per-step", type=int, default=64, help="documents per predictor call"
     )
     args = parser.parse_args(argv)
+    for flag, value in (("--batch-size", args.batch_size), ("--docs-per-step", args.docs_per_step)):
+        if value < 1:
+            parser.error(f"{flag} must be >= 1, got {value}")
     predictor = Predictor.from_pretrained(
         args.checkpoint, device=args.device, quantize=args.quantize
     )

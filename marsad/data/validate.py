@@ -6,6 +6,7 @@ one run, each with file, line, sentence/entity/relation id and the reason.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,19 @@ def _type_problems(obj: Any, keys: dict[str, type], what: str) -> list[str]:
     return out
 
 
+def _unknown_keys(obj: Any, keys: dict[str, type], what: str) -> list[str]:
+    """Fields the format does not have: a misspelled key ("lable") must not pass unseen. Reported
+    without skipping the record, so its other problems are listed too."""
+    if not isinstance(obj, dict):
+        return []
+    out = []
+    for key in sorted(set(obj) - set(keys)):
+        close = difflib.get_close_matches(key, list(keys), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(keys)})"
+        out.append(f"{what} has unknown field {key!r}{hint}")
+    return out
+
+
 def _check_entities(row: dict, report) -> dict[str, dict]:
     """Check entities of one sentence; return the well-formed ones by id."""
     text = row["text"]
@@ -72,6 +86,8 @@ def _check_entities(row: dict, report) -> dict[str, dict]:
     for ent in row["entities"]:
         eid = ent.get("id", "?") if isinstance(ent, dict) else "?"
         where = f"entity {eid}"
+        for problem in _unknown_keys(ent, _ENTITY_KEYS, "entity"):
+            report(where, problem)
         bad = _type_problems(ent, _ENTITY_KEYS, "entity")
         if bad:
             for b in bad:
@@ -106,6 +122,8 @@ def _check_entities(row: dict, report) -> dict[str, dict]:
 def _check_relations(row: dict, entities: dict[str, dict], report) -> None:
     seen: dict[tuple[str, str], str] = {}
     for i, rel in enumerate(row["relations"]):
+        for problem in _unknown_keys(rel, _RELATION_KEYS, "relation"):
+            report(f"relation {i}", problem)
         bad = _type_problems(rel, _RELATION_KEYS, "relation")
         where = (
             f"relation {i}"
@@ -162,6 +180,8 @@ def validate_file(path: Path, raw_text: str | None) -> list[Problem]:
         except json.JSONDecodeError as exc:
             report("line", f"invalid JSON: {exc.msg} at column {exc.colno}")
             continue
+        for problem in _unknown_keys(row, _SENTENCE_KEYS, "sentence"):
+            report("sentence", problem)
         bad = _type_problems(row, _SENTENCE_KEYS, "sentence")
         if bad:
             for b in bad:
