@@ -74,8 +74,14 @@ class TrainConfig:
     )
     train_fraction: float = option(
         1.0,
-        "train on this share of the training sentences, drawn with `seed` "
+        "train on this share of `data_dir`'s training sentences, drawn with `seed` "
         "(learning curves); dev and test unchanged",
+        group="data",
+    )
+    extra_data: list[str] = option(
+        [],
+        "more corpora in the same format, each with a splits.json (e.g. data/team): their default "
+        "run's train sentences join training and its dev sentences join dev",
         group="data",
     )
     preprocessing: list[str] = option(

@@ -110,3 +110,66 @@ def write_splits(splits: dict, path: Path) -> None:
 
 def read_splits(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+DEV_CONFLICTS = 4  # conflicts held out as dev in a by-conflict corpus's default run
+
+
+def conflict_splits(
+    sentences: list[Sentence],
+    conflict_of: dict[str, str],
+    n_dev: int = DEV_CONFLICTS,
+    seed: int = SEED,
+) -> dict:
+    """Splits of a corpus of many conflicts (``data/team``), in the seed corpus's ``splits.json``
+    format, grouped by conflict so no conflict straddles train and held-out text.
+
+    ``conflict_of`` maps doc_id to conflict. The default run holds ``n_dev`` conflicts (a seeded
+    draw) out as dev and trains on the rest; it has no test, since the corpus is training data.
+    Run ``fold{k}`` is leave-one-conflict-out, a diagnostic: test = the k-th conflict in sorted
+    order, dev = the next one, train = the others.
+    """
+    missing = sorted({s.doc_id for s in sentences} - set(conflict_of))
+    if missing:
+        raise ValueError(f"no conflict given for documents {missing[:5]}")
+    conflicts = sorted({conflict_of[s.doc_id] for s in sentences})
+    if len(conflicts) <= n_dev:
+        raise ValueError(f"{len(conflicts)} conflicts cannot hold {n_dev} out as dev")
+    by_conflict = {
+        c: [s.sent_id for s in sentences if conflict_of[s.doc_id] == c] for c in conflicts
+    }
+
+    def run(train: list[str], dev: list[str], test: list[str]) -> dict:
+        return {
+            "train": train,
+            "dev": dev,
+            "test": test,
+            "test_max_similarity": {},
+            "novel_test": [],
+        }
+
+    dev_conflicts = sorted(random.Random(seed).sample(conflicts, n_dev))
+    runs = {
+        "conflicts": run(
+            [i for c in conflicts if c not in dev_conflicts for i in by_conflict[c]],
+            [i for c in dev_conflicts for i in by_conflict[c]],
+            [],
+        )
+    }
+    for k, test_conflict in enumerate(conflicts):
+        dev_conflict = conflicts[(k + 1) % len(conflicts)]
+        train = [
+            i for c in conflicts if c not in (test_conflict, dev_conflict) for i in by_conflict[c]
+        ]
+        runs[f"fold{k}"] = run(train, by_conflict[dev_conflict], by_conflict[test_conflict])
+    return {
+        "method": {
+            "grouping": "by conflict (documents.jsonl)",
+            "seed": seed,
+            "default": "conflicts",
+            "dev_conflicts": dev_conflicts,
+            "fold_conflicts": conflicts,
+        },
+        "folds": [by_conflict[c] for c in conflicts],
+        "runs": runs,
+    }

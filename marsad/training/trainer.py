@@ -32,7 +32,7 @@ from transformers import (
     set_seed,
 )
 
-from marsad.config import TrainConfig
+from marsad.config import ConfigError, TrainConfig
 from marsad.data.examples import Example, WordEntity, load_examples
 from marsad.evaluation.scoring import (
     NONE_BIAS_GRID,
@@ -193,6 +193,7 @@ class Trainer:
         self.splits = load_examples(data_dir, cfg.fold, cfg.train_fraction, cfg.seed)
         self.train_examples = self.splits["train"]
         self.dev_examples = self.splits["dev"]
+        self.extra_data = self._add_extra_data()
         run_name = "default (fold0)" if cfg.fold is None else f"fold{cfg.fold}"
         fingerprint = data_fingerprint(data_dir)
         self.refit: RefitSource | None = (
@@ -282,6 +283,7 @@ class Trainer:
                 "fingerprint": fingerprint,
                 "train_sentences": len(self.train_examples),
                 "dev_sentences": len(self.dev_examples),
+                **({"extra": self.extra_data} if self.extra_data else {}),
             },
             "training_config": cfg.to_dict(),
             **(
@@ -292,6 +294,25 @@ class Trainer:
                 }
             ),
         }
+
+    def _add_extra_data(self) -> dict[str, dict[str, Any]]:
+        """Join each ``extra_data`` corpus's default run to training and dev (its test, if any,
+        stays out); returns what was added, for the checkpoint's metadata."""
+        added: dict[str, dict[str, Any]] = {}
+        for directory in self.cfg.extra_data:
+            extra = load_examples(directory)
+            seen = {ex.sent_id for ex in self.train_examples + self.dev_examples}
+            clash = sorted({ex.sent_id for ex in extra["train"] + extra["dev"]} & seen)
+            if clash:
+                raise ConfigError(f"extra_data {directory}: sentence ids {clash[:3]} occur twice")
+            self.train_examples = self.train_examples + extra["train"]
+            self.dev_examples = self.dev_examples + extra["dev"]
+            added[directory] = {
+                "fingerprint": data_fingerprint(Path(directory)),
+                "train_sentences": len(extra["train"]),
+                "dev_sentences": len(extra["dev"]),
+            }
+        return added
 
     # ---- one epoch ----------------------------------------------------------------------
     def _chunks(self, example: Example) -> list[TrainingChunk]:
