@@ -48,14 +48,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     meta = read_meta(args.checkpoint)
-    trained_on = meta.get("data", {}).get("run")
+    data = meta.get("data", {})
+    corpus = args.data.resolve()
+    own = Path(data.get("dir", "data")).resolve() == corpus
+    extra = corpus in {Path(d).resolve() for d in data.get("extra", {})}
+    refit_on_dev = (meta.get("refit") or {}).get("train_includes_dev")
     wanted = run_name(args.fold)
-    if trained_on is not None and trained_on != wanted:
+    # A corpus the checkpoint never read (no data_dir, no extra_data of its run) is held out
+    # whole; on its own corpus only the matching run's held-out sentences are.
+    trained_on = data.get("run")
+    if own and trained_on is not None and trained_on != wanted:
         parser.error(
             f"{args.checkpoint} was trained on run {trained_on!r}; its training sentences overlap "
             f"the {args.split} set of run {wanted!r}. Evaluate it with the matching --fold."
         )
-    if args.split == "dev" and (meta.get("refit") or {}).get("train_includes_dev"):
+    if extra and args.fold is not None:
+        parser.error(
+            f"{args.checkpoint} trained on {args.data}'s default run; its folds overlap it"
+        )
+    if args.split == "dev" and refit_on_dev and (own or extra):
         parser.error(
             f"{args.checkpoint} is a refit trained on its run's dev sentences too; "
             "score it on --split test"
