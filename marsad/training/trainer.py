@@ -439,9 +439,8 @@ class Trainer:
         entity F1, then the entities and relations are redone at that weight) and the relation
         threshold, jointly with the relation prior's weight, when configured."""
         cfg = self.cfg
-        settings = (
-            DecodingSettings()
-        )  # the model alone: the priors' weights are tuned from its scores
+        # the model alone first: the priors' weights are tuned from its scores
+        settings = DecodingSettings()
 
         def predict(decoding: DecodingSettings) -> EvalPredictions:
             return predict_examples(
