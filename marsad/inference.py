@@ -104,14 +104,9 @@ def decode_entities(
 
 
 def _check_priors(model: JointModel, decoding: DecodingSettings) -> None:
-    for name, weight, prior in (
-        ("lexical", decoding.lexical_weight, model.lexical_prior),
-        ("relation", decoding.relation_weight, model.relation_prior),
-    ):
-        if weight and prior is None:
-            raise ValueError(
-                f"decoding mixes the {name} prior in with weight {weight}, but the model has none"
-            )
+    unmet = decoding.unmet_priors(model.lexical_prior is not None, model.relation_prior is not None)
+    if unmet:
+        raise ValueError(f"{unmet}, but the model has none")
 
 
 def candidate_pairs(entities: list[WordEntity]) -> list[tuple[int, int]]:
@@ -211,19 +206,8 @@ def extract(
     With ``gold_entities`` the tagger output is ignored and relations are classified over the
     given entities (the "gold entities" evaluation setting).
     """
-    if gold_entities is None:
-        return extract_both(
-            model,
-            tokenizer,
-            sentences,
-            preprocessing,
-            max_length,
-            batch_size,
-            None,
-            progress,
-            decoding=decoding,
-        )[0]
-    return extract_both(
+    predicted = gold_entities is None
+    both = extract_both(
         model,
         tokenizer,
         sentences,
@@ -232,9 +216,10 @@ def extract(
         batch_size,
         gold_entities,
         progress,
-        predicted=False,
+        predicted=predicted,
         decoding=decoding,
-    )[1]
+    )
+    return both[0] if predicted else both[1]
 
 
 @torch.inference_mode()

@@ -89,7 +89,8 @@ def render(team: Path, seeds: Path) -> tuple[str, list[float]]:
         s.text[e.start : e.end] for s in sentences for e in s.entities if e.label == "QUANTITY"
     ]
     forms = {name: sum(1 for q in quantities if rx.search(q)) for name, rx in NUMBER_FORMS.items()}
-    similarity = max_seed_similarity(sentences, read_corpus(seeds))
+    seed_sentences = read_corpus(seeds)
+    similarity = max_seed_similarity(sentences, seed_sentences)
     twins = sum(1 for v in similarity if v >= CLUSTER_THRESHOLD)
     second = read_annotation(team / "agreement" / "annotations")
     scores = agreement(read_annotation(team / "annotations"), second)
@@ -172,7 +173,7 @@ the guidelines settles it (inside), as the corpus has it.
 
 ## Leakage check
 
-For each sentence, its similarity to the most similar of the {len(read_corpus(seeds))} seed
+For each sentence, its similarity to the most similar of the {len(seed_sentences)} seed
 sentences (character 5-gram Jaccard after light normalisation, as `make_splits.py` measures
 near-twins; the threshold for a near-twin is {CLUSTER_THRESHOLD}): median {median:.3f}, maximum
 {ordered[-1]:.3f}; {twins} sentence(s) at or above the threshold.

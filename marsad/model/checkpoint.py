@@ -102,15 +102,11 @@ def save_checkpoint(
         raise ValueError(
             f"meta lacks {SETTINGS_KEY!r}: the decoding settings dev chose (DecodingSettings)"
         )
-    decoding = DecodingSettings.from_meta(meta)
-    for name, weight, prior in (
-        ("lexical", decoding.lexical_weight, model.lexical_prior),
-        ("relation", decoding.relation_weight, model.relation_prior),
-    ):
-        if weight and prior is None:
-            raise ValueError(
-                f"meta decoding mixes a {name} prior in (weight {weight}) but the model has none"
-            )
+    unmet = DecodingSettings.from_meta(meta).unmet_priors(
+        model.lexical_prior is not None, model.relation_prior is not None
+    )
+    if unmet:
+        raise ValueError(f"meta {unmet} but the model has none")
     with atomic_directory(Path(dest)) as tmp:
         model.tagger.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -271,14 +267,8 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
         decoding = DecodingSettings.from_meta(meta)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{directory / META_FILE}: bad decoding settings: {exc}") from exc
-    for name, weight, present in (
-        ("lexical", decoding.lexical_weight, prior),
-        ("relation", decoding.relation_weight, relation_prior),
-    ):
-        if weight and present is None:
-            raise CheckpointError(
-                f"{directory / META_FILE}: decoding mixes a {name} prior in (weight {weight}) "
-                "but the checkpoint has none"
-            )
+    unmet = decoding.unmet_priors(prior is not None, relation_prior is not None)
+    if unmet:
+        raise CheckpointError(f"{directory / META_FILE}: {unmet} but the checkpoint has none")
     model = JointModel(tagger, head, prior, relation_prior).to(device).eval()
     return Loaded(model, tokenizer, meta, decoding)

@@ -35,6 +35,17 @@ class DecodingSettings:
         if not (isinstance(self.none_bias, (int, float)) and math.isfinite(self.none_bias)):
             raise ValueError(f"none_bias must be a finite number, got {self.none_bias!r}")
 
+    def unmet_priors(self, has_lexical: bool, has_relation: bool) -> str | None:
+        """What these settings mix in that the model lacks ("a lexical prior in (weight 0.5)"), or
+        None: the one check behind saving, loading and inference."""
+        for name, weight, present in (
+            ("lexical", self.lexical_weight, has_lexical),
+            ("relation", self.relation_weight, has_relation),
+        ):
+            if weight and not present:
+                return f"decoding mixes a {name} prior in (weight {weight})"
+        return None
+
     def to_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
 
