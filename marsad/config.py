@@ -84,6 +84,29 @@ class TrainConfig:
         "run's train sentences join training and its dev sentences join dev",
         group="data",
     )
+    aux_corpus: str | None = option(
+        None,
+        "an ANERcorp-format CoNLL training file (PERS/ORG/LOC/MISC): the encoder first fine-tunes "
+        "on it with its own tag head (cached, `aux_epochs`), and its last `aux_dev_sentences` "
+        "sentences join dev mapped to ACTOR/LOCATION; null: neither",
+        group="auxiliary stage",
+    )
+    aux_dev_sentences: int = option(
+        150,
+        "sentences at the end of `aux_corpus` held out of the stage, scored in dev",
+        group="auxiliary stage",
+    )
+    aux_epochs: int = option(
+        2,
+        "epochs of the auxiliary stage (0: no stage; the held-out sentences still join dev)",
+        group="auxiliary stage",
+    )
+    aux_learning_rate: float = option(
+        1.0e-4, "AdamW rate of the auxiliary stage (encoder and its head)", group="auxiliary stage"
+    )
+    aux_batch_size: int = option(
+        16, "training windows per step in the auxiliary stage", group="auxiliary stage"
+    )
     preprocessing: list[str] = option(
         ["strip_tatweel", "strip_diacritics"],
         "per-word normalisation steps, replayed at prediction time",
@@ -337,6 +360,10 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "relation_hidden": (lambda v: v >= 1, ">= 1"),
     "relation_left_context": (lambda v: v >= 0, ">= 0 (0: off)"),
     "width_embedding_dim": (lambda v: v >= 1, ">= 1"),
+    "aux_dev_sentences": (lambda v: v >= 0, ">= 0"),
+    "aux_epochs": (lambda v: v >= 0, ">= 0 (0: no stage)"),
+    "aux_learning_rate": (lambda v: v > 0, "> 0"),
+    "aux_batch_size": (lambda v: v >= 1, ">= 1"),
     "train_fraction": (lambda v: 0 < v <= 1, "in (0, 1] (1 = all training sentences)"),
     "num_threads": (lambda v: v is None or v >= 1, ">= 1 or null"),
     "fold": (lambda v: v is None or 0 <= v < 5, "0..4 or null"),

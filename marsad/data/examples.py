@@ -10,6 +10,7 @@ from pathlib import Path
 
 from marsad.data.corpus import Sentence, read_corpus
 from marsad.data.splits import read_splits
+from marsad.schema import ENTITY_TYPES
 
 
 @dataclass
@@ -39,6 +40,15 @@ class Example:
     entities: list[WordEntity]
     relations: list[WordRelation]
     max_train_similarity: float = -1.0
+    # what the gold annotates: corpora such as ANERcorp have no QUANTITY and no relations, and
+    # scoring ignores predictions of what a sentence does not annotate
+    entity_types: tuple[str, ...] = ENTITY_TYPES
+    relations_annotated: bool = True
+
+    def __post_init__(self) -> None:
+        if self.relations_annotated and set(self.entity_types) != set(ENTITY_TYPES):
+            # relations point at entities by index: every type must be there for them to resolve
+            raise ValueError(f"{self.sent_id}: relations annotated but not every entity type")
 
     def char_span(self, e: WordEntity) -> tuple[int, int, str]:
         return self.word_starts[e.start], self.word_ends[e.end - 1], e.label

@@ -45,10 +45,15 @@ class EvalPredictions:
 
 
 def to_extraction(example: Example, output: SentenceOutput) -> SentenceExtraction:
-    """Character-span view of a word-level output, the unit all metrics compare."""
+    """Character-span view of a word-level output, the unit all metrics compare; entity types and
+    relations the example does not annotate are left out (they can be neither right nor wrong)."""
     return SentenceExtraction(
-        entities=tuple(example.char_span(e) for e in output.entities),
-        relations=tuple((r.head, r.tail, r.label) for r in output.relations),
+        entities=tuple(
+            example.char_span(e) for e in output.entities if e.label in example.entity_types
+        ),
+        relations=tuple((r.head, r.tail, r.label) for r in output.relations)
+        if example.relations_annotated
+        else (),
     )
 
 
@@ -59,6 +64,8 @@ def gold_extraction(example: Example) -> SentenceExtraction:
 def output_tags(example: Example, output: SentenceOutput) -> list[str]:
     tags = ["O"] * len(example.words)
     for e in output.entities:
+        if e.label not in example.entity_types:
+            continue
         for i in range(e.start, e.end):
             tags[i] = f"{'B' if i == e.start else 'I'}-{e.label}"
     return tags

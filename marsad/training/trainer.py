@@ -33,6 +33,7 @@ from transformers import (
 )
 
 from marsad.config import ConfigError, TrainConfig
+from marsad.data.anercorp import read_conll, schema_examples, split_held_out
 from marsad.data.examples import Example, WordEntity, load_examples
 from marsad.evaluation.scoring import (
     NONE_BIAS_GRID,
@@ -57,6 +58,7 @@ from marsad.model.windows import Window, make_windows
 from marsad.quantization import ACTIVATION_FILE, activation_absmax
 from marsad.schema import BIO_TAGS, RELATION_LABELS
 from marsad.text import check_steps
+from marsad.training.aux_stage import AuxStage, prepare_aux_stage
 from marsad.training.curves import plot_training_curves, read_training_log
 from marsad.training.refit import RefitSource, read_refit_source
 from marsad.training.selection import DEV_SENTENCES_FILE, LOG_FILE, selection_score
@@ -112,12 +114,13 @@ def data_fingerprint(data_dir: Path) -> str:
     return h.hexdigest()
 
 
-def build_model(encoder_path: str, cfg: TrainConfig) -> JointModel:
+def build_model(encoder_path: str, cfg: TrainConfig, new_head: bool = False) -> JointModel:
+    """``new_head``: the encoder comes with another tag head (the auxiliary stage's), replaced."""
     tagger = AutoModelForTokenClassification.from_pretrained(
         encoder_path,
-        num_labels=len(BIO_TAGS),
         id2label=dict(enumerate(BIO_TAGS)),
         label2id={t: i for i, t in enumerate(BIO_TAGS)},
+        ignore_mismatched_sizes=new_head,
     )
     if cfg.freeze_word_embeddings:
         tagger.get_input_embeddings().weight.requires_grad_(False)
@@ -220,9 +223,16 @@ class Trainer:
                     "seed": cfg.seed,
                 },
             )
+            self.aux_stage: AuxStage | None = (
+                prepare_aux_stage(self.encoder, cfg) if cfg.aux_corpus and cfg.aux_epochs else None
+            )
+        self.aux_dev_examples = self._aux_dev_examples()
         self.tokenizer = AutoTokenizer.from_pretrained(self.encoder.path)
         set_seed(cfg.seed)  # the same initial heads whatever resolving the encoder consumed
-        self.model = build_model(self.encoder.path, cfg)
+        if self.aux_stage is None:
+            self.model = build_model(self.encoder.path, cfg)
+        else:
+            self.model = build_model(str(self.aux_stage.path), cfg, new_head=True)
         if cfg.lexical_prior:  # deterministic, from the training sentences only
             self.model.lexical_prior = LexicalPrior.fit(
                 [ex.words for ex in self.train_examples], [ex.tags for ex in self.train_examples]
@@ -284,6 +294,7 @@ class Trainer:
                 "train_sentences": len(self.train_examples),
                 "dev_sentences": len(self.dev_examples),
                 **({"extra": self.extra_data} if self.extra_data else {}),
+                **({"aux": self._aux_meta()} if cfg.aux_corpus else {}),
             },
             "training_config": cfg.to_dict(),
             **(
@@ -313,6 +324,32 @@ class Trainer:
                 "dev_sentences": len(extra["dev"]),
             }
         return added
+
+    def _aux_dev_examples(self) -> list[Example]:
+        """The auxiliary corpus's held-out sentences, mapped to ACTOR/LOCATION: dev text from
+        outside the battle. Kept apart from ``dev_examples``, which a refit trains on."""
+        if not self.cfg.aux_corpus or not self.cfg.aux_dev_sentences:
+            return []
+        _, held = split_held_out(read_conll(self.cfg.aux_corpus), self.cfg.aux_dev_sentences)
+        return schema_examples(held, source=Path(self.cfg.aux_corpus).stem)
+
+    def _aux_meta(self) -> dict[str, Any]:
+        """The auxiliary corpus's part in this run: held-out dev sentences and, if trained, the
+        stage (its cache directory holds the 4-type head that ``marsad anercorp --aux-stage``
+        scores)."""
+        meta: dict[str, Any] = {
+            "file": str(self.cfg.aux_corpus),
+            "dev_sentences": len(self.aux_dev_examples),
+        }
+        if self.aux_stage is not None:
+            info = self.aux_stage.info
+            meta["stage"] = {
+                "cache": self.aux_stage.path.name,
+                "corpus_sha256": info["settings"]["corpus_sha256"],
+                "train_sentences": info["train_sentences"],
+                "held_out_micro_f1": info.get("held_out", {}).get("micro", {}).get("f1"),
+            }
+        return meta
 
     # ---- one epoch ----------------------------------------------------------------------
     def _chunks(self, example: Example) -> list[TrainingChunk]:
@@ -446,7 +483,7 @@ class Trainer:
             return predict_examples(
                 model,
                 self.tokenizer,
-                self.dev_examples,
+                self.dev_examples + self.aux_dev_examples,
                 cfg.preprocessing,
                 cfg.max_length,
                 cfg.eval_batch_size,
