@@ -1,5 +1,6 @@
-"""Cross-domain check on ANERcorp (CAMeL Lab split), ACTOR and LOCATION only.
-Same as ``marsad anercorp``: the code is marsad/commands/anercorp.py.
+"""Cross-domain check on ANERcorp (CAMeL Lab split): a checkpoint on ACTOR/LOCATION, or an
+auxiliary stage on its own four types. Same as ``marsad anercorp``: the code is
+marsad/commands/anercorp.py.
 
 python eval/anercorp.py --help
 """

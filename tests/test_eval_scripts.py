@@ -211,8 +211,8 @@ def test_anercorp_reader_and_scoring(tiny_run, tmp_path):
         "العالم I-MISC\nأمس I-LOC",
         encoding="utf-8",
     )
-    words, tags = anercorp.read_conll(conll)
-    assert tags == [
+    sentences = anercorp.read_conll(conll)
+    assert [anercorp.to_schema_tags(s.tags) for s in sentences] == [
         ["O", "B-ACTOR", "O", "B-LOCATION"],
         ["B-ACTOR", "I-ACTOR", "O", "O", "B-LOCATION"],
     ]

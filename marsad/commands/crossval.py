@@ -235,6 +235,8 @@ def run(
             parser.error(str(exc))
         splits = load_examples(cfg.data_dir, k, cfg.train_fraction, cfg.seed)
         train, test = splits["train"], splits["test"]
+        # the baselines learn from what the model learns from: extra corpora's train too
+        train = train + [ex for d in cfg.extra_data for ex in load_examples(d)["train"]]
         train_sentences.append(len(train))
         t0 = time.perf_counter()
         Trainer(cfg).train()

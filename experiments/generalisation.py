@@ -1,0 +1,140 @@
+"""Generalisation table: training runs with and without the team corpus and the ANERcorp stage.
+
+    python -m experiments.generalisation --run "seeds only=runs/g-seeds" \
+        --run "+ team corpus=runs/g-team" ... [--anercorp FILE] [--out docs/generalisation.json]
+
+For each run (a ``marsad train`` output directory; its dev-selected ``best/`` is scored): the
+seed test split (entity micro-F1, end-to-end relation F1), ANERcorp's repaired test split
+(ACTOR/LOCATION of the Marsad head) and, when the run trained an auxiliary stage, that stage's own
+4-type head on the same file; the dev figures that chose it (mixed dev: seed + team dev conflicts
++ held-out ANERcorp train, whatever the run had). Beside each run, the CRF baseline trained on the
+same data: the seed train split, each extra corpus's train split and, for a run with a stage,
+ANERcorp's training part mapped to ACTOR/LOCATION (a CRF has no auxiliary head; the mapped tags are
+its nearest equivalent). Never train or tune on the ANERcorp test file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from marsad.commands.anercorp import DEFAULT_FILE, score_aux_stage, score_checkpoint
+from marsad.data.anercorp import read_conll, schema_examples, split_held_out, to_schema_tags
+from marsad.data.examples import load_examples
+from marsad.evaluation.baselines import MajorityRelationBaseline
+from marsad.evaluation.metrics import entity_scores
+from marsad.evaluation.scoring import baseline_predictions, predict_examples, score_predictions
+from marsad.features import CrfTagger
+from marsad.fileio import cache_root
+from marsad.model.checkpoint import load_checkpoint
+
+
+def f1(scores: dict, key: str) -> float:
+    return scores[key]["micro"]["f1"]
+
+
+def model_row(run: Path, aner_words, aner_gold) -> dict:
+    best = run / "best"
+    loaded = load_checkpoint(best)
+    meta = loaded.meta
+    cfg = meta["training_config"]
+    test = load_examples(cfg["data_dir"])["test"]
+    seed = score_predictions(
+        predict_examples(
+            loaded.model,
+            loaded.tokenizer,
+            test,
+            loaded.preprocessing,
+            loaded.max_length,
+            decoding=loaded.decoding,
+        )
+    )
+    aner = score_checkpoint(best, aner_words, aner_gold, 32)
+    row = {
+        "epoch": meta["epoch"],
+        "decoding": meta.get("decoding"),
+        "dev_entity_f1": f1(meta["dev_metrics"], "entities"),
+        "dev_relation_f1": f1(meta["dev_metrics"], "relations_end_to_end"),
+        "dev_sentences": meta["dev_metrics"]["n_sentences"],
+        "seed_test_entity_f1": f1(seed, "entities"),
+        "seed_test_relation_f1": f1(seed, "relations_end_to_end"),
+        "anercorp_actor_location_f1": aner["micro_actor_location"]["f1"],
+        "anercorp_actor_f1": aner["ACTOR"]["f1"],
+        "anercorp_location_f1": aner["LOCATION"]["f1"],
+    }
+    stage = meta["data"].get("aux", {}).get("stage")
+    if stage:
+        aux = score_aux_stage(cache_root() / stage["cache"], aner_words, aner_gold, 32)
+        row["aux_head_4_type_f1"] = aux["micro_4_types"]["f1"]
+    return row
+
+
+def crf_row(run: Path, aner_words, aner_gold) -> dict:
+    cfg = json.loads((run / "best" / "marsad.json").read_text(encoding="utf-8"))["training_config"]
+    splits = load_examples(cfg["data_dir"])
+    train = splits["train"] + [ex for d in cfg["extra_data"] for ex in load_examples(d)["train"]]
+    if cfg.get("aux_corpus") and cfg.get("aux_epochs"):
+        part, _ = split_held_out(read_conll(cfg["aux_corpus"]), cfg["aux_dev_sentences"])
+        train = train + schema_examples(part, "aux")
+    rel = MajorityRelationBaseline().fit(train)
+    seed = score_predictions(baseline_predictions(CrfTagger(), rel, train, splits["test"]))
+    crf = CrfTagger()
+    crf.fit([ex.words for ex in train], [ex.tags for ex in train])
+    predicted = [
+        [t if not t.endswith("QUANTITY") else "O" for t in tags] for tags in crf.predict(aner_words)
+    ]
+    aner = entity_scores([to_schema_tags(g) for g in aner_gold], predicted)
+    return {
+        "train_sentences": len(train),
+        "seed_test_entity_f1": f1(seed, "entities"),
+        "seed_test_relation_f1": f1(seed, "relations_end_to_end"),
+        "anercorp_actor_location_f1": aner["micro"]["f1"],
+    }
+
+
+def markdown(rows: dict[str, dict]) -> str:
+    head = (
+        "| configuration | kept epoch | dev entity / relation (sentences) | seed test entity / "
+        "relation | ANERcorp test ACTOR+LOCATION | ANERcorp 4-type (aux head) | CRF: seed test "
+        "entity / relation | CRF: ANERcorp |\n|---|---:|---|---|---:|---:|---|---:|"
+    )
+    lines = [head]
+    for name, r in rows.items():
+        m, c = r["model"], r["crf"]
+        aux = f"{m['aux_head_4_type_f1']:.3f}" if "aux_head_4_type_f1" in m else "—"
+        lines.append(
+            f"| {name} | {m['epoch']} | {m['dev_entity_f1']:.3f} / {m['dev_relation_f1']:.3f} "
+            f"({m['dev_sentences']}) | {m['seed_test_entity_f1']:.3f} / "
+            f"{m['seed_test_relation_f1']:.3f} | {m['anercorp_actor_location_f1']:.3f} | {aux} | "
+            f"{c['seed_test_entity_f1']:.3f} / {c['seed_test_relation_f1']:.3f} | "
+            f"{c['anercorp_actor_location_f1']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR")
+    parser.add_argument("--anercorp", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
+    args = parser.parse_args(argv)
+    sentences = read_conll(args.anercorp)
+    words, gold = [list(s.words) for s in sentences], [list(s.tags) for s in sentences]
+    rows = {}
+    for spec in args.run:
+        name, _, directory = spec.partition("=")
+        run = Path(directory)
+        rows[name] = {
+            "run": str(run),
+            "model": model_row(run, words, gold),
+            "crf": crf_row(run, words, gold),
+        }
+    print(markdown(rows))
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
