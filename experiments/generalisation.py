@@ -6,8 +6,9 @@
 For each run (a ``marsad train`` output directory; its dev-selected ``best/`` is scored): the
 seed test split (entity micro-F1, end-to-end relation F1), ANERcorp's repaired test split
 (ACTOR/LOCATION of the Marsad head) and, when the run trained an auxiliary stage, that stage's own
-4-type head on the same file; the dev figures that chose it (mixed dev: seed + team dev conflicts
-+ held-out ANERcorp train, whatever the run had). Beside each run, the CRF baseline trained on the
+4-type head on the same file; the dev figures that chose it (whatever dev the run had), and one
+common dev for all runs (seed dev + team dev conflicts + ANERcorp train's held-out end), on which
+the configuration is chosen. Beside each run, the CRF baseline trained on the
 same data: the seed train split, each extra corpus's train split and, for a run with a stage,
 ANERcorp's training part mapped to ACTOR/LOCATION (a CRF has no auxiliary head; the mapped tags are
 its nearest equivalent). Never train or tune on the ANERcorp test file.
@@ -34,24 +35,40 @@ def f1(scores: dict, key: str) -> float:
     return scores[key]["micro"]["f1"]
 
 
-def model_row(run: Path, aner_words, aner_gold) -> dict:
-    best = run / "best"
-    loaded = load_checkpoint(best)
-    meta = loaded.meta
-    cfg = meta["training_config"]
-    test = load_examples(cfg["data_dir"])["test"]
-    seed = score_predictions(
+def common_dev(data_dir: str, extra: list[str], aux_corpus: Path | None, held_out: int) -> list:
+    """One dev for every run, so runs selected on different devs can be compared: the seed dev
+    split, each extra corpus's dev (its dev conflicts) and ANERcorp train's held-out end."""
+    dev = load_examples(data_dir)["dev"] + [ex for d in extra for ex in load_examples(d)["dev"]]
+    if aux_corpus is not None:
+        _, held = split_held_out(read_conll(aux_corpus), held_out)
+        dev += schema_examples(held, aux_corpus.stem)
+    return dev
+
+
+def scores_on(loaded, examples) -> dict:
+    return score_predictions(
         predict_examples(
             loaded.model,
             loaded.tokenizer,
-            test,
+            examples,
             loaded.preprocessing,
             loaded.max_length,
             decoding=loaded.decoding,
         )
     )
+
+
+def model_row(run: Path, aner_words, aner_gold, dev: list) -> dict:
+    best = run / "best"
+    loaded = load_checkpoint(best)
+    meta = loaded.meta
+    cfg = meta["training_config"]
+    seed = scores_on(loaded, load_examples(cfg["data_dir"])["test"])
+    common = scores_on(loaded, dev)
     aner = score_checkpoint(best, aner_words, aner_gold, 32)
     row = {
+        "common_dev_entity_f1": f1(common, "entities"),
+        "common_dev_relation_f1": f1(common, "relations_end_to_end"),
         "epoch": meta["epoch"],
         "decoding": meta.get("decoding"),
         "dev_entity_f1": f1(meta["dev_metrics"], "entities"),
@@ -95,9 +112,10 @@ def crf_row(run: Path, aner_words, aner_gold) -> dict:
 
 def markdown(rows: dict[str, dict]) -> str:
     head = (
-        "| configuration | kept epoch | dev entity / relation (sentences) | seed test entity / "
-        "relation | ANERcorp test ACTOR+LOCATION | ANERcorp 4-type (aux head) | CRF: seed test "
-        "entity / relation | CRF: ANERcorp |\n|---|---:|---|---|---:|---:|---|---:|"
+        "| configuration | kept epoch | own dev entity / relation (sentences) | common dev "
+        "entity / relation | seed test entity / relation | ANERcorp test ACTOR+LOCATION | "
+        "ANERcorp 4-type (aux head) | CRF: seed test entity / relation | CRF: ANERcorp |\n"
+        "|---|---:|---|---|---|---:|---:|---|---:|"
     )
     lines = [head]
     for name, r in rows.items():
@@ -105,7 +123,8 @@ def markdown(rows: dict[str, dict]) -> str:
         aux = f"{m['aux_head_4_type_f1']:.3f}" if "aux_head_4_type_f1" in m else "—"
         lines.append(
             f"| {name} | {m['epoch']} | {m['dev_entity_f1']:.3f} / {m['dev_relation_f1']:.3f} "
-            f"({m['dev_sentences']}) | {m['seed_test_entity_f1']:.3f} / "
+            f"({m['dev_sentences']}) | {m['common_dev_entity_f1']:.3f} / "
+            f"{m['common_dev_relation_f1']:.3f} | {m['seed_test_entity_f1']:.3f} / "
             f"{m['seed_test_relation_f1']:.3f} | {m['anercorp_actor_location_f1']:.3f} | {aux} | "
             f"{c['seed_test_entity_f1']:.3f} / {c['seed_test_relation_f1']:.3f} | "
             f"{c['anercorp_actor_location_f1']:.3f} |"
@@ -118,16 +137,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR")
     parser.add_argument("--anercorp", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
+    parser.add_argument(
+        "--dev-extra",
+        nargs="*",
+        default=["data/team"],
+        help="corpora whose dev joins the common dev",
+    )
+    parser.add_argument(
+        "--dev-aux",
+        type=Path,
+        default=Path("../shared/external/ANERcorp-CamelLabSplits/ANERCorp_CamelLab_train.txt"),
+        help="ANERcorp train file whose held-out end joins the common dev",
+    )
+    parser.add_argument("--dev-aux-sentences", type=int, default=150)
     args = parser.parse_args(argv)
     sentences = read_conll(args.anercorp)
     words, gold = [list(s.words) for s in sentences], [list(s.tags) for s in sentences]
+    dev = common_dev("data", args.dev_extra, args.dev_aux, args.dev_aux_sentences)
     rows = {}
     for spec in args.run:
         name, _, directory = spec.partition("=")
         run = Path(directory)
         rows[name] = {
             "run": str(run),
-            "model": model_row(run, words, gold),
+            "model": model_row(run, words, gold, dev),
             "crf": crf_row(run, words, gold),
         }
     print(markdown(rows))

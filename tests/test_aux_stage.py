@@ -100,6 +100,8 @@ def test_stage_is_trained_once_and_the_joint_model_starts_from_it(tmp_path, data
     aux = meta["data"]["aux"]
     assert aux["dev_sentences"] == 4 and aux["stage"]["train_sentences"] == 20
     assert meta["dev_metrics"]["n_sentences"] == meta["data"]["dev_sentences"] + 4
+    card = (tmp_path / "run" / "best" / "README.md").read_text()
+    assert f"first fine-tuned on `{corpus}` (20 sentences" in card
     # the cached stage is reused: a second run trains no stage
     monkeypatch.setattr(aux_stage, "train_stage", lambda *a: pytest.fail("stage retrained"))
     cfg = load_config(
@@ -132,6 +134,7 @@ def test_stage_is_trained_once_and_the_joint_model_starts_from_it(tmp_path, data
 
     table = tmp_path / "table.json"
     args = ["--run", f"stage={tmp_path / 'run'}", "--anercorp", str(corpus), "--out", str(table)]
+    args += ["--dev-aux", str(corpus), "--dev-aux-sentences", "4"]
     assert generalisation.main(args) == 0
     row = json.loads(table.read_text())["stage"]
     assert "aux_head_4_type_f1" in row["model"]

@@ -43,6 +43,29 @@ def _scores_table(metrics: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _other_data(data: dict[str, Any]) -> str:
+    """The corpora beside the gold corpus: extra corpora and the auxiliary ANERcorp stage."""
+    parts = [
+        f"`{name}` ({d['train_sentences']} training and {d['dev_sentences']} dev sentences)"
+        for name, d in data.get("extra", {}).items()
+    ]
+    aux = data.get("aux")
+    if aux:
+        stage = aux.get("stage")
+        if stage:
+            f1 = stage.get("held_out_micro_f1")
+            parts.append(
+                f"an encoder first fine-tuned on `{aux['file']}` ({stage['train_sentences']} "
+                "sentences, its own PERS/ORG/LOC/MISC labels"
+                + (f"; held-out 4-type micro-F1 {f1:.3f}" if f1 is not None else "")
+                + ")"
+            )
+        parts.append(
+            f"{aux['dev_sentences']} held-out sentences of it in dev (ACTOR/LOCATION only)"
+        )
+    return "\n- Also: " + "; ".join(parts) if parts else ""
+
+
 def render_model_card(meta: dict[str, Any]) -> str:
     enc = meta.get("encoder", {})
     data = meta.get("data", {})
@@ -127,6 +150,7 @@ def render_model_card(meta: dict[str, Any]) -> str:
         subset=subset,
         dev_sentences=data.get("dev_sentences"),
         fingerprint=data.get("fingerprint", "")[:16],
+        other_data=_other_data(data),
         kept=kept,
         seed=cfg.get("seed"),
         preprocessing=meta.get("preprocessing"),
