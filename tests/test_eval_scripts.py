@@ -195,12 +195,14 @@ def test_predict_cli_jsonl(tiny_run, tmp_path, monkeypatch):
     )
     row = json.loads(out.read_text())
     assert row["id"] == 7 and "entities" in row and "relations" in row
-    monkeypatch.setattr(sys, "stdin", io.StringIO("نص أول\nنص ثان\n"))
+    stdin = io.TextIOWrapper(io.BytesIO("نص أول\nنص ثان\n".encode()), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
     assert predict_cli.main(["--checkpoint", str(tiny_run / "best"), "--output", str(out)]) == 0
     assert len(out.read_text().splitlines()) == 2
     src.write_text("{broken\n")
+    args = ["--checkpoint", str(tiny_run / "best"), "--input", str(src), "--jsonl"]
     with pytest.raises(SystemExit, match="input line 1: invalid JSON"):
-        predict_cli.main(["--checkpoint", str(tiny_run / "best"), "--input", str(src), "--jsonl"])
+        predict_cli.main([*args, "--on-error", "fail"])
 
 
 def test_anercorp_reader_and_scoring(tiny_run, tmp_path):

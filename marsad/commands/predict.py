@@ -1,42 +1,123 @@
 """Run a checkpoint over text: ``marsad predict --checkpoint DIR [--input FILE] [--output FILE]``.
 
 Input is plain text (one document per line, or the whole file with ``--whole``) or JSONL with a
-``text`` field (``--jsonl``; other fields are passed through). Reads stdin when no ``--input``.
-Writes one JSON object per document: ``{"text": ..., "entities": [...], "relations": [...]}``.
+``text`` field (``--jsonl``; other fields are passed through; blank lines are skipped). Reads stdin
+when no ``--input``. Writes one JSON object per document, in input order:
+``{"text": ..., "entities": [...], "relations": [...]}``.
+
+Built for batch runs over thousands of documents: input is read, predicted and written in steps of
+``--docs-per-step`` documents and flushed after each, so memory stays flat and a crash loses at
+most one step. A bad document (invalid JSON, no string ``text``, bytes that are not UTF-8, text the
+model cannot take) becomes an error record ``{"line": N, "id": ..., "error": "..."}`` in its place
+(``--on-error skip``, the default; a summary goes to stderr and the exit code is 3) or stops the
+run naming its line (``--on-error fail``, exit 1). ``--resume`` continues an ``--output`` file from
+its last complete line (one line per document, error records included). A closed pipe
+(``| head``) ends the run quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from marsad.predictor import Predictor
 
+EXIT_SKIPPED = 3  # some documents were bad and written as error records
 
-def read_documents(handle, jsonl: bool, whole: bool) -> list[dict]:
+
+@dataclass
+class Document:
+    line: int  # 1-based input line (the first line for --whole)
+    row: dict | None  # the JSON object (or {"text": line}); None when the line is bad
+    error: str | None = None
+
+    def record_id(self):
+        return None if self.row is None else self.row.get("id")
+
+
+def _decode(raw: bytes, lineno: int) -> tuple[str | None, str | None]:
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})"
+
+
+def read_documents(handle, jsonl: bool, whole: bool) -> Iterator[Document]:
+    """Documents from a binary handle, lazily; a bad one is yielded with its error, never raised."""
     if whole:
-        return [{"text": handle.read()}]
-    docs = []
-    for lineno, line in enumerate(handle, 1):
-        if jsonl:
-            if not line.strip():
-                continue
+        text, error = _decode(handle.read(), 1)
+        yield Document(1, None if text is None else {"text": text}, error)
+        return
+    for lineno, raw in enumerate(handle, 1):
+        line, error = _decode(raw, lineno)
+        if line is None:
+            yield Document(lineno, None, error)
+            continue
+        if not jsonl:
+            yield Document(lineno, {"text": line.rstrip("\r\n")})
+            continue
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Document(lineno, None, f"invalid JSON ({exc.msg}, column {exc.colno})")
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            yield Document(
+                lineno,
+                row if isinstance(row, dict) else None,
+                "expected an object with a string field 'text'",
+            )
+            continue
+        yield Document(lineno, row)
+
+
+def complete_lines(path: Path) -> int:
+    """Complete lines of an output file, truncating a partial last line (a crash mid-write)."""
+    if not path.exists():
+        return 0
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    if keep < len(data):
+        with path.open("r+b") as fh:
+            fh.truncate(keep)
+    return data[:keep].count(b"\n")
+
+
+def _steps(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
+    step: list[Document] = []
+    for doc in docs:
+        step.append(doc)
+        if len(step) == size:
+            yield step
+            step = []
+    if step:
+        yield step
+
+
+def _predict_step(predictor: Predictor, step: list[Document], batch_size: int, progress: bool):
+    """Predictions for the good documents of a step; a document the model fails on gets its error
+    (the step is retried document by document, so one bad text never costs the others)."""
+    good = [d for d in step if d.error is None]
+    try:
+        results = predictor([d.row["text"] for d in good], batch_size=batch_size, progress=progress)
+        return dict(zip((id(d) for d in good), results))
+    except Exception:  # noqa: BLE001 - isolate the document that fails, below
+        out = {}
+        for d in good:
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SystemExit(f"input line {lineno}: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise SystemExit(
-                    f"input line {lineno}: expected an object with a string field 'text'"
-                )
-            docs.append(row)
-        else:
-            docs.append({"text": line.rstrip("\n")})
-    return docs
+                out[id(d)] = predictor(d.row["text"], batch_size=batch_size)
+            except Exception as exc:  # noqa: BLE001 - reported as this document's error
+                d.error = f"{type(exc).__name__}: {exc}"
+        return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,40 +136,77 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None)
     parser.add_argument("--quantize", action="store_true", help="dynamic int8 quantisation (CPU)")
     parser.add_argument(
-        "--docs-per-step", type=int, default=64, help="documents per predictor call"
+        "--docs-per-step",
+        type=int,
+        default=64,
+        help="documents read, predicted and written at once",
+    )
+    parser.add_argument(
+        "--on-error",
+        choices=("skip", "fail"),
+        default="skip",
+        help="a bad document: write an error record and go on (exit 3 at the end), or stop",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue --output from its last complete line"
     )
     args = parser.parse_args(argv)
     for flag, value in (("--batch-size", args.batch_size), ("--docs-per-step", args.docs_per_step)):
         if value < 1:
             parser.error(f"{flag} must be >= 1, got {value}")
+    if args.resume and not args.output:
+        parser.error("--resume needs --output (the file to continue)")
+    if args.input and not args.input.is_file():
+        raise SystemExit(f"marsad predict: input file not found: {args.input}")
     predictor = Predictor.from_pretrained(
         args.checkpoint, device=args.device, quantize=args.quantize
     )
-    if args.input:
-        with args.input.open(encoding="utf-8") as fh:
-            docs = read_documents(fh, args.jsonl, args.whole)
-    else:
-        docs = read_documents(sys.stdin, args.jsonl, args.whole)
-    out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    done = complete_lines(args.output) if args.resume else 0
+    source = args.input.open("rb") if args.input else sys.stdin.buffer
+    out = (
+        args.output.open("a" if args.resume else "w", encoding="utf-8")
+        if args.output
+        else sys.stdout
+    )
+    skipped: list[int] = []
     try:
-        with tqdm(
-            total=len(docs),
-            desc="documents",
-            unit="doc",
-            disable=len(docs) < 2 * args.docs_per_step,
-            file=sys.stderr,
-        ) as bar:
-            for i in range(0, len(docs), args.docs_per_step):
-                batch = docs[i : i + args.docs_per_step]
-                results = predictor(
-                    [d["text"] for d in batch], batch_size=args.batch_size, progress=args.whole
-                )
-                for doc, result in zip(batch, results):
-                    out.write(json.dumps({**doc, **result.to_dict()}, ensure_ascii=False) + "\n")
-                bar.update(len(batch))
+        docs = read_documents(source, args.jsonl, args.whole)
+        for _ in range(done):  # already written by the run being resumed
+            if next(docs, None) is None:
+                break
+        with tqdm(desc="documents", unit="doc", file=sys.stderr, disable=args.whole) as bar:
+            for step in _steps(docs, args.docs_per_step):
+                results = _predict_step(predictor, step, args.batch_size, args.whole)
+                for doc in step:
+                    if doc.error is not None:
+                        where = f"input line {doc.line}"
+                        if args.on_error == "fail":
+                            out.flush()
+                            raise SystemExit(f"marsad predict: {where}: {doc.error}")
+                        skipped.append(doc.line)
+                        record = {"line": doc.line, "id": doc.record_id(), "error": doc.error}
+                    else:
+                        record = {**doc.row, **results[id(doc)].to_dict()}
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+                bar.update(len(step))
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     finally:
+        if args.input:
+            source.close()
         if args.output:
             out.close()
+    if skipped:
+        shown = ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else "")
+        print(
+            f"marsad predict: {len(skipped)} bad document(s) written as error records "
+            f"(input lines {shown})",
+            file=sys.stderr,
+        )
+        return EXIT_SKIPPED
     return 0
 
 
