@@ -11,6 +11,14 @@ from marsad.model.checkpoint import CheckpointError, load_checkpoint
 from marsad.predictor import Predictor
 
 
+def forget_digests(ckpt):
+    """Drop the file list from marsad.json, as in checkpoints written before it was kept, so the
+    checks behind it are reached."""
+    meta = json.loads((ckpt / "marsad.json").read_text())
+    del meta["files"]
+    (ckpt / "marsad.json").write_text(json.dumps(meta))
+
+
 @pytest.fixture
 def ckpt(tmp_path, tiny_run):
     dest = tmp_path / "ckpt"
@@ -53,6 +61,9 @@ def test_label_mismatch_is_named(ckpt):
     config = json.loads((ckpt / "config.json").read_text())
     config["id2label"] = {"0": "O", "1": "B-PER"}
     (ckpt / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="config.json: .* bytes, marsad.json says"):
+        load_checkpoint(ckpt)
+    forget_digests(ckpt)
     with pytest.raises(
         CheckpointError, match="config.json: id2label .* does not match marsad.json"
     ):
@@ -69,6 +80,7 @@ def test_schema_version_mismatch(ckpt):
 
 def test_corrupt_relation_head(ckpt):
     (ckpt / "relation_head.safetensors").write_bytes(b"not safetensors")
+    forget_digests(ckpt)
     with pytest.raises(CheckpointError, match="relation_head.safetensors does not fit"):
         load_checkpoint(ckpt)
 
@@ -121,3 +133,53 @@ def test_a_checkpoint_saved_with_retired_options_off_loads_and_one_that_used_the
     (ckpt / "marsad.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"retired option\(s\) \{'tag_transitions': True\}"):
         load_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "relation_head.safetensors", "config.json"])
+def test_truncated_or_flipped_files_are_named_before_loading(ckpt, name):
+    path = ckpt / name
+    data = bytearray(path.read_bytes())
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=f"{name}: .* bytes, marsad.json says"):
+        load_checkpoint(ckpt)
+    mid = len(data) // 2
+    data[mid : mid + 64] = bytes(b ^ 0xFF for b in data[mid : mid + 64])  # same size, flipped
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=f"{name}: SHA-256 differs"):
+        load_checkpoint(ckpt)
+
+
+def test_without_digests_damage_is_still_caught(ckpt):
+    """Older checkpoints: a truncated safetensors or a broken config is named, NaN weights are
+    refused."""
+    from safetensors.torch import load_file, save_file
+
+    forget_digests(ckpt)
+    weights = ckpt / "model.safetensors"
+    state = load_file(str(weights))
+    key = next(k for k in state if "word_embeddings" in k)
+    state[key].view(-1)[0] = float("nan")
+    save_file({k: v.contiguous() for k, v in state.items()}, str(weights), {"format": "pt"})
+    with pytest.raises(CheckpointError, match="NaN or infinite values in 1 tensor"):
+        load_checkpoint(ckpt)
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="cannot load tagger/tokenizer from"):
+        load_checkpoint(ckpt)
+    (ckpt / "config.json").write_text("{")
+    with pytest.raises(CheckpointError, match="config.json is not valid JSON"):
+        load_checkpoint(ckpt)
+
+
+def test_a_truncated_crf_file_is_refused_not_a_segfault(tmp_path, tiny_run):
+    from marsad.model.lexical_prior import LexicalPrior, check_crfsuite_file
+
+    prior = LexicalPrior.fit([["قال", "الجيش"]], [["O", "B-ACTOR"]])
+    prior.save(tmp_path)
+    path = tmp_path / "lexical_crf.crfsuite"
+    check_crfsuite_file(path)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="its header says"):
+        LexicalPrior.load(path)
+    path.write_bytes(b"garbage!")
+    with pytest.raises(ValueError, match="no 'lCRF' header"):
+        LexicalPrior.load(path)

@@ -9,6 +9,7 @@ Layout (all written into a temp dir and swapped into place atomically):
                                      hash, training config, dev metrics, and under "decoding" the
                                      settings dev chose (marsad.model.settings.DecodingSettings)
   README.md                          model card
+  (marsad.json lists every other file's size and SHA-256 under "files"; loading checks them)
   activation_absmax.safetensors      (best checkpoints) activation ranges on training sentences, for
                                      smoothed int8 inference (marsad.quantization)
   lexical_crf.crfsuite               (lexical_prior models) the feature CRF mixed into tag decoding,
@@ -21,6 +22,7 @@ Layout (all written into a temp dir and swapped into place atomically):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ from marsad.schema import BIO_TAGS, ENTITY_TYPES, RELATION_LABELS, SCHEMA_VERSIO
 META_FILE = "marsad.json"
 RELATION_FILE = "relation_head.safetensors"
 FORMAT_VERSION = 1
+FILES_KEY = "files"  # in marsad.json: name -> {"bytes", "sha256"} of every other file
 
 
 class CheckpointError(RuntimeError):
@@ -117,13 +120,51 @@ def save_checkpoint(
         for prior in (model.lexical_prior, model.relation_prior):
             if prior is not None:
                 prior.save(tmp)
-        (tmp / META_FILE).write_text(
-            json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-        )
         (tmp / "README.md").write_text(model_card, encoding="utf-8")
         if extra is not None:
             extra(tmp)
+        meta = {**meta, FILES_KEY: file_digests(tmp)}  # checked at load: damage is named, not run
+        (tmp / META_FILE).write_text(
+            json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
     return Path(dest)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_digests(directory: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every file of a checkpoint but its metadata (which holds them)."""
+    return {
+        p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        for p in sorted(Path(directory).iterdir())
+        if p.is_file() and p.name != META_FILE
+    }
+
+
+def verify_files(directory: Path, meta: dict[str, Any]) -> None:
+    """Every file ``marsad.json`` lists is there with its size and SHA-256 (checkpoints written
+    before the list was kept have none to check)."""
+    for name, want in meta.get(FILES_KEY, {}).items():
+        path = directory / name
+        if not path.exists():
+            raise CheckpointError(f"{path}: missing (listed in {META_FILE})")
+        size = path.stat().st_size
+        if size != want["bytes"]:
+            raise CheckpointError(
+                f"{path}: {size} bytes, {META_FILE} says {want['bytes']}: the file is truncated or "
+                "was changed after the checkpoint was written"
+            )
+        if _sha256(path) != want["sha256"]:
+            raise CheckpointError(
+                f"{path}: SHA-256 differs from {META_FILE}: the file is damaged or was changed "
+                "after the checkpoint was written"
+            )
 
 
 def priors_meta(model: JointModel) -> dict[str, dict[str, Any] | None]:
@@ -194,7 +235,11 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
             f"{directory} is not a Marsad checkpoint: missing tokenizer.json (tokenizer)"
         )
     rel_path = _require(directory / RELATION_FILE, "relation head weights")
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    verify_files(directory, meta)
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{config_path} is not valid JSON: {exc}") from exc
     id2label = {int(k): v for k, v in config.get("id2label", {}).items()}
     if [id2label.get(i) for i in range(len(BIO_TAGS))] != list(BIO_TAGS) or len(id2label) != len(
         BIO_TAGS
@@ -206,8 +251,16 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
     try:
         tagger = AutoModelForTokenClassification.from_pretrained(directory)
         tokenizer = AutoTokenizer.from_pretrained(directory)
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot load tagger/tokenizer from {directory}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - safetensors and tokenizers raise their own types
+        raise CheckpointError(
+            f"cannot load tagger/tokenizer from {directory}: {type(exc).__name__}: {exc}"
+        ) from exc
+    broken = [n for n, p in tagger.named_parameters() if not torch.isfinite(p).all()]
+    if broken:
+        raise CheckpointError(
+            f"{directory}: tagger weights hold NaN or infinite values in {len(broken)} tensor(s), "
+            f"e.g. {broken[0]}: the weights are damaged"
+        )
     shape = meta["relation_head"]
     retired = {
         key: value

@@ -30,6 +30,20 @@ WEIGHT_GRID: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8)
 _FLOOR = 1e-4  # probability given to a tag the CRF never saw in training (log 1e-4 = -9.2)
 
 
+def check_crfsuite_file(path: Path) -> None:
+    """Raise ``ValueError`` unless ``path`` starts with crfsuite's header (magic ``lCRF``, then the
+    file's own size as little-endian uint32) and has exactly that size: a truncated or padded model
+    makes the C library read out of bounds (a segfault, no message) instead of failing."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    size = path.stat().st_size
+    if len(head) < 8 or head[:4] != b"lCRF":
+        raise ValueError(f"{path}: not a crfsuite model (no 'lCRF' header)")
+    declared = int.from_bytes(head[4:8], "little")
+    if declared != size:
+        raise ValueError(f"{path}: crfsuite model of {size} bytes, its header says {declared}")
+
+
 class LexicalPrior:
     def __init__(self, crf: sklearn_crfsuite.CRF):
         self.crf = crf
@@ -42,6 +56,7 @@ class LexicalPrior:
 
     @classmethod
     def load(cls, path: Path) -> LexicalPrior:
+        check_crfsuite_file(Path(path))  # crfsuite reads a damaged file past its end and crashes
         crf = sklearn_crfsuite.CRF(model_filename=str(path))
         crf.tagger_  # noqa: B018 - open the model now, so a corrupt file fails at load time, not mid-prediction
         return cls(crf)
