@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from marsad.inference import extract
 from marsad.model.checkpoint import Loaded, load_checkpoint
 from marsad.quantization import ACTIVATION_FILE, quantize_encoder
-from marsad.text import split_sentences, word_spans
+from marsad.text import clean_text, split_sentences, word_spans
 
 SENTENCES_PER_CHUNK = 512  # bounds memory on huge inputs: windows are built and run chunk by chunk
 
@@ -108,9 +108,9 @@ class Predictor:
     def _run(self, texts: list[str], batch_size: int, progress: bool) -> list[Prediction]:
         # (text index, sentence start offset, word spans relative to the sentence, words)
         units = []
-        for ti, text in enumerate(texts):
-            _check_text(text)
-            for sent in split_sentences(text, drop_furniture=False):
+        cleaned = [clean_text(_check_text(t), self.loaded.preprocessing) for t in texts]
+        for ti, clean in enumerate(cleaned):
+            for sent in split_sentences(clean.text, drop_furniture=False):
                 spans = word_spans(sent.text)
                 units.append((ti, sent.start, spans, [sent.text[a:b] for a, b in spans]))
         results = [Prediction() for _ in texts]
@@ -130,7 +130,9 @@ class Predictor:
                 result, text = results[ti], texts[ti]
                 first = len(result.entities)
                 for e in out.entities:
-                    start, end = base + spans[e.start][0], base + spans[e.end - 1][1]
+                    start, end = cleaned[ti].span(
+                        base + spans[e.start][0], base + spans[e.end - 1][1]
+                    )
                     result.entities.append(
                         Entity(e.label, text[start:end], start, end, round(e.score, 4))
                     )

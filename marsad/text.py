@@ -17,7 +17,9 @@ font-size widgets, "Email") are not sentences and are listed here so the exclusi
 
 Normalisation: predictions are made per word and every word keeps its character span in the
 caller's string, so normalisation can change or delete characters without ever moving an offset.
-The step names are stored in each checkpoint and replayed at prediction time.
+The step names are stored in each checkpoint and replayed at prediction time, on the characters of
+the caller's text before words are split (:func:`clean_text`), with invisible characters, controls,
+emoji and Arabic presentation forms handled there too.
 """
 
 from __future__ import annotations
@@ -135,3 +137,52 @@ def normalize_word(word: str, steps: list[str]) -> str:
     for step in steps:
         out = STEPS[step](out)
     return out or word
+
+
+# ---- character cleaning before prediction
+
+_PRESENTATION_FORMS = ((0xFB50, 0xFDFF), (0xFE70, 0xFEFE))  # Arabic presentation forms A and B
+_KEEP_CONTROLS = frozenset("\n\t\r")
+
+
+@dataclass(frozen=True)
+class CleanText:
+    """Text as the model reads it, with ``origin[i]``: the index in the caller's string of the
+    character clean ``text[i]`` came from, so any clean span maps back exactly."""
+
+    text: str
+    origin: list[int]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The caller's span of clean ``text[start:end]`` (``end > start``)."""
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+def _clean_char(char: str, steps: list[str]) -> str:
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:  # a lone surrogate (valid in JSON, not text): a separator
+        return " "
+    category = unicodedata.category(char)
+    if category == "Cf" or (category == "Cc" and char not in _KEEP_CONTROLS):
+        return ""  # zero-width joiners, bidi marks, BOM, NUL and other controls: invisible
+    if category in ("So", "Co", "Cn"):  # emoji and other symbols, private use, unassigned
+        return " "
+    if any(lo <= code <= hi for lo, hi in _PRESENTATION_FORMS):
+        char = unicodedata.normalize("NFKC", char)  # PDF-copied glyph forms -> letters
+    for step in steps:
+        char = STEPS[step](char)
+    return char
+
+
+def clean_text(text: str, steps: list[str]) -> CleanText:
+    """Drop invisible and control characters, split emoji and lone surrogates off as spaces, fold
+    Arabic presentation forms (NFKC) and apply the per-word ``steps`` character by character, so
+    the encoder and both priors read the same normalised words; offsets map back through
+    ``origin``. A span's first and last characters are visible ones of the caller's text."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, char in enumerate(text):
+        out = _clean_char(char, steps)
+        chars.append(out)
+        origin.extend([i] * len(out))
+    return CleanText("".join(chars), origin)

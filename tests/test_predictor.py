@@ -18,6 +18,13 @@ MIXED = st.one_of(
 )
 
 
+NOISY = st.one_of(
+    MIXED,
+    st.sampled_from(list("\u200b\u200d\u200f\u2066\u2069\ufeff\x00\x07\ufefb\ufe8f\ud800🔥")),
+)
+INVISIBLE = "\u200d\u200f\u2066\u2069\ufeff\x00"
+
+
 @pytest.fixture(scope="module")
 def predictor(tiny_run):
     return Predictor.from_pretrained(tiny_run / "best", device="cpu")
@@ -44,6 +51,38 @@ def check_structure(text: str, result: Prediction) -> None:
 @given(st.text(MIXED, max_size=300))
 def test_offsets_are_exact_on_random_text(predictor, text):
     check_structure(text, predictor(text))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(NOISY, max_size=200))
+def test_offsets_are_exact_with_invisible_characters_and_surrogates(predictor, text):
+    result = predictor(text)
+    check_structure(text, result)
+    for e in result.entities:  # never an invisible or control character at a span's edge
+        assert not {e.text[0], e.text[-1]} & set(INVISIBLE + "\ud800🔥")
+
+
+def test_noisy_and_clean_text_give_the_same_entities(predictor, data_dir):
+    """Invisible marks, controls and diacritics reach no consumer (encoder or priors)."""
+    from marsad.text import clean_text
+
+    steps = predictor.loaded.preprocessing
+    for sentence in read_corpus(data_dir)[:30]:
+        noisy = "".join(
+            c
+            + (INVISIBLE[i % len(INVISIBLE)] if i % 7 == 3 else "")
+            + ("\u064e" if i % 11 == 5 else "")
+            for i, c in enumerate(sentence.text)
+        )
+        plain, dirty = predictor(sentence.text), predictor(noisy)
+        assert [(e.label, clean_text(e.text, steps).text) for e in dirty.entities] == [
+            (e.label, e.text) for e in plain.entities
+        ]
+        assert [(r.head, r.tail, r.label) for r in dirty.relations] == [
+            (r.head, r.tail, r.label) for r in plain.relations
+        ]
 
 
 def test_corpus_sentences(predictor, data_dir):

@@ -120,6 +120,17 @@ def _predict_step(predictor: Predictor, step: list[Document], batch_size: int, p
         return out
 
 
+def _dumps(record: dict) -> str:
+    """One JSON line; a record whose passed-through text holds a lone surrogate (valid in JSON,
+    not in UTF-8) is written with ASCII escapes, as it was read."""
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(record)
+    return line
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="marsad predict",
@@ -187,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                         record = {"line": doc.line, "id": doc.record_id(), "error": doc.error}
                     else:
                         record = {**doc.row, **results[id(doc)].to_dict()}
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    out.write(_dumps(record) + "\n")
                 out.flush()
                 bar.update(len(step))
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as cat does
