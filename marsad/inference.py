@@ -177,14 +177,33 @@ def _centrality(window: Window, word: int) -> int:
     return min(word - window.word_start, window.word_end - 1 - word)
 
 
-def _best_window(windows: list[Window], start: int, end: int) -> int | None:
-    """Index of the window holding words [start, end) most centrally, None if none holds them."""
-    holding = [
-        (min(_centrality(w, start), _centrality(w, end - 1)), i)
-        for i, w in enumerate(windows)
-        if w.word_start <= start and end <= w.word_end
-    ]
-    return max(holding)[1] if holding else None
+def window_pairs(windows: list[Window], entities: list[WordEntity]) -> dict[tuple[int, int], int]:
+    """Candidate pairs of a long sentence that some window holds whole -> the window holding the
+    pair most centrally (ties: the later window); pairs farther apart than one window are not
+    scored. Pairs are enumerated window by window, so the cost grows with the text's length times
+    the mentions per window, not with the square of all its mentions."""
+    order = sorted(range(len(entities)), key=lambda i: entities[i].start)
+    best: dict[tuple[int, int], tuple[int, int]] = {}
+    first = 0
+    for k, w in enumerate(windows):
+        while first < len(order) and entities[order[first]].start < w.word_start:
+            first += 1
+        inside = []
+        for i in order[first:]:
+            if entities[i].start >= w.word_end:
+                break
+            if entities[i].end <= w.word_end:
+                inside.append(i)
+        inside.sort()
+        labels = [entities[i].label for i in inside]
+        for a, b in schema_candidate_pairs(labels):
+            h, t = inside[a], inside[b]
+            lo = min(entities[h].start, entities[t].start)
+            hi = max(entities[h].end, entities[t].end)
+            key = (min(_centrality(w, lo), _centrality(w, hi - 1)), k)
+            if key > best.get((h, t), (-1, -1)):
+                best[(h, t)] = key
+    return {pair: k for pair, (_, k) in best.items()}
 
 
 @torch.inference_mode()
@@ -333,12 +352,8 @@ def _finish_multi_window(
     """Score each entity pair of a long sentence (entities decoded over all its words) in its best
     window."""
     by_window: dict[int, list[tuple[int, int]]] = {}
-    for h, t in candidate_pairs(output.entities):
-        lo = min(output.entities[h].start, output.entities[t].start)
-        hi = max(output.entities[h].end, output.entities[t].end)
-        k = _best_window(windows, lo, hi)
-        if k is not None:  # pairs farther apart than one window are not scored
-            by_window.setdefault(k, []).append((h, t))
+    for (h, t), k in sorted(window_pairs(windows, output.entities).items()):
+        by_window.setdefault(k, []).append((h, t))
     for k, pairs in sorted(by_window.items()):
         ids, mask = pad_batch([windows[k]], tokenizer.pad_token_id, device)
         out = model.tagger(input_ids=ids, attention_mask=mask, output_hidden_states=True)
