@@ -129,6 +129,12 @@ def test_stage_is_trained_once_and_the_joint_model_starts_from_it(tmp_path, data
     result = json.loads(out.read_text())
     assert set(result) >= {"PERS", "ORG", "LOC", "MISC", "micro_4_types"}
     assert result["micro_4_types"]["support"] == 3 * 13
+    # the mixed dev's parts are told apart per epoch
+    from experiments.dev_parts import parts_by_epoch
+
+    (parts,) = parts_by_epoch(tmp_path / "run")
+    assert {"anercorp entity", "seed entity", "seed relation"} <= set(parts)
+    assert "anercorp relation" not in parts
     # the study table scores the run, its stage and a CRF trained on the same data
     from experiments import generalisation
 
