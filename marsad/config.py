@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from marsad.text import STEPS
+
 SELECTION_METRICS = ("entity", "entity+relation")
 
 # Options that lost on dev and were removed with their code (git tag retired-options; the record is
@@ -379,6 +381,11 @@ def _validated(cfg: TrainConfig, source: str = "config") -> TrainConfig:
         value = getattr(cfg, key)
         if not ok(value):
             raise ConfigError(f"{source}: {key} must be {wanted}, got {value!r}")
+    unknown_steps = [step for step in cfg.preprocessing if step not in STEPS]
+    if unknown_steps:
+        raise ConfigError(
+            f"{source}: preprocessing has unknown step(s) {unknown_steps}; known: {sorted(STEPS)}"
+        )
     if cfg.selection_metric not in SELECTION_METRICS:
         raise ConfigError(
             f"{source}: selection_metric must be one of {', '.join(SELECTION_METRICS)}, "
@@ -405,3 +412,17 @@ def options_markdown() -> str:
         )
         rows.append(f"| `{f.name}` | `{shown}` | {f.metadata['help']} |")
     return "\n".join(rows) + "\n"
+
+
+def check_paths(cfg: TrainConfig) -> None:
+    """The corpora a training run reads exist (checked when training starts, not when a config is
+    read: a checkpoint's saved config may name another machine's paths)."""
+    for key, directory in [("data_dir", cfg.data_dir)] + [
+        ("extra_data", d) for d in cfg.extra_data
+    ]:
+        if not (Path(directory) / "splits.json").is_file():
+            raise ConfigError(
+                f"{key}: {directory} is not a corpus directory (no splits.json in it)"
+            )
+    if cfg.aux_corpus and not Path(cfg.aux_corpus).is_file():
+        raise ConfigError(f"aux_corpus: {cfg.aux_corpus} is not a file")

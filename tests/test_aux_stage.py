@@ -85,7 +85,7 @@ def test_scoring_ignores_what_a_sentence_does_not_annotate(tmp_path):
 def test_aux_epochs_range_and_missing_corpus(tmp_path):
     with pytest.raises(ConfigError, match="aux_epochs must be >= 0"):
         load_config(ROOT / "configs" / "tiny.yaml", ["aux_epochs=-1"])
-    with pytest.raises(FileNotFoundError, match="aux_corpus: .*nowhere.txt is not a file"):
+    with pytest.raises(ConfigError, match="aux_corpus: .*nowhere.txt is not a file"):
         train_tiny(tmp_path / "run", ROOT / "data", f"aux_corpus={tmp_path / 'nowhere.txt'}")
 
 

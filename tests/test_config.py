@@ -125,3 +125,18 @@ def test_the_defaults_are_the_shipped_configuration():
         shipped.selection_metric,
         shipped.dropout,
     ) == (True, True, "entity", 0.3)
+
+
+def test_unknown_preprocessing_step_and_missing_corpus_are_one_line_errors(tmp_path, capsys):
+    from marsad.commands import train as train_cli
+    from marsad.config import check_paths
+
+    with pytest.raises(ConfigError, match=r"preprocessing has unknown step\(s\) \['foo'\]"):
+        load_config(ROOT / "configs" / "tiny.yaml", ["preprocessing=[strip_tatweel, foo]"])
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"extra_data=[{tmp_path}]"])
+    with pytest.raises(ConfigError, match=f"extra_data: {tmp_path} is not a corpus directory"):
+        check_paths(cfg)
+    args = ["--config", str(ROOT / "configs" / "tiny.yaml"), "--set", f"data_dir={tmp_path}"]
+    with pytest.raises(SystemExit) as stop:
+        train_cli.main([*args, "--set", f"output_dir={tmp_path / 'out'}"])
+    assert stop.value.code == 2 and "data_dir: " in capsys.readouterr().err

@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.refit and cfg.refit_from:
         parser.error("--refit refits the run it trains; refit_from already names a run to refit")
-    best = Trainer(cfg, resume=args.resume).train()
+    try:
+        best = Trainer(cfg, resume=args.resume).train()
+    except ConfigError as exc:  # a path the config names is missing: one line, not a traceback
+        parser.error(str(exc))
     if cfg.refit_from:
         print(
             f"refit: {best['epoch']} epochs on "

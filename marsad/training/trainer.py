@@ -32,7 +32,7 @@ from transformers import (
     set_seed,
 )
 
-from marsad.config import ConfigError, TrainConfig
+from marsad.config import ConfigError, TrainConfig, check_paths
 from marsad.data.anercorp import read_conll, schema_examples, split_held_out
 from marsad.data.examples import Example, WordEntity, load_examples
 from marsad.evaluation.scoring import (
@@ -187,6 +187,7 @@ class Trainer:
     # ---- set-up -------------------------------------------------------------------------
     def _prepare(self) -> None:
         cfg = self.cfg
+        check_paths(cfg)
         set_seed(cfg.seed)
         if (
             cfg.deterministic
