@@ -57,10 +57,12 @@ def _check_text(text: object, position: int | None = None) -> str:
 class Predictor:
     """Load a checkpoint once, then extract from any number of texts.
 
-    ``Predictor.from_pretrained(dir, device=None, quantize=False)``; ``device=None`` picks CUDA when
-    present, and the CPU when quantising. ``quantize=True`` applies dynamic int8 quantisation to the
-    encoder's linear layers, smoothed with the activation ranges saved at training time (CPU only),
-    with the kernels of ``int8_engine`` (default: torch's; see :mod:`marsad.quantization`).
+    ``Predictor.from_pretrained(dir, device=None, quantize=False, verify_hashes=True)``
+    (``verify_hashes=False``: file sizes only, see :func:`load_checkpoint`); ``device=None`` picks
+    CUDA when present, and the CPU when quantising. ``quantize=True`` applies dynamic int8
+    quantisation to the encoder's linear layers, smoothed with the activation ranges saved at
+    training time (CPU only), with the kernels of ``int8_engine`` (default: torch's; see
+    :mod:`marsad.quantization`).
     """
 
     def __init__(self, loaded: Loaded, device: torch.device):
@@ -74,13 +76,14 @@ class Predictor:
         device: str | torch.device | None = None,
         quantize: bool = False,
         int8_engine: str | None = None,
+        verify_hashes: bool = True,
     ) -> Predictor:
         device = torch.device(
             device or ("cuda" if torch.cuda.is_available() and not quantize else "cpu")
         )
         if quantize and device.type != "cpu":
             raise ValueError("quantize=True is dynamic int8 quantisation for CPU; use device='cpu'")
-        loaded = load_checkpoint(directory, device)
+        loaded = load_checkpoint(directory, device, verify_hashes=verify_hashes)
         if quantize:
             stats_path = Path(directory) / ACTIVATION_FILE
             quantize_encoder(

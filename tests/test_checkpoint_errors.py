@@ -183,3 +183,15 @@ def test_a_truncated_crf_file_is_refused_not_a_segfault(tmp_path, tiny_run):
     path.write_bytes(b"garbage!")
     with pytest.raises(ValueError, match="no 'lCRF' header"):
         LexicalPrior.load(path)
+
+
+def test_verify_hashes_false_checks_sizes_only(ckpt):
+    config = ckpt / "config.json"
+    text = config.read_text()
+    config.write_text(text.replace("  ", " \t", 1))  # same size, still valid JSON
+    with pytest.raises(CheckpointError, match="config.json: SHA-256 differs"):
+        load_checkpoint(ckpt)
+    load_checkpoint(ckpt, verify_hashes=False)
+    config.write_text(text + " ")
+    with pytest.raises(CheckpointError, match="config.json: .* bytes, marsad.json says"):
+        load_checkpoint(ckpt, verify_hashes=False)

@@ -147,9 +147,9 @@ def file_digests(directory: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def verify_files(directory: Path, meta: dict[str, Any]) -> None:
-    """Every file ``marsad.json`` lists is there with its size and SHA-256 (checkpoints written
-    before the list was kept have none to check)."""
+def verify_files(directory: Path, meta: dict[str, Any], hashes: bool = True) -> None:
+    """Every file ``marsad.json`` lists is there with its size and (``hashes``) SHA-256; checkpoints
+    written before the list was kept have none to check."""
     for name, want in meta.get(FILES_KEY, {}).items():
         path = directory / name
         if not path.exists():
@@ -160,7 +160,7 @@ def verify_files(directory: Path, meta: dict[str, Any]) -> None:
                 f"{path}: {size} bytes, {META_FILE} says {want['bytes']}: the file is truncated or "
                 "was changed after the checkpoint was written"
             )
-        if _sha256(path) != want["sha256"]:
+        if hashes and _sha256(path) != want["sha256"]:
             raise CheckpointError(
                 f"{path}: SHA-256 differs from {META_FILE}: the file is damaged or was changed "
                 "after the checkpoint was written"
@@ -217,8 +217,12 @@ def read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -> Loaded:
-    """Load a checkpoint written by :func:`save_checkpoint`, checking that its parts agree."""
+def load_checkpoint(
+    directory: Path | str, device: str | torch.device = "cpu", verify_hashes: bool = True
+) -> Loaded:
+    """Load a checkpoint written by :func:`save_checkpoint`, checking that its parts agree. File
+    sizes are always checked against ``marsad.json``; ``verify_hashes=False`` skips their SHA-256
+    (about a second per 500 MB of weights) when the files are known to be intact."""
     directory = Path(directory)
     meta = read_meta(directory)
     config_path = _require(directory / "config.json", "tagger config")
@@ -235,7 +239,7 @@ def load_checkpoint(directory: Path | str, device: str | torch.device = "cpu") -
             f"{directory} is not a Marsad checkpoint: missing tokenizer.json (tokenizer)"
         )
     rel_path = _require(directory / RELATION_FILE, "relation head weights")
-    verify_files(directory, meta)
+    verify_files(directory, meta, hashes=verify_hashes)
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
