@@ -45,8 +45,10 @@ def option(default: Any, help: str, *, group: str) -> Any:
 
 @dataclass
 class TrainConfig:
-    """Every training option; the defaults are the shipped configuration (each chosen on dev: the
-    record is in docs/experiments.md), so a YAML file states only what it changes."""
+    """Every training option; the defaults are the shipped model options (each chosen on dev: the
+    record is in docs/experiments.md), so a YAML file states only what it changes. Paths to corpora
+    are not code defaults: configs/default.yaml names the shipped ones (``extra_data``,
+    ``aux_corpus``), since a user training on their own annotations may not want them."""
 
     # encoder
     model: str = option(

@@ -107,17 +107,19 @@ def test_yaml_errors_name_the_file_and_line_and_typos_get_a_suggestion(tmp_path)
 
 
 def test_the_defaults_are_the_shipped_configuration():
-    """configs/offline.yaml names the encoder and the output directory, nothing else: every other
-    shipped value is the code default."""
+    """configs/offline.yaml names the encoder, the output directory and the corpora, nothing else:
+    every other shipped value is the code default. The two files name the same corpora."""
     import yaml
 
     offline = yaml.safe_load((ROOT / "configs" / "offline.yaml").read_text())
-    assert set(offline) == {"model", "output_dir"}
-    assert set(yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())) == {
-        "model",
-        "fallback_model",
-        "output_dir",
-    }
+    default = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
+    corpora = {"extra_data", "aux_corpus"}
+    assert set(offline) == {"model", "output_dir"} | corpora
+    assert set(default) == {"model", "fallback_model", "output_dir"} | corpora
+    assert {k: offline[k] for k in corpora} == {k: default[k] for k in corpora}
+    for key in corpora:  # the corpora a clean clone beside ../shared trains on exist
+        paths = offline[key] if isinstance(offline[key], list) else [offline[key]]
+        assert all((ROOT / p).exists() for p in paths), key
     shipped = TrainConfig()
     assert (
         shipped.lexical_prior,
