@@ -83,7 +83,7 @@ def score_aux_stage(stage: Path, words: list[list[str]], gold: list[list[str]], 
     scores = entity_scores(gold, pred)
     return {
         "encoder": settings["encoder"],
-        **{t: scores["per_type"][t] for t in ANERCORP_TYPES},
+        **{t: scores["per_type"].get(t) for t in ANERCORP_TYPES},
         "micro_4_types": scores["micro"],
     }
 

@@ -83,7 +83,8 @@ def held_out_scores(model, tokenizer, sentences, cfg: TrainConfig) -> dict[str, 
         cfg.eval_batch_size,
     )
     scores = entity_scores([list(s.tags) for s in sentences], predicted)
-    scores["per_type"] = {t: scores["per_type"][t] for t in ANERCORP_TYPES}
+    zero = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    scores["per_type"] = {t: scores["per_type"].get(t, zero) for t in ANERCORP_TYPES}
     return scores
 
 
