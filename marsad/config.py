@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,13 +231,20 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-# Fields whose default is None: a sample of the type they take otherwise.
-_OPTIONAL_SAMPLES: dict[str, Any] = {
-    "fallback_model": "",
-    "fold": 0,
-    "num_threads": 0,
-    "refit_from": "",
-}
+def _optional_samples() -> dict[str, Any]:
+    """Fields typed ``X | None``: a sample of the type X they take otherwise (read from the
+    annotations, so a new optional option cannot be left out)."""
+    hints = typing.get_type_hints(TrainConfig)
+    out = {}
+    for name, hint in hints.items():
+        args = typing.get_args(hint)
+        if type(None) in args:
+            (kind,) = [a for a in args if a is not type(None)]
+            out[name] = kind()
+    return out
+
+
+_OPTIONAL_SAMPLES: dict[str, Any] = _optional_samples()
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:

@@ -33,6 +33,21 @@ def data_copy(tmp_path: Path, data_dir: Path) -> Path:
     return dest
 
 
+TEST_THREADS = 2  # the suite's numbers are the same on any machine: thread count changes sums
+
+
+@pytest.fixture(autouse=True)
+def _same_thread_count():
+    """Every test runs with torch on ``TEST_THREADS`` threads, whatever an earlier one set (a
+    ``num_threads`` option or a benchmark's ``--threads`` changes torch's global setting): runs
+    compared with one another must sum in the same order."""
+    import torch
+
+    torch.set_num_threads(TEST_THREADS)
+    yield
+    torch.set_num_threads(TEST_THREADS)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep built encoders out of the user's cache, except the bundled e5 conversion (slow to
@@ -117,13 +132,22 @@ def assert_same_log(a: Path, b: Path) -> None:
     assert (a / "dev_sentences.jsonl").read_text() == (b / "dev_sentences.jsonl").read_text()
 
 
+def forget_digests(ckpt: Path) -> None:
+    """Drop the file list from marsad.json, as in checkpoints written before it was kept, so the
+    checks behind it are reached."""
+    meta = json.loads((ckpt / "marsad.json").read_text())
+    del meta["files"]
+    (ckpt / "marsad.json").write_text(json.dumps(meta))
+
+
 def checkpoint_from_before(option_key: str, source: Path, dest: Path, *files: str) -> Path:
     """A copy of checkpoint ``source`` as written before an option existed: its ``marsad.json``
-    key and its own files removed, and the decoding settings as they were kept then (only the
-    relation threshold, as ``relation_none_bias``)."""
+    key and its own files removed, the decoding settings as they were kept then (only the
+    relation threshold, as ``relation_none_bias``), and no file list (kept since later still)."""
     shutil.copytree(source, dest)
     meta = json.loads((dest / "marsad.json").read_text())
     del meta[option_key]
+    del meta["files"]
     meta["relation_none_bias"] = meta.pop("decoding")["none_bias"]
     (dest / "marsad.json").write_text(json.dumps(meta))
     for name in files:

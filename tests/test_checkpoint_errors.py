@@ -6,17 +6,10 @@ import json
 import shutil
 
 import pytest
+from conftest import forget_digests
 
 from marsad.model.checkpoint import CheckpointError, load_checkpoint
 from marsad.predictor import Predictor
-
-
-def forget_digests(ckpt):
-    """Drop the file list from marsad.json, as in checkpoints written before it was kept, so the
-    checks behind it are reached."""
-    meta = json.loads((ckpt / "marsad.json").read_text())
-    del meta["files"]
-    (ckpt / "marsad.json").write_text(json.dumps(meta))
 
 
 @pytest.fixture

@@ -69,7 +69,13 @@ def test_missing_file_and_non_mapping(tmp_path):
 
 
 def test_optional_fields_are_typed_too():
+    from marsad.config import config_from_dict
+
     assert load_config(None, ["fold=null"]).fold is None
+    # a saved config holds every optional field at null: it must read back as written
+    assert config_from_dict(TrainConfig().to_dict(), "saved") == TrainConfig()
+    with pytest.raises(ConfigError, match="key 'aux_corpus' must be a string"):
+        load_config(None, ["aux_corpus=3"])
     with pytest.raises(ConfigError, match="key 'fold' must be an integer"):
         load_config(None, ["fold=abc"])
     with pytest.raises(ConfigError, match="key 'epochs' must not be empty"):

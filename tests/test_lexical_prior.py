@@ -14,6 +14,7 @@ from conftest import (
     assert_same_log,
     checkpoint_from_before,
     crossfit_fold0_row,
+    forget_digests,
     read_log,
     train_tiny,
     train_tiny_interrupted,
@@ -174,6 +175,9 @@ def test_missing_or_corrupt_prior_file_is_named(prior_run, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(prior_run / "best", broken)
     (broken / PRIOR_FILE).write_bytes(b"not a crfsuite model")
+    with pytest.raises(CheckpointError, match=f"{PRIOR_FILE}: 20 bytes, marsad.json says"):
+        load_checkpoint(broken)
+    forget_digests(broken)  # a checkpoint without the file list: the prior's own check
     with pytest.raises(CheckpointError, match=f"{PRIOR_FILE} is not a readable crfsuite model"):
         load_checkpoint(broken)
     (broken / PRIOR_FILE).unlink()

@@ -14,6 +14,7 @@ from conftest import (
     assert_same_log,
     checkpoint_from_before,
     crossfit_fold0_row,
+    forget_digests,
     load_script,
     read_log,
     train_tiny,
@@ -287,6 +288,9 @@ def test_missing_or_corrupt_prior_file_is_named(prior_run, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(prior_run / "best", broken)
     (broken / RELATION_PRIOR_FILE).write_text('{"classes": ["NONE"], "features": ["a"]}')
+    with pytest.raises(CheckpointError, match=f"{RELATION_PRIOR_FILE}: 40 bytes, marsad.json says"):
+        load_checkpoint(broken)
+    forget_digests(broken)  # a checkpoint without the file list: the prior's own check
     with pytest.raises(CheckpointError, match=f"{RELATION_PRIOR_FILE} is not a relation prior"):
         load_checkpoint(broken)
     (broken / RELATION_PRIOR_FILE).write_text("not json")
