@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from marsad.data.examples import WordEntity, WordRelation
+from marsad.data.mentions import MentionIndex
 from marsad.model.decoding import decode_relations, viterbi_decode
 from marsad.model.joint import JointModel, PairBatch, distance_bucket
 from marsad.model.lexical_prior import LexicalPrior
@@ -136,7 +137,11 @@ def build_pair_batch(
             "between",
         )
     }
+    indexes: dict[int, MentionIndex] = {}  # a long sentence's windows share one entity list
     for row, window, ents, pairs in rows:
+        if len(pairs) > 1 and id(ents) not in indexes:
+            indexes[id(ents)] = MentionIndex(ents)
+        index = indexes.get(id(ents))
         for h, t in pairs:
             he, te = ents[h], ents[t]
             cols["example"].append(row)
@@ -152,7 +157,9 @@ def build_pair_batch(
             cols["distance"].append(distance_bucket(gap))
             left_end, right_start = min(he.end, te.end), max(he.start, te.start)
             cols["between"].append(
-                sum(1 for e in ents if left_end <= e.start and e.end <= right_start)
+                len(index.inside(left_end, right_start))
+                if index is not None and index.usable
+                else sum(1 for e in ents if left_end <= e.start and e.end <= right_start)
             )
     tensors = {k: torch.tensor(v, dtype=torch.long) for k, v in cols.items()}
     flat_labels = (
@@ -280,7 +287,9 @@ def extract_both(
         ((s, k) for s, ws in enumerate(windows) for k in range(len(ws)) if sentences[s]),
         key=lambda sk: len(windows[sk[0]][sk[1]].input_ids),
     )
-    pending_multi: set[int] = set()
+    # a long sentence's windows keep their last hidden states until its entities are decoded over
+    # all its words: its pairs are then scored without encoding any window a second time
+    window_hidden: dict[tuple[int, int], torch.Tensor] = {}
     bar = tqdm(total=len(jobs), desc="extracting", unit="window", disable=not progress)
     for b in range(0, len(jobs), batch_size):
         batch = jobs[b : b + batch_size]
@@ -297,7 +306,7 @@ def extract_both(
                     best_centrality[s][word] = c
                     word_lp[s][word] = log_probs[row, tok]
             if len(windows[s]) > 1:
-                pending_multi.add(s)
+                window_hidden[(s, k)] = out.hidden_states[-1][row, : len(win.input_ids)].clone()
                 continue
             for outputs, source in settings.values():
                 outputs[s].entities = (
@@ -317,7 +326,8 @@ def extract_both(
                 start += len(pairs)
         bar.update(len(batch))
     bar.close()
-    for s in sorted(pending_multi):
+    for s in sorted({s for s, _ in window_hidden}):
+        hidden = [window_hidden.pop((s, k)) for k in range(len(windows[s]))]
         for outputs, source in settings.values():
             if source is None:
                 outputs[s].entities = decode_entities(
@@ -325,7 +335,7 @@ def extract_both(
                 )
             else:
                 outputs[s].entities = list(source[s])
-            _finish_multi_window(model, tokenizer, windows[s], outputs[s], device)
+            _finish_multi_window(model, windows[s], hidden, outputs[s])
     relation_prior = model.relation_prior if decoding.relation_weight else None
     for outputs, _ in settings.values():
         for words, out in zip(sentences, outputs):
@@ -344,18 +354,24 @@ def extract_both(
 
 def _finish_multi_window(
     model: JointModel,
-    tokenizer,
     windows: list[Window],
+    hidden: list[torch.Tensor],
     output: SentenceOutput,
-    device: torch.device,
+    windows_per_batch: int = 32,
 ) -> None:
     """Score each entity pair of a long sentence (entities decoded over all its words) in its best
-    window."""
+    window, over that window's hidden states ``hidden[k]`` kept from the tagging pass."""
     by_window: dict[int, list[tuple[int, int]]] = {}
     for (h, t), k in sorted(window_pairs(windows, output.entities).items()):
         by_window.setdefault(k, []).append((h, t))
-    for k, pairs in sorted(by_window.items()):
-        ids, mask = pad_batch([windows[k]], tokenizer.pad_token_id, device)
-        out = model.tagger(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-        pb = build_pair_batch([(0, windows[k], output.entities, pairs)]).to(device)
-        output.add_candidates(pairs, model.relation_head(out.hidden_states[-1], pb))
+    todo = sorted(by_window.items())
+    for b in range(0, len(todo), windows_per_batch):
+        chunk = todo[b : b + windows_per_batch]
+        # padding rows with zeros is safe: pair features read tokens inside their own window only
+        states = torch.nn.utils.rnn.pad_sequence([hidden[k] for k, _ in chunk], batch_first=True)
+        pb = build_pair_batch(
+            [(row, windows[k], output.entities, pairs) for row, (k, pairs) in enumerate(chunk)]
+        ).to(states.device)
+        output.add_candidates(
+            [pair for _, pairs in chunk for pair in pairs], model.relation_head(states, pb)
+        )

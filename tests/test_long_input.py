@@ -3,11 +3,13 @@
 import json
 import random
 
+import numpy as np
 from conftest import ROOT, load_script
 
 from marsad.data.examples import WordEntity
+from marsad.data.mentions import MentionIndex
 from marsad.inference import window_pairs
-from marsad.model.relation_prior import MentionIndex, pair_features
+from marsad.model.relation_prior import pair_features
 from marsad.model.windows import Window
 from marsad.schema import candidate_pairs
 
@@ -80,3 +82,59 @@ def test_long_input_benchmark_reports_the_ratio(tiny_run, tmp_path, capsys):
     result = json.loads(out.read_text())
     assert set(result["rows"]) == {"punctuated", "unpunctuated"} and result["ratio"] > 0
     assert "unpunctuated / punctuated chars/s" in capsys.readouterr().out
+
+
+def test_pair_batch_counts_the_mentions_between_as_the_scan_does():
+    """The relation head's "between" feature, read from the mention index, equals the count of
+    mentions lying strictly between the two spans."""
+    from marsad.inference import build_pair_batch
+
+    rng = random.Random(7)
+    for _ in range(20):
+        n = rng.randint(10, 80)
+        entities = random_mentions(rng, n)
+        pairs = candidate_pairs([e.label for e in entities])
+        if len(pairs) < 2:
+            continue
+        window = Window(0, n, [0] * (n + 2), list(range(1, n + 1)), list(range(1, n + 1)))
+        between = build_pair_batch([(0, window, entities, pairs)]).between.tolist()
+        expected = []
+        for h, t in pairs:
+            lo = min(entities[h].end, entities[t].end)
+            hi = max(entities[h].start, entities[t].start)
+            expected.append(sum(1 for e in entities if lo <= e.start and e.end <= hi))
+        assert between == expected
+
+
+def test_long_sentence_pairs_score_as_when_each_window_is_encoded_alone(tiny_run, data_dir):
+    """A long sentence's pairs are scored from the hidden states its windows had in the batched
+    tagging pass; the logits equal those of encoding each pair's window on its own (padding in
+    the batch changes sums by float noise only)."""
+    import torch
+
+    from marsad.data.corpus import read_corpus
+    from marsad.inference import build_pair_batch, extract, pad_batch
+    from marsad.model.checkpoint import load_checkpoint
+    from marsad.model.windows import make_windows
+    from marsad.text import split_words
+
+    loaded = load_checkpoint(tiny_run / "best")
+    steps = loaded.preprocessing
+    words = [w for s in read_corpus(data_dir)[:30] for w in split_words(s.text.rstrip("."))]
+    (out,) = extract(
+        loaded.model, loaded.tokenizer, [words], steps, 48, batch_size=4, decoding=loaded.decoding
+    )
+    windows = make_windows(loaded.tokenizer, words, steps, 48)
+    assert len(windows) > 3 and out.candidates
+    chosen = window_pairs(windows, out.entities)
+    rows = []
+    with torch.inference_mode():
+        for h, t in out.candidates:
+            k = chosen[(h, t)]
+            ids, mask = pad_batch([windows[k]], loaded.tokenizer.pad_token_id, torch.device("cpu"))
+            hidden = loaded.model.tagger(
+                input_ids=ids, attention_mask=mask, output_hidden_states=True
+            ).hidden_states[-1]
+            pb = build_pair_batch([(0, windows[k], out.entities, [(h, t)])])
+            rows.append(loaded.model.relation_head(hidden, pb)[0].numpy())
+    np.testing.assert_allclose(out.candidate_logits, np.array(rows), atol=1e-4, rtol=1e-4)

@@ -356,3 +356,55 @@ def test_crossfit_script_prior_only_needs_no_checkpoint(capsys):
     f1 = float(fold.split("|")[2])
     assert 0.2 < f1 <= 1 and float(pooled.split("|")[2]) == f1  # one fold: pooled is that fold
     assert "(1.0, " in fold  # the prior alone: weight 1 on both halves
+
+
+def _log_probs_from_feature_dicts(prior, words, entities, pairs):
+    """The prior's log-probabilities computed from :func:`pair_features`' dicts, name by name: the
+    reference the per-word column arrays of ``log_probs`` must equal."""
+    from marsad.model.relation_prior import _FLOOR, allowed_labels
+
+    scores = np.tile(prior.intercept, (len(pairs), 1))
+    for row, (h, t) in enumerate(pairs):
+        names = [n for n, v in pair_features(words, entities, h, t).items() if v]
+        cols = [prior.index[n] for n in names if n in prior.index]
+        scores[row] += prior.coef[:, cols].sum(axis=1)
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probs = np.full((len(pairs), L), _FLOOR)
+    probs[:, prior._columns] += exp / exp.sum(axis=1, keepdims=True)
+    allowed = allowed_labels(entities, pairs)
+    probs = np.where(allowed, probs, 0.0)
+    out = np.full(probs.shape, NEG)
+    out[allowed] = np.log((probs / probs.sum(axis=1, keepdims=True))[allowed])
+    return out
+
+
+def test_vectorised_log_probs_equal_the_feature_dicts(prior, fold0):
+    """On dev sentences and on a long run-on text (many pairs far apart, trigger words between and
+    before), the array path scores every pair as the named features do."""
+    import random
+
+    for ex in fold0[1]:
+        pairs = candidate_pairs(ex.entities)
+        if pairs:
+            np.testing.assert_allclose(
+                prior.log_probs(ex.words, ex.entities, pairs),
+                _log_probs_from_feature_dicts(prior, ex.words, ex.entities, pairs),
+                rtol=1e-12,
+                atol=1e-12,
+            )
+    rng = random.Random(11)
+    words = [w for ex in fold0[1] for w in ex.words]
+    entities, pos = [], 0
+    while pos < len(words) - 3:
+        pos += rng.randint(0, 8)
+        width = rng.randint(1, 2)
+        entities.append(WordEntity(pos, pos + width, rng.choice(["ACTOR", "LOCATION", "QUANTITY"])))
+        pos += width
+    entities = [e for e in entities if e.end <= len(words)][:80]
+    pairs = candidate_pairs(entities)
+    np.testing.assert_allclose(
+        prior.log_probs(words, entities, pairs),
+        _log_probs_from_feature_dicts(prior, words, entities, pairs),
+        rtol=1e-12,
+        atol=1e-12,
+    )

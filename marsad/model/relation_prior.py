@@ -17,7 +17,6 @@ feature names, classes, coefficients), so loading runs no pickle and needs no sc
 from __future__ import annotations
 
 import json
-from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from marsad.data.examples import Example, WordEntity
+from marsad.data.mentions import MentionIndex
 from marsad.features import normalise, strip_proclitics
 from marsad.schema import (
     ENTITY_TYPES,
@@ -138,54 +138,19 @@ def _nearest(entities: Sequence[WordEntity], label: str, exclude: int, anchor: i
     )
 
 
-class MentionIndex:
-    """Sorted views of one sentence's mentions, so each pair's "between" and "nearest" features
-    cost O(log n) instead of a scan of every mention: on text without sentence punctuation a
-    "sentence" holds thousands of mentions and the scans made the prior quadratic. Only for
-    mentions in word order that do not overlap (decoded and gold mentions are); otherwise
-    :func:`pair_features` scans as before, with the same result."""
-
-    def __init__(self, entities: Sequence[WordEntity]):
-        self.starts = [e.start for e in entities]
-        self.ends = [e.end for e in entities]
-        self.labels = [e.label for e in entities]
-        self.usable = all(
-            a.start < b.start and a.end <= b.start for a, b in zip(entities, entities[1:])
-        )
-        self.by_label: dict[str, tuple[list[int], list[int]]] = {}
-        for k, e in enumerate(entities):
-            starts, ids = self.by_label.setdefault(e.label, ([], []))
-            starts.append(e.start)
-            ids.append(k)
-
-    def inside(self, lo: int, hi: int) -> range:
-        """Indices of the mentions lying within words [lo, hi)."""
-        first = bisect_left(self.starts, lo)
-        return range(first, max(first, bisect_right(self.ends, hi)))
-
-    def nearest(self, label: str, exclude: int, anchor: int) -> int:
-        """As :func:`_nearest`: the closest mention of ``label`` to ``anchor`` but ``exclude``,
-        the earlier one on a tie."""
-        starts, ids = self.by_label[label]
-        at = bisect_left(starts, anchor)
-        near = [k for k in range(max(0, at - 2), min(len(ids), at + 2)) if ids[k] != exclude]
-        return ids[min(near, key=lambda k: (abs(starts[k] - anchor), ids[k]))]
-
-
-def pair_features(
+def _pair_core_features(
     words: Sequence[str],
     entities: Sequence[WordEntity],
     head: int,
     tail: int,
-    index: MentionIndex | None = None,
-) -> dict[str, int]:
-    """Sparse indicator features of the ordered pair (``head``, ``tail``) of mention indices
-    (``index``: the sentence's :class:`MentionIndex`, built once for all its pairs)."""
+    index: MentionIndex | None,
+) -> tuple[dict[str, int], str, int, int, int]:
+    """The pair's features other than those of each word between or before the mentions, with
+    (type pair, first between word, end of between words, first word of the earlier mention)."""
     h, t = entities[head], entities[tail]
     pair = f"{h.label}>{t.label}"
     order = "HT" if h.start < t.start else "TH"
     lo, hi = (h.end, t.start) if h.start < t.start else (t.end, h.start)
-    between = words[lo:hi]
     first = min(h.start, t.start)
     if index is not None and index.usable:
         inside = [index.labels[k] for k in index.inside(lo, hi)]
@@ -210,6 +175,23 @@ def pair_features(
     }
     for label in inside:
         f[f"type_between={label}{pair}"] = 1
+    for k in (1, 2):
+        if first - k >= 0:
+            f[f"before{k}={_key(words[first - k])}|{pair}"] = 1
+    return f, pair, lo, hi, first
+
+
+def pair_features(
+    words: Sequence[str],
+    entities: Sequence[WordEntity],
+    head: int,
+    tail: int,
+    index: MentionIndex | None = None,
+) -> dict[str, int]:
+    """Sparse indicator features of the ordered pair (``head``, ``tail``) of mention indices
+    (``index``: the sentence's :class:`MentionIndex`, built once for all its pairs)."""
+    f, pair, lo, hi, first = _pair_core_features(words, entities, head, tail, index)
+    between = words[lo:hi]
     for w in between:
         f[f"between={_key(w)}"] = 1
         f[f"between_stem={_key(w)[:STEM_LETTERS]}|{pair}"] = 1
@@ -217,13 +199,67 @@ def pair_features(
             f[f"between={_key(w)}|{pair}"] = 1
         for label in _triggers(w):
             f[f"trigger_between={label}|{pair}"] = 1
-    for k in (1, 2):
-        if first - k >= 0:
-            f[f"before{k}={_key(words[first - k])}|{pair}"] = 1
     for w in words[max(0, first - TRIGGER_WINDOW_BEFORE) : first]:
         for label in _triggers(w):
             f[f"trigger_before={label}|{pair}"] = 1
     return f
+
+
+_TRIGGER_LABELS = tuple(TRIGGER_STEMS)
+
+
+class _WordColumns:
+    """One sentence's per-word feature columns in a fitted prior (-1: not a feature it knows),
+    built once per sentence and type pair: a pair's between-word features are then array slices,
+    not strings rebuilt pair by pair (on unpunctuated text a window holds thousands of pairs, each
+    with up to a window of words between)."""
+
+    def __init__(self, columns: dict[str, int], words: Sequence[str]):
+        self.columns = columns
+        self.keys = [_key(w) for w in words]
+        self.triggers = [_triggers(w) for w in words]
+        self.between = self._lookup(f"between={k}" for k in self.keys)
+        self._by_pair: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _lookup(self, names) -> np.ndarray:
+        return np.fromiter((self.columns.get(n, -1) for n in names), dtype=np.int64)
+
+    def _trigger_matrix(self, prefix: str, pair: str) -> np.ndarray:
+        """``[words, trigger labels]``: the column of ``{prefix}={label}|{pair}`` where the word
+        holds that label's trigger."""
+        cols = np.full((len(self.keys), len(_TRIGGER_LABELS)), -1, dtype=np.int64)
+        for w, labels in enumerate(self.triggers):
+            for label in labels:
+                cols[w, _TRIGGER_LABELS.index(label)] = self.columns.get(
+                    f"{prefix}={label}|{pair}", -1
+                )
+        return cols
+
+    def for_pair(self, pair: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(stem, paired word, trigger between, trigger before) columns for type pair ``pair``."""
+        if pair not in self._by_pair:
+            self._by_pair[pair] = (
+                self._lookup(f"between_stem={k[:STEM_LETTERS]}|{pair}" for k in self.keys),
+                self._lookup(f"between={k}|{pair}" for k in self.keys),
+                self._trigger_matrix("trigger_between", pair),
+                self._trigger_matrix("trigger_before", pair),
+            )
+        return self._by_pair[pair]
+
+    def pair_columns(self, core: dict[str, int], pair: str, lo: int, hi: int, first: int):
+        """The distinct known columns of a pair's features, as :func:`pair_features` names them."""
+        stem, paired, trig_between, trig_before = self.for_pair(pair)
+        parts = [
+            np.fromiter((self.columns.get(n, -1) for n, v in core.items() if v), dtype=np.int64),
+            self.between[lo:hi],
+            stem[lo:hi],
+            trig_between[lo:hi].ravel(),
+            trig_before[max(0, first - TRIGGER_WINDOW_BEFORE) : first].ravel(),
+        ]
+        if hi - lo <= MAX_BETWEEN_FOR_PAIRED_WORDS:
+            parts.append(paired[lo:hi])
+        cols = np.unique(np.concatenate(parts))
+        return cols[cols >= 0]
 
 
 class RelationPrior:
@@ -307,12 +343,10 @@ class RelationPrior:
             return out
         scores = np.tile(self.intercept, (len(pairs), 1))
         mentions = MentionIndex(entities)
+        word_columns = _WordColumns(self.index, words)
         for row, (h, t) in enumerate(pairs):
-            cols = [
-                self.index[name]
-                for name, v in pair_features(words, entities, h, t, mentions).items()
-                if v and name in self.index
-            ]
+            core, pair, lo, hi, first = _pair_core_features(words, entities, h, t, mentions)
+            cols = word_columns.pair_columns(core, pair, lo, hi, first)
             scores[row] += self.coef[:, cols].sum(axis=1)
         exp = np.exp(scores - scores.max(axis=1, keepdims=True))
         probs = np.full(out.shape, _FLOOR)
