@@ -138,3 +138,33 @@ def test_long_sentence_pairs_score_as_when_each_window_is_encoded_alone(tiny_run
             pb = build_pair_batch([(0, windows[k], out.entities, [(h, t)])])
             rows.append(loaded.model.relation_head(hidden, pb)[0].numpy())
     np.testing.assert_allclose(out.candidate_logits, np.array(rows), atol=1e-4, rtol=1e-4)
+
+
+def test_window_overlap_sets_the_step_and_every_word_stays_covered(tiny_run, data_dir):
+    import pytest
+
+    from marsad.data.corpus import read_corpus
+    from marsad.model.checkpoint import load_checkpoint
+    from marsad.model.windows import make_windows
+    from marsad.text import split_words
+
+    loaded = load_checkpoint(tiny_run / "best")
+    words = [w for s in read_corpus(data_dir)[:20] for w in split_words(s.text)]
+    counts = {}
+    for overlap in (0.5, 1 / 3, 0.0):
+        windows = make_windows(loaded.tokenizer, words, loaded.preprocessing, 48, overlap=overlap)
+        covered = {w for win in windows for w in range(win.word_start, win.word_end)}
+        assert covered == set(range(len(words)))
+        if overlap == 0.0:  # no overlap: consecutive windows meet
+            assert all(a.word_end == b.word_start for a, b in zip(windows, windows[1:]))
+        counts[overlap] = len(windows)
+    assert counts[0.5] > counts[1 / 3] > counts[0.0]
+    with pytest.raises(ValueError, match="overlap must be in"):
+        make_windows(loaded.tokenizer, words, loaded.preprocessing, 48, overlap=1.0)
+
+
+def test_window_overlap_study_prints_each_overlap(tiny_run, data_dir, capsys):
+    study = load_script("experiments/window_overlap.py")
+    assert study.main(["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "| sentence by sentence |" in out and out.count("| run-on |") == 3

@@ -66,13 +66,17 @@ def make_windows(
     steps: list[str],
     max_length: int,
     stride_words: int | None = None,
+    overlap: float = 0.5,
 ) -> list[Window]:
     """Encode ``words`` into windows of at most ``max_length`` sub-words (special tokens included).
 
     Each word is tokenised on its own (after ``steps``), so a word's pieces never depend on its
-    neighbours and windows can be cut at any word. Consecutive windows overlap by about half a
-    window so every word is seen with context on both sides in some window.
+    neighbours and windows can be cut at any word. Consecutive windows overlap by ``overlap`` of a
+    window (about half by default) so every word is seen with context on both sides in some
+    window; ``stride_words`` fixes the step in words instead.
     """
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
     pieces = (
         _word_piece_counts(tokenizer, [normalize_word(w, steps) for w in words]) if words else []
     )
@@ -99,5 +103,5 @@ def make_windows(
         windows.append(Window(start, end, prefix + ids + suffix, first, last))
         if end >= len(words):
             return windows
-        step = stride_words or max(1, (end - start) // 2)
+        step = stride_words or max(1, int((end - start) * (1 - overlap)))
         start = start + step
