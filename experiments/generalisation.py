@@ -25,7 +25,7 @@ from marsad.data.anercorp import read_conll, schema_examples, split_held_out, to
 from marsad.data.examples import load_examples
 from marsad.evaluation.baselines import MajorityRelationBaseline
 from marsad.evaluation.metrics import entity_scores
-from marsad.evaluation.scoring import baseline_predictions, predict_examples, score_predictions
+from marsad.evaluation.scoring import baseline_predictions, predict_checkpoint, score_predictions
 from marsad.features import CrfTagger
 from marsad.fileio import cache_root
 from marsad.model.checkpoint import load_checkpoint
@@ -46,16 +46,7 @@ def common_dev(data_dir: str, extra: list[str], aux_corpus: Path | None, held_ou
 
 
 def scores_on(loaded, examples) -> dict:
-    return score_predictions(
-        predict_examples(
-            loaded.model,
-            loaded.tokenizer,
-            examples,
-            loaded.preprocessing,
-            loaded.max_length,
-            decoding=loaded.decoding,
-        )
-    )
+    return score_predictions(predict_checkpoint(loaded, examples))
 
 
 def model_row(run: Path, aner_words, aner_gold, dev: list) -> dict:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from marsad.data.examples import load_examples
 from marsad.evaluation.metrics import entity_scores
-from marsad.evaluation.scoring import output_tags, predict_examples, tune_prior_weight
+from marsad.evaluation.scoring import output_tags, predict_checkpoint, tune_prior_weight
 from marsad.inference import SentenceOutput, decode_entities
 from marsad.model.checkpoint import load_checkpoint
 from marsad.model.lexical_prior import LexicalPrior
@@ -44,14 +44,7 @@ def fold_scores(
     )
     saved = loaded.decoding.lexical_weight
     loaded.model.lexical_prior = prior
-    preds = predict_examples(
-        loaded.model,
-        loaded.tokenizer,
-        dev,
-        loaded.preprocessing,
-        loaded.max_length,
-        decoding=replace(loaded.decoding, lexical_weight=0.0),
-    )
+    preds = predict_checkpoint(loaded, dev, decoding=replace(loaded.decoding, lexical_weight=0.0))
     if refit:
         saved = tune_prior_weight(preds, prior)
     crf_log_probs = [prior.log_marginals(ex.words) for ex in dev]

@@ -30,7 +30,7 @@ from marsad.evaluation.metrics import SentenceExtraction, relation_scores
 from marsad.evaluation.scoring import (
     EvalPredictions,
     gold_extraction,
-    predict_examples,
+    predict_checkpoint,
     to_extraction,
     tune_relation_prior,
 )
@@ -81,14 +81,7 @@ def fold_scores(run: Path, fold: int, data: Path, refit: bool) -> tuple[float, f
         else RelationPrior.fit(train)
     )
     loaded.model.relation_prior = prior
-    preds = predict_examples(
-        loaded.model,
-        loaded.tokenizer,
-        dev,
-        loaded.preprocessing,
-        loaded.max_length,
-        decoding=replace(loaded.decoding, relation_weight=0.0),
-    )
+    preds = predict_checkpoint(loaded, dev, decoding=replace(loaded.decoding, relation_weight=0.0))
     head_alone = micro_f1(dev, cross_fitted(preds, prior, (0.0,))[0])
     mixed, chosen = cross_fitted(preds, prior, WEIGHT_GRID)
     return head_alone, micro_f1(dev, mixed), chosen

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import marsad.inference as inference
 from marsad.data.examples import Example, WordEntity, WordRelation, load_examples
-from marsad.evaluation.scoring import predict_examples, score_predictions
+from marsad.evaluation.scoring import predict_checkpoint, score_predictions
 from marsad.model.checkpoint import load_checkpoint
 from marsad.model.windows import make_windows
 
@@ -67,14 +67,7 @@ def run(loaded, examples: list[Example], overlap: float | None) -> dict[str, flo
         inference.make_windows = functools.partial(make_windows, overlap=overlap)
     try:
         t0 = time.perf_counter()
-        preds = predict_examples(
-            loaded.model,
-            loaded.tokenizer,
-            examples,
-            loaded.preprocessing,
-            loaded.max_length,
-            decoding=loaded.decoding,
-        )
+        preds = predict_checkpoint(loaded, examples)
         seconds = time.perf_counter() - t0
     finally:
         inference.make_windows = original

@@ -32,7 +32,7 @@ import torch
 
 from marsad.data.corpus import read_corpus
 from marsad.data.examples import load_examples
-from marsad.evaluation.scoring import predict_examples, score_predictions
+from marsad.evaluation.scoring import predict_checkpoint, score_predictions
 from marsad.model.checkpoint import read_meta
 from marsad.predictor import Predictor
 
@@ -191,16 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     f1 = {}
     for name, pred in (("fp32", fp32), ("int8", int8)):
         if pred is not None:
-            scores = score_predictions(
-                predict_examples(
-                    pred.loaded.model,
-                    pred.loaded.tokenizer,
-                    examples,
-                    pred.loaded.preprocessing,
-                    pred.loaded.max_length,
-                    decoding=pred.loaded.decoding,
-                )
-            )
+            scores = score_predictions(predict_checkpoint(pred.loaded, examples))
             f1[name] = scores["entities"]["micro"]["f1"]
 
     where = (

@@ -36,7 +36,7 @@ from marsad.evaluation.comparison import (
     pool,
     sentence_scores,
 )
-from marsad.evaluation.scoring import baseline_predictions, predict_examples
+from marsad.evaluation.scoring import baseline_predictions, predict_checkpoint
 from marsad.features import CrfTagger
 from marsad.model.checkpoint import CheckpointError, load_checkpoint, read_meta
 from marsad.training.trainer import data_fingerprint
@@ -95,19 +95,7 @@ def model_side(
                 f"{checkpoint} is a refit trained on its run's dev sentences too; compare on test"
             )
         examples = load_examples(data, fold)[split]
-        runs.append(
-            sentence_scores(
-                predict_examples(
-                    loaded.model,
-                    loaded.tokenizer,
-                    examples,
-                    loaded.preprocessing,
-                    loaded.max_length,
-                    batch_size,
-                    decoding=loaded.decoding,
-                )
-            )
-        )
+        runs.append(sentence_scores(predict_checkpoint(loaded, examples, batch_size)))
     return pool(runs, name)
 
 

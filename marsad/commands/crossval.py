@@ -34,7 +34,7 @@ from typing import Any
 from marsad.config import ConfigError, TrainConfig, load_config
 from marsad.data.examples import load_examples
 from marsad.evaluation.baselines import LexiconTagger, MajorityRelationBaseline
-from marsad.evaluation.scoring import baseline_predictions, predict_examples, score_predictions
+from marsad.evaluation.scoring import baseline_predictions, predict_checkpoint, score_predictions
 from marsad.evaluation.summary import HEADLINE, summarise, summary_table
 from marsad.features import CrfTagger
 from marsad.model.checkpoint import load_checkpoint
@@ -244,16 +244,7 @@ def run(
             shutil.rmtree(out / f"fold{k}" / "last", ignore_errors=True)
         loaded = load_checkpoint(out / f"fold{k}" / "best")
         encoder = loaded.meta["encoder"]["used"]
-        scores = score_predictions(
-            predict_examples(
-                loaded.model,
-                loaded.tokenizer,
-                test,
-                loaded.preprocessing,
-                loaded.max_length,
-                decoding=loaded.decoding,
-            )
-        )
+        scores = score_predictions(predict_checkpoint(loaded, test))
         results["model"].append(scores)
         results["model_dev"].append(
             loaded.meta["dev_metrics"]

@@ -24,7 +24,7 @@ from marsad.evaluation.report import (
     scores_markdown,
     subset,
 )
-from marsad.evaluation.scoring import predict_examples
+from marsad.evaluation.scoring import predict_checkpoint
 from marsad.model.checkpoint import load_checkpoint, read_meta
 
 
@@ -73,16 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     loaded = load_checkpoint(args.checkpoint)
     examples = load_examples(args.data, args.fold)[args.split]
-    preds = predict_examples(
-        loaded.model,
-        loaded.tokenizer,
-        examples,
-        loaded.preprocessing,
-        loaded.max_length,
-        args.batch_size,
-        progress=True,
-        decoding=loaded.decoding,
-    )
+    preds = predict_checkpoint(loaded, examples, args.batch_size, progress=True)
     novel = (
         subset(preds, [0 <= ex.max_train_similarity < NOVELTY_THRESHOLD for ex in examples])
         if args.split == "test"

@@ -34,7 +34,7 @@ from typing import Any
 from marsad.config import ConfigError, TrainConfig, config_from_dict
 from marsad.data.examples import load_examples
 from marsad.evaluation.baselines import LexiconTagger, MajorityRelationBaseline
-from marsad.evaluation.scoring import baseline_predictions, predict_examples, score_predictions
+from marsad.evaluation.scoring import baseline_predictions, predict_checkpoint, score_predictions
 from marsad.evaluation.summary import HEADLINE, summarise, summary_table
 from marsad.features import CrfTagger
 from marsad.model.checkpoint import CheckpointError, load_checkpoint, read_meta
@@ -161,18 +161,7 @@ def refit_run(
             train += splits["dev"]
         test = splits["test"]
         train_sentences.append(len(train))
-        results["model"].append(
-            score_predictions(
-                predict_examples(
-                    loaded.model,
-                    loaded.tokenizer,
-                    test,
-                    loaded.preprocessing,
-                    loaded.max_length,
-                    decoding=loaded.decoding,
-                )
-            )
-        )
+        results["model"].append(score_predictions(predict_checkpoint(loaded, test)))
         results["model_dev"].append(loaded.meta["dev_metrics"])  # empty when dev trained the refit
         relations = MajorityRelationBaseline().fit(train)
         results["CRF"].append(

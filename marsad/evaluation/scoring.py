@@ -21,6 +21,7 @@ from marsad.evaluation.metrics import (
     relation_sentence_counts,
 )
 from marsad.inference import SentenceOutput, decode_entities, extract_both
+from marsad.model.checkpoint import Loaded
 from marsad.model.joint import JointModel
 from marsad.model.lexical_prior import WEIGHT_GRID, LexicalPrior
 from marsad.model.relation_prior import WEIGHT_GRID as RELATION_WEIGHT_GRID
@@ -95,6 +96,27 @@ def predict_examples(
         decoding=decoding,
     )
     return EvalPredictions(examples, e2e, with_gold)
+
+
+def predict_checkpoint(
+    loaded: Loaded,
+    examples: list[Example],
+    batch_size: int = 32,
+    progress: bool = False,
+    decoding: DecodingSettings | None = None,
+) -> EvalPredictions:
+    """:func:`predict_examples` with a loaded checkpoint's own model, tokenizer, preprocessing,
+    window and decoding settings (``decoding`` overrides the last, e.g. a prior's weight at 0)."""
+    return predict_examples(
+        loaded.model,
+        loaded.tokenizer,
+        examples,
+        loaded.preprocessing,
+        loaded.max_length,
+        batch_size,
+        progress,
+        decoding=loaded.decoding if decoding is None else decoding,
+    )
 
 
 def _word_entities(ex: Example, tags: list[str]) -> list[WordEntity]:
