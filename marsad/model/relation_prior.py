@@ -17,7 +17,7 @@ feature names, classes, coefficients), so loading runs no pickle and needs no sc
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -221,7 +221,7 @@ class _WordColumns:
         self.between = self._lookup(f"between={k}" for k in self.keys)
         self._by_pair: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def _lookup(self, names) -> np.ndarray:
+    def _lookup(self, names: Iterable[str]) -> np.ndarray:
         return np.fromiter((self.columns.get(n, -1) for n in names), dtype=np.int64)
 
     def _trigger_matrix(self, prefix: str, pair: str) -> np.ndarray:
@@ -246,7 +246,9 @@ class _WordColumns:
             )
         return self._by_pair[pair]
 
-    def pair_columns(self, core: dict[str, int], pair: str, lo: int, hi: int, first: int):
+    def pair_columns(
+        self, core: dict[str, int], pair: str, lo: int, hi: int, first: int
+    ) -> np.ndarray:
         """The distinct known columns of a pair's features, as :func:`pair_features` names them."""
         stem, paired, trig_between, trig_before = self.for_pair(pair)
         parts = [
