@@ -29,8 +29,9 @@ OVERLAPS = (0.5, 1 / 3, 0.25)
 
 
 def join_examples(examples: list[Example], size: int) -> list[Example]:
-    """Each ``size`` consecutive examples as one, words and gold shifted (sentence ends kept as
-    words, as text without punctuation would not have them: they are dropped if punctuation)."""
+    """Each ``size`` consecutive examples as one, words and gold shifted. Every word is kept,
+    punctuation words included: only the sentence boundaries go, so the joined text reaches the
+    model as one sentence many windows long."""
     joined = []
     for g in range(0, len(examples), size):
         group = examples[g : g + size]
