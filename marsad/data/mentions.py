@@ -27,6 +27,9 @@ class MentionIndex:
             starts, ids = self.by_label.setdefault(e.label, ([], []))
             starts.append(e.start)
             ids.append(k)
+        # a pair asks for the nearest mention of the other's type to its own start: each answer
+        # is asked by every pair sharing that mention and type
+        self._nearest: dict[tuple[str, int, int], int] = {}
 
     def inside(self, lo: int, hi: int) -> range:
         """Indices of the mentions lying within words [lo, hi)."""
@@ -36,7 +39,10 @@ class MentionIndex:
     def nearest(self, label: str, exclude: int, anchor: int) -> int:
         """The closest mention of ``label`` to ``anchor`` but ``exclude``, the earlier one on a
         tie (as the relation prior's scan, ``relation_prior._nearest``)."""
-        starts, ids = self.by_label[label]
-        at = bisect_left(starts, anchor)
-        near = [k for k in range(max(0, at - 2), min(len(ids), at + 2)) if ids[k] != exclude]
-        return ids[min(near, key=lambda k: (abs(starts[k] - anchor), ids[k]))]
+        key = (label, exclude, anchor)
+        if key not in self._nearest:
+            starts, ids = self.by_label[label]
+            at = bisect_left(starts, anchor)
+            near = [k for k in range(max(0, at - 2), min(len(ids), at + 2)) if ids[k] != exclude]
+            self._nearest[key] = ids[min(near, key=lambda k: (abs(starts[k] - anchor), ids[k]))]
+        return self._nearest[key]

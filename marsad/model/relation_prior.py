@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from marsad.data.examples import Example, WordEntity
 from marsad.data.mentions import MentionIndex
@@ -249,7 +250,8 @@ class _WordColumns:
     def pair_columns(
         self, core: dict[str, int], pair: str, lo: int, hi: int, first: int
     ) -> np.ndarray:
-        """The distinct known columns of a pair's features, as :func:`pair_features` names them."""
+        """The known columns of a pair's features as :func:`pair_features` names them, repeats
+        included (:func:`_indicator_matrix` counts each once)."""
         stem, paired, trig_between, trig_before = self.for_pair(pair)
         parts = [
             np.fromiter((self.columns.get(n, -1) for n, v in core.items() if v), dtype=np.int64),
@@ -260,8 +262,25 @@ class _WordColumns:
         ]
         if hi - lo <= MAX_BETWEEN_FOR_PAIRED_WORDS:
             parts.append(paired[lo:hi])
-        cols = np.unique(np.concatenate(parts))
+        cols = np.concatenate(parts)
         return cols[cols >= 0]
+
+
+# pairs whose feature columns are held at once: bounds memory on run-on text (a window's pairs can
+# each list a window of between words)
+_PAIRS_PER_PRODUCT = 4096
+
+
+def _indicator_matrix(rows: Sequence[np.ndarray], n_features: int) -> csr_matrix:
+    """``[len(rows), n_features]`` 0/1 matrix with a 1 at each column of each row (a column listed
+    twice counts once): one sparse product then scores many pairs."""
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=indptr[1:])
+    columns = np.concatenate(rows)
+    matrix = csr_matrix((np.ones(len(columns)), columns, indptr), shape=(len(rows), n_features))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
 
 
 class RelationPrior:
@@ -343,13 +362,16 @@ class RelationPrior:
         out = np.full((len(pairs), len(RELATION_LABELS)), -np.inf)
         if not pairs:
             return out
-        scores = np.tile(self.intercept, (len(pairs), 1))
         mentions = MentionIndex(entities)
         word_columns = _WordColumns(self.index, words)
-        for row, (h, t) in enumerate(pairs):
-            core, pair, lo, hi, first = _pair_core_features(words, entities, h, t, mentions)
-            cols = word_columns.pair_columns(core, pair, lo, hi, first)
-            scores[row] += self.coef[:, cols].sum(axis=1)
+        scores = np.empty((len(pairs), len(self.classes)))
+        for start in range(0, len(pairs), _PAIRS_PER_PRODUCT):
+            rows = []
+            for h, t in pairs[start : start + _PAIRS_PER_PRODUCT]:
+                core = _pair_core_features(words, entities, h, t, mentions)
+                rows.append(word_columns.pair_columns(*core))
+            matrix = _indicator_matrix(rows, self.coef.shape[1])
+            scores[start : start + len(rows)] = self.intercept + matrix @ self.coef.T
         exp = np.exp(scores - scores.max(axis=1, keepdims=True))
         probs = np.full(out.shape, _FLOOR)
         probs[:, self._columns] += exp / exp.sum(axis=1, keepdims=True)
