@@ -8,10 +8,13 @@ seed test split (entity micro-F1, end-to-end relation F1), ANERcorp's repaired t
 (ACTOR/LOCATION of the Marsad head) and, when the run trained an auxiliary stage, that stage's own
 4-type head on the same file; the dev figures that chose it (whatever dev the run had), and one
 common dev for all runs (seed dev + team dev conflicts + ANERcorp train's held-out end), on which
-the configuration is chosen. Beside each run, the CRF baseline trained on the
-same data: the seed train split, each extra corpus's train split and, for a run with a stage,
-ANERcorp's training part mapped to ACTOR/LOCATION (a CRF has no auxiliary head; the mapped tags are
-its nearest equivalent). Never train or tune on the ANERcorp test file.
+the configuration is chosen, whole and by part. ``RUN`` may also be a refit (``RUN/refit``): it
+trained on the seed and team dev sentences, so only its ANERcorp part of the common dev is unseen
+(``common_dev_parts_trained_on`` names the others; a refit never trains on ANERcorp's held-out
+end). Beside each run, the CRF baseline trained on the same data: the seed train split, each extra
+corpus's train split and, for a run with a stage, ANERcorp's training part mapped to
+ACTOR/LOCATION (a CRF has no auxiliary head; the mapped tags are its nearest equivalent). Never
+train or tune on the ANERcorp test file.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import json
 from pathlib import Path
 
+from experiments.dev_parts import part_of
 from marsad.commands.anercorp import DEFAULT_FILE, score_aux_stage, score_checkpoint
 from marsad.data.anercorp import read_conll, schema_examples, split_held_out, to_schema_tags
 from marsad.data.examples import load_examples
@@ -49,22 +53,43 @@ def scores_on(loaded, examples) -> dict:
     return score_predictions(predict_checkpoint(loaded, examples))
 
 
+def scores_by_part(loaded, examples) -> tuple[dict, dict[str, dict]]:
+    """Scores on all of ``examples`` and on each corpus among them (:func:`part_of`)."""
+    preds = predict_checkpoint(loaded, examples)
+    parts: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        parts.setdefault(part_of(ex.sent_id), []).append(i)
+    by_part = {}
+    for part, indices in sorted(parts.items()):
+        scores = score_predictions(preds.subset(indices))
+        by_part[part] = {"sentences": len(indices), "entity_f1": f1(scores, "entities")}
+        if all(preds.examples[i].relations_annotated for i in indices):
+            by_part[part]["relation_f1"] = f1(scores, "relations_end_to_end")
+    return score_predictions(preds), by_part
+
+
 def model_row(run: Path, aner_words, aner_gold, dev: list) -> dict:
     best = run / "best"
     loaded = load_checkpoint(best)
     meta = loaded.meta
     cfg = meta["training_config"]
     seed = scores_on(loaded, load_examples(cfg["data_dir"])["test"])
-    common = scores_on(loaded, dev)
+    common, parts = scores_by_part(loaded, dev)
     aner = score_checkpoint(best, aner_words, aner_gold, 32)
     row = {
         "common_dev_entity_f1": f1(common, "entities"),
         "common_dev_relation_f1": f1(common, "relations_end_to_end"),
+        "common_dev_parts": parts,
+        "common_dev_parts_trained_on": (
+            ["seed", "team"] if meta.get("refit", {}).get("train_includes_dev") else []
+        ),
         "epoch": meta["epoch"],
         "decoding": meta.get("decoding"),
-        "dev_entity_f1": f1(meta["dev_metrics"], "entities"),
-        "dev_relation_f1": f1(meta["dev_metrics"], "relations_end_to_end"),
-        "dev_sentences": meta["dev_metrics"]["n_sentences"],
+        "dev_entity_f1": f1(meta["dev_metrics"], "entities") if meta.get("dev_metrics") else None,
+        "dev_relation_f1": (
+            f1(meta["dev_metrics"], "relations_end_to_end") if meta.get("dev_metrics") else None
+        ),
+        "dev_sentences": meta["dev_metrics"]["n_sentences"] if meta.get("dev_metrics") else 0,
         "seed_test_entity_f1": f1(seed, "entities"),
         "seed_test_relation_f1": f1(seed, "relations_end_to_end"),
         "anercorp_actor_location_f1": aner["micro_actor_location"]["f1"],
@@ -105,18 +130,29 @@ def markdown(rows: dict[str, dict]) -> str:
     head = (
         "| configuration | kept epoch | own dev entity / relation (sentences) | common dev "
         "entity / relation | seed test entity / relation | ANERcorp test ACTOR+LOCATION | "
-        "ANERcorp 4-type (aux head) | CRF: seed test entity / relation | CRF: ANERcorp |\n"
-        "|---|---:|---|---|---|---:|---:|---|---:|"
+        "common dev ANERcorp part entity | ANERcorp 4-type (aux head) | "
+        "CRF: seed test entity / relation | CRF: ANERcorp |\n"
+        "|---|---:|---|---|---|---:|---:|---:|---|---:|"
     )
     lines = [head]
     for name, r in rows.items():
         m, c = r["model"], r["crf"]
         aux = f"{m['aux_head_4_type_f1']:.3f}" if "aux_head_4_type_f1" in m else "—"
+        own = (
+            f"{m['dev_entity_f1']:.3f} / {m['dev_relation_f1']:.3f} ({m['dev_sentences']})"
+            if m["dev_entity_f1"] is not None
+            else "— (a refit)"
+        )
+        aner_part = m["common_dev_parts"].get("anercorp", {}).get("entity_f1")
+        aner_part = "—" if aner_part is None else f"{aner_part:.3f}"
+        seen = m["common_dev_parts_trained_on"]
+        common = f"{m['common_dev_entity_f1']:.3f} / {m['common_dev_relation_f1']:.3f}" + (
+            f" (trained on its {' and '.join(seen)} parts)" if seen else ""
+        )
         lines.append(
-            f"| {name} | {m['epoch']} | {m['dev_entity_f1']:.3f} / {m['dev_relation_f1']:.3f} "
-            f"({m['dev_sentences']}) | {m['common_dev_entity_f1']:.3f} / "
-            f"{m['common_dev_relation_f1']:.3f} | {m['seed_test_entity_f1']:.3f} / "
-            f"{m['seed_test_relation_f1']:.3f} | {m['anercorp_actor_location_f1']:.3f} | {aux} | "
+            f"| {name} | {m['epoch']} | {own} | {common} | {m['seed_test_entity_f1']:.3f} / "
+            f"{m['seed_test_relation_f1']:.3f} | {m['anercorp_actor_location_f1']:.3f} | "
+            f"{aner_part} | {aux} | "
             f"{c['seed_test_entity_f1']:.3f} / {c['seed_test_relation_f1']:.3f} | "
             f"{c['anercorp_actor_location_f1']:.3f} |"
         )

@@ -144,6 +144,9 @@ def test_stage_is_trained_once_and_the_joint_model_starts_from_it(tmp_path, data
     assert generalisation.main(args) == 0
     row = json.loads(table.read_text())["stage"]
     assert "aux_head_4_type_f1" in row["model"]
+    parts = row["model"]["common_dev_parts"]
+    assert parts["anercorp"]["sentences"] == 4 and "relation_f1" not in parts["anercorp"]
+    assert "relation_f1" in parts["seed"] and row["model"]["common_dev_parts_trained_on"] == []
     assert row["crf"]["train_sentences"] == meta["data"]["train_sentences"] + 20
 
 
