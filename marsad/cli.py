@@ -19,7 +19,11 @@ COMMANDS: dict[str, str] = {
     "compare": "paired bootstrap between two checkpoints, runs or baselines on the same sentences",
     "predict": "entities and relations with character offsets for raw text or JSONL documents",
     "anercorp": "score a checkpoint's ACTOR/LOCATION on ANERcorp (cross-domain check)",
+    "export": "gold or a checkpoint's pre-annotations for Label Studio, brat or doccano",
+    "import": "annotations from Label Studio, brat or doccano into the corpus format, checked",
 }
+# commands whose module name differs (``import`` is a Python keyword)
+MODULES: dict[str, str] = {"export": "export_annotations", "import": "import_annotations"}
 
 
 def usage() -> str:
@@ -47,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"marsad: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    return int(importlib.import_module(f"marsad.commands.{name}").main(rest) or 0)
+    module = importlib.import_module(f"marsad.commands.{MODULES.get(name, name)}")
+    return int(module.main(rest) or 0)
 
 
 if __name__ == "__main__":

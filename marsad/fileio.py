@@ -34,3 +34,12 @@ def atomic_directory(dest: Path) -> Iterator[Path]:
 def cache_root() -> Path:
     """Where converted/built encoders are cached: ``$MARSAD_CACHE`` or ``~/.cache/marsad``."""
     return Path(os.environ.get("MARSAD_CACHE") or Path.home() / ".cache" / "marsad")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to a temp file beside ``path``, then move it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

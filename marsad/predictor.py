@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from marsad.events import Event, Mention, sentence_events
 from marsad.inference import extract
 from marsad.model.checkpoint import Loaded, load_checkpoint
 from marsad.quantization import ACTIVATION_FILE, quantize_encoder
@@ -25,6 +26,7 @@ class Entity:
     start: int  # character offsets into the input string: input[start:end] == text
     end: int
     score: float
+    sentence: int = 0  # index into ``Prediction.sentences``
 
 
 @dataclass
@@ -38,13 +40,49 @@ class Relation:
 @dataclass
 class Prediction:
     entities: list[Entity] = field(default_factory=list)
-    relations: list[Relation] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)  # both ends in one sentence
+    # (start, end) character offsets of each sentence the text was split into, in order
+    sentences: list[tuple[int, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain JSON types (sentence spans as ``[start, end]`` lists)."""
+        out = asdict(self)
+        out["sentences"] = [list(span) for span in self.sentences]
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    def events(self, doc_id: str | None = None) -> list[Event]:
+        """One event per ATTACKS / CONTROLS / SUPPORTS relation, by the rules of
+        :mod:`marsad.events`."""
+        by_sentence: dict[int, list[int]] = {}
+        for k, e in enumerate(self.entities):
+            by_sentence.setdefault(e.sentence, []).append(k)
+        events = []
+        for s, (start, end) in enumerate(self.sentences):
+            ids = by_sentence.get(s, [])
+            local = {k: i for i, k in enumerate(ids)}
+            mentions = [
+                Mention(e.label, e.text, e.start, e.end, e.score)
+                for e in (self.entities[k] for k in ids)
+            ]
+            relations = [
+                (local[r.head], local[r.tail], r.label, r.score)
+                for r in self.relations
+                if r.head in local
+            ]
+            events += sentence_events(mentions, relations, s, start, end, doc_id)
+        return events
+
+    def to_frame(self, table: str = "mentions", doc_id: str | None = None, text: str | None = None):
+        """A pandas DataFrame of the ``mentions``, ``relations`` or ``events`` (columns:
+        :data:`marsad.tables.COLUMNS`; ``text``, the input, fills the events' sentence and
+        fatalities cells)."""
+        from marsad.tables import frame, table_rows
+
+        rows = table_rows(table, self.entities, self.relations, self.events(doc_id), doc_id, text)
+        return frame(rows, table)
 
 
 def _check_text(text: object, position: int | None = None) -> str:
@@ -111,12 +149,15 @@ class Predictor:
     def _run(self, texts: list[str], batch_size: int, progress: bool) -> list[Prediction]:
         # (text index, sentence start offset, word spans relative to the sentence, words)
         units = []
+        results = [Prediction() for _ in texts]
+        sentence_of: dict[tuple[int, int], int] = {}  # (text, sentence start) -> its index
         cleaned = [clean_text(_check_text(t), self.loaded.preprocessing) for t in texts]
         for ti, clean in enumerate(cleaned):
             for sent in split_sentences(clean.text, drop_furniture=False):
                 spans = word_spans(sent.text)
+                sentence_of[(ti, sent.start)] = len(results[ti].sentences)
+                results[ti].sentences.append(clean.span(sent.start, sent.start + len(sent.text)))
                 units.append((ti, sent.start, spans, [sent.text[a:b] for a, b in spans]))
-        results = [Prediction() for _ in texts]
         for c in range(0, len(units), SENTENCES_PER_CHUNK):
             chunk = units[c : c + SENTENCES_PER_CHUNK]
             outputs = extract(
@@ -132,12 +173,13 @@ class Predictor:
             for (ti, base, spans, _), out in zip(chunk, outputs):
                 result, text = results[ti], texts[ti]
                 first = len(result.entities)
+                sentence = sentence_of[(ti, base)]
                 for e in out.entities:
                     start, end = cleaned[ti].span(
                         base + spans[e.start][0], base + spans[e.end - 1][1]
                     )
                     result.entities.append(
-                        Entity(e.label, text[start:end], start, end, round(e.score, 4))
+                        Entity(e.label, text[start:end], start, end, round(e.score, 4), sentence)
                     )
                 result.relations.extend(
                     Relation(first + r.head, first + r.tail, r.label, round(r.score, 4))

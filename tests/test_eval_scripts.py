@@ -33,10 +33,19 @@ def test_evaluate_writes_metrics_report_and_plot(tiny_run, data_dir, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     micro = metrics["all"]["entities"]["micro"]
     assert micro["ci95"][0] <= micro["f1"] <= micro["ci95"][1]
-    assert set(metrics["all"]) >= {"entities", "relations_end_to_end", "relations_gold_entities"}
+    assert set(metrics["all"]) >= {
+        "entities",
+        "relations_end_to_end",
+        "relations_gold_entities",
+        "events",
+    }
+    events = metrics["all"]["events"]
+    assert events["micro"]["ci95"][0] <= events["micro"]["f1"] <= events["micro"]["ci95"][1]
+    assert events["micro"]["support"] > 0  # the test split's ATTACKS / CONTROLS / SUPPORTS
     assert metrics["encoder"]["used"] == "tiny-random"
     report = (tmp_path / "report.md").read_text()
     assert "## All held-out sentences" in report and 'dir="rtl"' in report
+    assert "| **event micro (end-to-end)** |" in report and "whose location agrees" in report
     assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -85,6 +94,7 @@ def test_crossval_one_fold(data_dir, tmp_path):
     assert set(results["dev_summary"]) == set(results["summary"]["CRF baseline"])
     table = (tmp_path / "results.md").read_text()
     assert "| entity micro-F1 |" in table and "Model on dev (fold k+1, selection set" in table
+    assert "| event micro-F1 (end-to-end) |" in table
     assert (tmp_path / "fold1" / "best" / "marsad.json").exists()
     assert not (tmp_path / "fold1" / "last").exists(), (
         "a finished fold's resume state should not pile up"

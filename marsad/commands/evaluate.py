@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         ("entities", "entity micro-F1"),
         ("relations_end_to_end", "relation micro-F1, end-to-end"),
         ("relations_gold_entities", "relation micro-F1, gold entities"),
+        ("events", "event micro-F1, end-to-end"),
     ):
         m = a[key]["micro"]
         print(f"  {name:34s} {m['f1']:.4f}  95% CI [{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}]")

@@ -3,7 +3,10 @@
 Input is plain text (one document per line, or the whole file with ``--whole``) or JSONL with a
 ``text`` field (``--jsonl``; other fields are passed through; blank lines are skipped). Reads stdin
 when no ``--input``. Writes one JSON object per document, in input order:
-``{"text": ..., "entities": [...], "relations": [...]}``.
+``{"text": ..., "entities": [...], "relations": [...], "sentences": [...]}``. ``--table
+mentions|relations|events`` (``--events`` for short) writes that table instead, one row per
+mention, relation or event (columns: docs/events.md), as ``--format jsonl|csv|parquet``; a table
+file is written under a temporary name and moved into place when the run ends.
 
 Built for batch runs over thousands of documents: input is read, predicted and written in steps of
 ``--docs-per-step`` documents and flushed after each, so memory stays flat and a crash loses at
@@ -27,7 +30,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from marsad.predictor import Predictor
+from marsad.predictor import Prediction, Predictor
+from marsad.tables import FORMATS, TABLES, TableWriter, table_rows
 
 EXIT_SKIPPED = 3  # some documents were bad and written as error records
 
@@ -120,6 +124,14 @@ def _predict_step(predictor: Predictor, step: list[Document], batch_size: int, p
         return out
 
 
+def _table_rows(table: str, doc: Document, prediction: Prediction) -> list[dict]:
+    """A document's rows of ``table``; its ``id`` field names it, else its input line."""
+    doc_id = str(doc.row["id"]) if doc.row.get("id") is not None else str(doc.line)
+    events = prediction.events(doc_id)
+    text = doc.row["text"]
+    return table_rows(table, prediction.entities, prediction.relations, events, doc_id, text)
+
+
 def _dumps(record: dict) -> str:
     """One JSON line; a record whose passed-through text holds a lone surrogate (valid in JSON,
     not in UTF-8) is written with ASCII escapes, as it was read."""
@@ -161,7 +173,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="continue --output from its last complete line"
     )
+    parser.add_argument("--format", choices=FORMATS, default="jsonl", help="output format")
+    parser.add_argument(
+        "--table",
+        choices=("documents", *TABLES),
+        default=None,
+        help="one row per document (JSONL only; the default there), mention (the default for "
+        "CSV and Parquet), relation or event",
+    )
+    parser.add_argument("--events", action="store_true", help="the events table (--table events)")
     args = parser.parse_args(argv)
+    if args.events:
+        if args.table not in (None, "events"):
+            parser.error(f"--events and --table {args.table} disagree")
+        args.table = "events"
+    if args.table is None:
+        args.table = "documents" if args.format == "jsonl" else "mentions"
+    if args.table == "documents" and args.format != "jsonl":
+        parser.error(
+            f"--format {args.format} writes a table: add --table mentions|relations|events"
+        )
+    if args.format == "parquet" and not args.output:
+        parser.error("--format parquet needs --output FILE")
+    if args.resume and args.table != "documents":
+        parser.error("--resume continues a one-document-per-line JSONL output only")
     for flag, value in (("--batch-size", args.batch_size), ("--docs-per-step", args.docs_per_step)):
         if value < 1:
             parser.error(f"{flag} must be >= 1, got {value}")
@@ -174,12 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     done = complete_lines(args.output) if args.resume else 0
     source = args.input.open("rb") if args.input else sys.stdin.buffer
-    out = (
-        args.output.open("a" if args.resume else "w", encoding="utf-8")
-        if args.output
-        else sys.stdout
-    )
+    if args.table == "documents":
+        out = (
+            args.output.open("a" if args.resume else "w", encoding="utf-8")
+            if args.output
+            else sys.stdout
+        )
+        writer = None
+    else:
+        out, writer = None, TableWriter(args.output, args.format, args.table, stream=sys.stdout)
     skipped: list[int] = []
+    finished = False
     try:
         docs = read_documents(source, args.jsonl, args.whole)
         for _ in range(done):  # already written by the run being resumed
@@ -188,19 +228,31 @@ def main(argv: list[str] | None = None) -> int:
         with tqdm(desc="documents", unit="doc", file=sys.stderr, disable=args.whole) as bar:
             for step in _steps(docs, args.docs_per_step):
                 results = _predict_step(predictor, step, args.batch_size, args.whole)
+                rows: list[dict] = []
                 for doc in step:
                     if doc.error is not None:
                         where = f"input line {doc.line}"
                         if args.on_error == "fail":
-                            out.flush()
+                            if out is not None:
+                                out.flush()
                             raise SystemExit(f"marsad predict: {where}: {doc.error}")
                         skipped.append(doc.line)
+                        if out is None:  # a table has no row for it: say it here
+                            print(f"marsad predict: {where}: {doc.error}", file=sys.stderr)
+                            continue
                         record = {"line": doc.line, "id": doc.record_id(), "error": doc.error}
+                        out.write(_dumps(record) + "\n")
+                    elif out is None:
+                        rows += _table_rows(args.table, doc, results[id(doc)])
                     else:
                         record = {**doc.row, **results[id(doc)].to_dict()}
-                    out.write(_dumps(record) + "\n")
-                out.flush()
+                        out.write(_dumps(record) + "\n")
+                if out is None:
+                    writer.write(rows)
+                else:
+                    out.flush()
                 bar.update(len(step))
+        finished = True
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as cat does
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -208,8 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.input:
             source.close()
-        if args.output:
+        if args.output and out is not None:
             out.close()
+        if writer is not None and finished:
+            writer.close()
+        elif writer is not None:
+            writer.abort()
     if skipped:
         shown = ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else "")
         print(

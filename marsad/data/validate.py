@@ -162,6 +162,19 @@ def _check_relations(row: dict, entities: dict[str, dict], report) -> None:
             seen[key] = label
 
 
+def row_problems(row: dict) -> list[tuple[str, str]]:
+    """``(where, reason)`` for each schema problem of one sentence record's entities and relations:
+    :func:`validate_file`'s checks without a file, for importers that place problems in their own
+    source (file and line, task id)."""
+    found: list[tuple[str, str]] = []
+
+    def report(where: str, reason: str) -> None:
+        found.append((where, reason))
+
+    _check_relations(row, _check_entities(row, report), report)
+    return found
+
+
 def validate_file(path: Path, raw_text: str | None) -> list[Problem]:
     """Validate one annotation JSONL file; ``raw_text`` is its article (None: skip raw checks)."""
     problems: list[Problem] = []

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from marsad.evaluation.event_scores import sentence_event_counts
 from marsad.evaluation.metrics import bootstrap_ci, entity_counts, sentence_relation_counts
 from marsad.evaluation.scoring import (
     EvalPredictions,
     gold_extraction,
     score_predictions,
+    sentence_events_of,
     to_extraction,
 )
 from marsad.schema import ENTITY_TYPES
@@ -19,7 +21,8 @@ Counts = tuple[int, int, int]
 
 
 def sentence_counts(preds: EvalPredictions) -> dict[str, list[Counts]]:
-    """(tp, fp, fn) per sentence for entities and both relation settings (strict matching)."""
+    """(tp, fp, fn) per sentence for entities, both relation settings and events (strict
+    matching)."""
     gold = [gold_extraction(ex) for ex in preds.examples]
     e2e = [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.end_to_end)]
     with_gold = [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.gold_entities)]
@@ -27,6 +30,7 @@ def sentence_counts(preds: EvalPredictions) -> dict[str, list[Counts]]:
         "entities": [entity_counts(g, p) for g, p in zip(gold, e2e)],
         "relations_end_to_end": sentence_relation_counts(gold, e2e),
         "relations_gold_entities": sentence_relation_counts(gold, with_gold),
+        "events": sentence_event_counts(*sentence_events_of(preds)),
     }
 
 
@@ -150,4 +154,18 @@ def scores_markdown(scores: dict[str, Any]) -> list[str]:
             f"| **relation micro ({name})** | {_fmt(rel['micro'])} | "
             f"{rel['micro'].get('support', '')} |"
         )
+    events = scores.get("events")
+    if events is not None:
+        for t, m in events["per_type"].items():
+            lines.append(f"| event {t} (end-to-end) | {_fmt(m)} | {m.get('support', '')} |")
+        lines.append(
+            f"| **event micro (end-to-end)** | {_fmt(events['micro'])} | "
+            f"{events['micro'].get('support', '')} |"
+        )
+        for key, name in (("location_agreement", "location"), ("quantity_agreement", "quantities")):
+            share = events[key]
+            lines.append(
+                f"| right events whose {name} agree{'s' if name == 'location' else ''} | | | "
+                f"{'—' if share is None else f'{share:.3f}'} | {events['matched']} |"
+            )
     return lines

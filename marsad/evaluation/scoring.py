@@ -11,6 +11,7 @@ import numpy as np
 from marsad.data.corpus import bio_to_spans
 from marsad.data.examples import Example, WordEntity, WordRelation
 from marsad.evaluation.baselines import MajorityRelationBaseline
+from marsad.evaluation.event_scores import event_scores, extraction_events
 from marsad.evaluation.metrics import (
     Counts,
     SentenceExtraction,
@@ -20,6 +21,7 @@ from marsad.evaluation.metrics import (
     relation_scores,
     relation_sentence_counts,
 )
+from marsad.events import Event
 from marsad.inference import SentenceOutput, decode_entities, extract_both
 from marsad.model.checkpoint import Loaded
 from marsad.model.joint import JointModel
@@ -161,7 +163,18 @@ def score_predictions(preds: EvalPredictions) -> dict[str, Any]:
         "relations_gold_entities": relation_scores(
             gold, [to_extraction(ex, o) for ex, o in zip(preds.examples, preds.gold_entities)]
         ),
+        "events": event_scores(*sentence_events_of(preds)),
     }
+
+
+def sentence_events_of(preds: EvalPredictions) -> tuple[list[list[Event]], list[list[Event]]]:
+    """Gold and end-to-end predicted events, sentence by sentence (:mod:`marsad.events`)."""
+    gold = [extraction_events(ex.text, gold_extraction(ex)) for ex in preds.examples]
+    pred = [
+        extraction_events(ex.text, to_extraction(ex, o))
+        for ex, o in zip(preds.examples, preds.end_to_end)
+    ]
+    return gold, pred
 
 
 RELATION_SETTINGS: tuple[str, ...] = ("end-to-end", "gold entities")

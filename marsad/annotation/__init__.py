@@ -1,0 +1,2 @@
+"""Round trips with annotation tools: Label Studio, brat and doccano (``marsad export`` /
+``marsad import``)."""
