@@ -3,7 +3,8 @@ names and types (documented in docs/events.md), for pandas, CSV and Parquet.
 
 List-valued event fields (quantities, associated actors) become two string columns each: the
 texts joined by ``"; "`` and their ``start:end`` offsets joined by ``";"``, so a CSV reader needs
-no JSON and every offset still slices the document.
+no JSON and every offset still slices the document. Files hold UTF-8, so a lone surrogate in a
+text cell is written as U+FFFD.
 """
 
 from __future__ import annotations
@@ -210,6 +211,17 @@ def frame(rows: Iterable[dict[str, Any]], table: str):
     return df.astype({c: t for c, t in columns})
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(row: dict[str, Any]) -> dict[str, Any]:
+    """A lone surrogate (valid in JSON input, not in UTF-8) becomes U+FFFD in a text cell: one
+    character for one, so every offset still holds."""
+    return {
+        k: _LONE_SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v for k, v in row.items()
+    }
+
+
 _ARROW_TYPES = {"string": "string", "int64": "int64", "Int64": "int64", "float64": "float64"}
 
 
@@ -245,6 +257,7 @@ class TableWriter:
                 self._csv.writeheader()
 
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
+        rows = [_encodable(r) for r in rows]
         if self._parquet is not None:
             import pyarrow as pa
 

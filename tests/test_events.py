@@ -272,3 +272,22 @@ def test_docs_list_every_table_column_with_its_type():
     block = page.split("<!-- columns:start -->")[1].split("<!-- columns:end -->")[0]
     rows = [line.strip("| ").split(" | ") for line in block.strip().splitlines()[2:]]
     assert rows == [[t, c, ty] for t, cols in COLUMNS.items() for c, ty in cols]
+
+
+def test_table_files_take_a_lone_surrogate_as_one_replacement_character(tmp_path):
+    import pandas as pd
+
+    from marsad.tables import TableWriter
+
+    text = "هاجم داعش\ud800 الجيش"
+    m = mentions_of(text, [("ACTOR", "داعش"), ("ACTOR", "الجيش")])
+    (event,) = sentence_events(m, [rel(0, 1, "ATTACKS")], 0, 0, len(text), "doc")
+    for fmt, read in (("csv", pd.read_csv), ("parquet", pd.read_parquet), ("jsonl", None)):
+        writer = TableWriter(tmp_path / f"e.{fmt}", fmt, "events")
+        writer.write([event_row(event, text)])
+        writer.close()
+        if read is None:
+            cell = json.loads((tmp_path / "e.jsonl").read_text("utf-8"))["sentence_text"]
+        else:
+            cell = read(tmp_path / f"e.{fmt}")["sentence_text"][0]
+        assert cell == text.replace("\ud800", "\ufffd") and len(cell) == len(text)
