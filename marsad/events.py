@@ -60,7 +60,7 @@ class Event:
 
 
 # (head index, tail index, label, score) into the sentence's mention list
-RelationTuple = tuple[int, int, str, "float | None"]
+RelationTuple = tuple[int, int, str, float | None]
 
 
 def sentence_events(

@@ -50,8 +50,7 @@ def import_document(txt_path: Path) -> list[tuple[dict, list[ImportProblem]]]:
     spans: list[list] = [[] for _ in sentences]
     links: list[list] = [[] for _ in sentences]
     where_of: dict[str, int] = {}  # T id -> sentence index
-    problems: list[list[ImportProblem]] = [[] for _ in sentences]
-    loose: list[ImportProblem] = []
+    loose: list[ImportProblem] = []  # problems of lines, before any sentence holds them
     lines = ann_path.read_text(encoding="utf-8").splitlines() if ann_path.exists() else []
     if not ann_path.exists():
         loose.append(ImportProblem(str(ann_path), "", "missing .ann file"))
@@ -125,8 +124,8 @@ def import_document(txt_path: Path) -> list[tuple[dict, list[ImportProblem]]]:
     out = []
     for k, s in enumerate(sentences):
         record = make_record(doc_id, f"{doc_id}-s{k:02d}", s.start, s.text, spans[k], links[k])
-        out.append((record, problems[k] + record_problems(record, str(ann_path))))
-    if loose:  # problems no sentence owns: the document as a whole is invalid
-        first = out[0][0] if out else {"doc_id": doc_id, "sent_id": f"{doc_id}-s00"}
-        out.append(({**first, "doc_id": doc_id}, loose))
+        out.append((record, record_problems(record, str(ann_path))))
+    if loose:  # a line no sentence holds: reported with a stand-in record, so the document is
+        # left out whole (or, with --skip-invalid, written without the line's annotation)
+        out.append(({"doc_id": doc_id, "sent_id": f"{doc_id} (.ann lines)"}, loose))
     return out
