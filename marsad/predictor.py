@@ -59,6 +59,9 @@ class Prediction:
         by_sentence: dict[int, list[int]] = {}
         for k, e in enumerate(self.entities):
             by_sentence.setdefault(e.sentence, []).append(k)
+        links: dict[int, list[Relation]] = {}
+        for r in self.relations:
+            links.setdefault(self.entities[r.head].sentence, []).append(r)
         events = []
         for s, (start, end) in enumerate(self.sentences):
             ids = by_sentence.get(s, [])
@@ -67,11 +70,7 @@ class Prediction:
                 Mention(e.label, e.text, e.start, e.end, e.score)
                 for e in (self.entities[k] for k in ids)
             ]
-            relations = [
-                (local[r.head], local[r.tail], r.label, r.score)
-                for r in self.relations
-                if r.head in local
-            ]
+            relations = [(local[r.head], local[r.tail], r.label, r.score) for r in links.get(s, [])]
             events += sentence_events(mentions, relations, s, start, end, doc_id)
         return events
 
