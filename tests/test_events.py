@@ -291,3 +291,24 @@ def test_table_files_take_a_lone_surrogate_as_one_replacement_character(tmp_path
         else:
             cell = read(tmp_path / f"e.{fmt}")["sentence_text"][0]
         assert cell == text.replace("\ud800", "\ufffd") and len(cell) == len(text)
+
+
+def test_summaries_of_results_written_before_event_scores_leave_the_row_out():
+    """A cross-validation run scored before events existed still summarises (``--reuse``, old
+    ``results.json``): the event row is left out, not failed on or filled."""
+    from marsad.evaluation.summary import summarise, summary_table
+
+    def fold(f1: float, events: bool) -> dict:
+        micro = {"micro": {"f1": f1}, "macro": {"f1": f1}}
+        per_type = {"per_type": {t: {"f1": f1} for t in ("ACTOR", "LOCATION", "QUANTITY")}}
+        out = {"entities": {**micro, **per_type}, "relations_end_to_end": micro}
+        out["relations_gold_entities"] = micro
+        return {**out, "events": {"micro": {"f1": f1 / 2}}} if events else out
+
+    new = summarise([fold(0.8, True), fold(0.6, True)])
+    old = summarise([fold(0.8, True), fold(0.6, False)])
+    assert new["event micro-F1 (end-to-end)"]["mean"] == pytest.approx(0.35)
+    assert "event micro-F1 (end-to-end)" not in old and "entity micro-F1" in old
+    table = summary_table({"new": new, "old": old})
+    assert not any(line.startswith("| event") for line in table)
+    assert any(line.startswith("| event") for line in summary_table({"new": new}))
