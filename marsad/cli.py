@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "anercorp": "score a checkpoint's ACTOR/LOCATION on ANERcorp (cross-domain check)",
     "export": "gold or a checkpoint's pre-annotations for Label Studio, brat or doccano",
     "import": "annotations from Label Studio, brat or doccano into the corpus format, checked",
+    "serve": "an HTTP API over a checkpoint (FastAPI; the serve extra)",
 }
 # commands whose module name differs (``import`` is a Python keyword)
 MODULES: dict[str, str] = {"export": "export_annotations", "import": "import_annotations"}

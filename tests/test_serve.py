@@ -1,0 +1,105 @@
+"""``marsad serve`` as a real uvicorn process on 127.0.0.1, called over HTTP: health and model,
+predictions equal to ``Predictor``'s, each limit, malformed bodies, concurrent clients."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_run):
+    port = free_port()
+    marsad = Path(sys.executable).with_name("marsad")
+    cmd = [str(marsad), "serve", "--checkpoint", str(tiny_run / "best"), "--port", str(port)]
+    cmd += ["--max-texts", "8", "--max-chars", "400", "--max-bytes", "20000", "--device", "cpu"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"marsad serve exited: {proc.stdout.read()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError("marsad serve did not come up in 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+TEXTS = ["سيطرت قوات النظام على مدينة الميادين.", "قصف التحالف الدولي مواقع لتنظيم داعش في الرقة."]
+
+
+def test_health_model_and_predictions_equal_the_predictor(server, tiny_run):
+    from marsad.predictor import Predictor
+
+    health = httpx.get(f"{server}/health").json()
+    assert health == {"status": "ok", "model": "tiny-random"}
+    model = httpx.get(f"{server}/model").json()
+    assert model["entity_types"] == ["ACTOR", "LOCATION", "QUANTITY"] and model["data_fingerprint"]
+    got = httpx.post(f"{server}/predict", json={"texts": TEXTS}, timeout=60).json()
+    expected = Predictor.from_pretrained(tiny_run / "best", device="cpu")(TEXTS)
+    assert got["predictions"] == [json.loads(p.to_json()) for p in expected]
+    events = httpx.post(f"{server}/events", json={"texts": TEXTS}, timeout=60).json()["events"]
+    assert len(events) == 2
+    assert [len(rows) for rows in events] == [len(p.events()) for p in expected]
+    assert httpx.get(f"{server}/docs").status_code == 200
+
+
+def test_limits_and_malformed_bodies_are_named_and_the_server_stays_up(server):
+    cases = [
+        ({"texts": ["x"] * 9}, 413, "max_texts=8"),
+        ({"texts": ["ا" * 401]}, 413, "max_chars=400"),
+        ({"texts": ["ok", 7]}, 422, "texts"),
+        ({"text": ["ok"]}, 422, "texts"),
+    ]
+    for body, status, needle in cases:
+        r = httpx.post(f"{server}/predict", json=body, timeout=60)
+        assert r.status_code == status and needle in r.text, (body, r.status_code, r.text)
+    big = httpx.post(
+        f"{server}/predict",
+        content=b'{"texts": ["' + b"a" * 30000 + b'"]}',
+        headers={"content-type": "application/json"},
+    )
+    assert big.status_code == 413 and "max_bytes=20000" in big.text
+    bad = httpx.post(
+        f"{server}/predict", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert bad.status_code == 422
+    assert httpx.get(f"{server}/health").status_code == 200
+
+
+def test_concurrent_clients_each_get_their_own_prediction(server, tiny_run):
+    from marsad.predictor import Predictor
+
+    texts = [f"{TEXTS[i % 2]} {i}" for i in range(24)]
+    expected = Predictor.from_pretrained(tiny_run / "best", device="cpu")(texts)
+
+    def one(i: int) -> dict:
+        r = httpx.post(f"{server}/predict", json={"texts": [texts[i]]}, timeout=120)
+        return r.json()["predictions"][0]
+
+    with ThreadPoolExecutor(12) as pool:
+        got = list(pool.map(one, range(len(texts))))
+    assert got == [json.loads(p.to_json()) for p in expected]
