@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
@@ -103,3 +104,21 @@ def test_concurrent_clients_each_get_their_own_prediction(server, tiny_run):
     with ThreadPoolExecutor(12) as pool:
         got = list(pool.map(one, range(len(texts))))
     assert got == [json.loads(p.to_json()) for p in expected]
+
+
+def test_serving_benchmark_reports_both_settings_and_the_ratio(tiny_run, tmp_path, capsys):
+    bench = load_script("scripts/bench_serve.py")
+    out = tmp_path / "serve.json"
+    args = ["--checkpoint", str(tiny_run / "best"), "--requests", "12", "--clients", "4"]
+    assert bench.main([*args, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result["rows"]) == {
+        "one at a time, 1 client(s)",
+        "one at a time, 4 client(s)",
+        "batched, 1 client(s)",
+        "batched, 4 client(s)",
+    }
+    assert all(
+        r["requests"] == 12 and r["p95_ms"] >= r["p50_ms"] > 0 for r in result["rows"].values()
+    )
+    assert result["ratio"] > 0 and "batched / one at a time" in capsys.readouterr().out
