@@ -4,12 +4,7 @@ predictions equal to ``Predictor``'s, each limit, malformed bodies, concurrent c
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from conftest import load_script
@@ -18,32 +13,12 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tiny_run):
-    port = free_port()
-    marsad = Path(sys.executable).with_name("marsad")
-    cmd = [str(marsad), "serve", "--checkpoint", str(tiny_run / "best"), "--port", str(port)]
-    cmd += ["--max-texts", "8", "--max-chars", "400", "--max-bytes", "20000", "--device", "cpu"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"marsad serve exited: {proc.stdout.read()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("marsad serve did not come up in 120 s")
+    """A live ``marsad serve`` with small limits, started as the serving benchmark starts it."""
+    bench = load_script("scripts/bench_serve.py")
+    limits = ["--max-texts", "8", "--max-chars", "400", "--max-bytes", "20000", "--device", "cpu"]
+    proc, url = bench.start(str(tiny_run / "best"), limits)
     yield url
     proc.terminate()
     proc.wait(timeout=30)
