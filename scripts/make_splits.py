@@ -7,11 +7,13 @@ diff.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from marsad.data.corpus import read_corpus
 from marsad.data.similarity import similarity_matrix
 from marsad.data.splits import CLUSTER_THRESHOLD, NOVELTY_THRESHOLD, build_splits, write_splits
+from marsad.data.validate import AnnotationError
 
 
 def plot_histogram(sim: list[list[float]], out: Path) -> None:
@@ -46,13 +48,22 @@ def plot_histogram(sim: list[list[float]], out: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="The corpus is validated first (as scripts/validate_data.py does): any problem, "
+        "such as a sent_id used twice, is listed with its file and line and nothing is written "
+        "(exit 1).",
+    )
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
     parser.add_argument("--no-plot", action="store_true")
-    args = parser.parse_args()
-    sentences = read_corpus(args.data)
-    splits = build_splits(sentences)
+    args = parser.parse_args(argv)
+    try:
+        sentences = read_corpus(args.data)
+        splits = build_splits(sentences)
+    except (AnnotationError, ValueError) as exc:
+        print(f"make_splits: {exc}", file=sys.stderr)
+        return 1
     write_splits(splits, args.data / "splits.json")
     print(
         f"wrote {args.data / 'splits.json'}: {len(splits['clusters'])} near-duplicate clusters, "
@@ -63,7 +74,8 @@ def main() -> None:
             similarity_matrix([s.text for s in sentences]), args.data / "similarity_hist.png"
         )
         print(f"wrote {args.data / 'similarity_hist.png'}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -156,7 +157,7 @@ CASES = [
     (
         "duplicate sentence id",
         lambda r: r[1].update(sent_id="doc-s00"),
-        "2: doc-s00: duplicate sent_id",
+        "2: doc-s00: duplicate sent_id (first on line 1)",
     ),
 ]
 
@@ -203,3 +204,87 @@ def test_script_exit_codes(tmp_path, data_dir):
     )
     assert bad.returncode == 1
     assert "endpoint T9 is not an entity of this sentence" in bad.stdout
+
+
+def write_second_doc(tmp_path: Path, second_sent_id: str) -> Path:
+    """A second article ``doc2`` (the same text) whose second sentence is ``second_sent_id``."""
+    rows = good_rows()
+    for row, sid in zip(rows, ["doc2-s00", second_sent_id]):
+        row.update(doc_id="doc2", sent_id=sid)
+    (tmp_path / "raw" / "doc2.txt").write_text(RAW, encoding="utf-8")
+    path = tmp_path / "annotations" / "doc2.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return path
+
+
+def test_a_sent_id_reused_in_another_file_is_reported_naming_both_files_and_lines(tmp_path):
+    write(tmp_path, good_rows())
+    second = write_second_doc(tmp_path, "doc-s01")
+    problems = validate_corpus(tmp_path / "annotations", tmp_path / "raw")
+    first = tmp_path / "annotations" / "doc.jsonl"
+    assert [str(p) for p in problems] == [
+        f"{second}:2: doc-s01: duplicate sent_id, also in {first}:2"
+    ]
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_the_loader_refuses_a_sent_id_used_twice_rather_than_keeping_one(tmp_path, validate):
+    write(tmp_path, good_rows())
+    second = write_second_doc(tmp_path, "doc-s01")
+    with pytest.raises(AnnotationError, match=f"{second}:2: doc-s01: duplicate sent_id, also in"):
+        read_corpus(tmp_path, validate=validate)
+
+
+def test_splits_refuse_a_sent_id_used_twice(tmp_path):
+    from marsad.data.corpus import Sentence
+    from marsad.data.splits import build_splits, conflict_splits
+
+    sentences = [Sentence("a", "x-s00", 0, "نص أول"), Sentence("b", "x-s00", 0, "نص ثان")]
+    with pytest.raises(ValueError, match=r"'x-s00' \(documents a and b\)"):
+        build_splits(sentences)
+    with pytest.raises(ValueError, match=r"'x-s00' \(documents a and b\)"):
+        conflict_splits(sentences, {"a": "c1", "b": "c2"}, n_dev=1)
+
+
+def test_make_splits_refuses_a_sent_id_used_twice_and_writes_nothing(tmp_path):
+    write(tmp_path, good_rows())
+    second = write_second_doc(tmp_path, "doc-s01")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_splits.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--data", str(tmp_path), "--no-plot"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"{second}:2: doc-s01: duplicate sent_id" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "splits.json").exists()
+
+
+def test_invalid_utf8_is_reported_with_file_line_and_byte(tmp_path):
+    write(tmp_path, good_rows())
+    ann = tmp_path / "annotations" / "doc.jsonl"
+    lines = ann.read_bytes().split(b"\n")
+    lines[1] = lines[1][:20] + b"\xff" + lines[1][20:]
+    ann.write_bytes(b"\n".join(lines))
+    offset = len(lines[0]) + 1 + 20
+    expected = f"{ann}:2: file: invalid UTF-8 at byte offset {offset} (line 2, byte 21 of the line)"
+    assert [str(p)[: len(expected)] for p in validate_corpus(ann.parent, tmp_path / "raw")] == [
+        expected
+    ]
+    with pytest.raises(AnnotationError, match=re.escape(expected)):
+        read_corpus(tmp_path, validate=False)
+    with pytest.raises(AnnotationError, match=re.escape(expected)):
+        read_corpus(tmp_path)
+
+
+def test_invalid_utf8_in_a_raw_article_is_located_and_its_annotations_still_checked(tmp_path):
+    write(tmp_path, mutate(lambda r: r[0]["entities"][1].update(label="PLACE")))
+    raw = tmp_path / "raw" / "doc.txt"
+    raw.write_bytes(raw.read_bytes().replace("قال".encode(), b"\xd9"))  # a truncated letter
+    got = [str(p) for p in validate_corpus(tmp_path / "annotations", tmp_path / "raw")]
+    offset = len(RAW.split("\n")[0].encode()) + 1
+    assert got[0] == (
+        f"{raw}:2: file: invalid UTF-8 at byte offset {offset} (line 2, byte 1 of the line): "
+        "b'\\xd9' invalid continuation byte"
+    )
+    assert any("unknown label 'PLACE'" in m for m in got[1:])

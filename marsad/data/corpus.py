@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from marsad.data.validate import AnnotationError, validate_corpus
+from marsad.data.validate import AnnotationError, Problem, read_utf8, validate_corpus
 from marsad.schema import BIO_TAGS
 from marsad.text import word_spans
 
@@ -99,7 +99,8 @@ def _sentence_from_row(row: dict) -> Sentence:
 def read_corpus(data_dir: Path | str = "data", validate: bool = True) -> list[Sentence]:
     """All gold sentences of ``data_dir/annotations`` in file then line order.
 
-    Raises :class:`AnnotationError` listing every problem when validation fails.
+    Raises :class:`AnnotationError` listing every problem when validation fails, and (validated
+    or not) when a file is not UTF-8 or a sent_id occurs twice.
     """
     data_dir = Path(data_dir)
     raw_dir = data_dir / "raw"
@@ -108,7 +109,23 @@ def read_corpus(data_dir: Path | str = "data", validate: bool = True) -> list[Se
         if problems:
             raise AnnotationError(problems)
     sentences = []
+    first_seen: dict[str, tuple[Path, int]] = {}
+    duplicates: list[Problem] = []
     for path in sorted((data_dir / "annotations").glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            sentences.append(_sentence_from_row(json.loads(line)))
+        for lineno, line in enumerate(read_utf8(path).splitlines(), 1):
+            sentence = _sentence_from_row(json.loads(line))
+            if sentence.sent_id in first_seen:  # even unvalidated: never keep one of two silently
+                file, first = first_seen[sentence.sent_id]
+                duplicates.append(
+                    Problem(
+                        str(path),
+                        lineno,
+                        sentence.sent_id,
+                        f"duplicate sent_id, also in {file}:{first}",
+                    )
+                )
+            first_seen.setdefault(sentence.sent_id, (path, lineno))
+            sentences.append(sentence)
+    if duplicates:
+        raise AnnotationError(duplicates)
     return sentences

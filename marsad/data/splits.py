@@ -16,6 +16,7 @@ from pathlib import Path
 
 from marsad.data.corpus import Sentence
 from marsad.data.similarity import similarity_matrix
+from marsad.fileio import atomic_write_text
 
 # Chosen from the histogram (data/similarity_hist.png): the bulk of unrelated pairs ends below 0.15;
 # the pairs at or above it, read one by one, are the same wire copy or paraphrases of it.
@@ -69,8 +70,25 @@ def run_roles(fold: int, n_folds: int = N_FOLDS) -> dict[str, list[int]]:
     }
 
 
+def check_unique_ids(sentences: list[Sentence]) -> None:
+    """Refuse sentences that share a sent_id: a split names sentences by id, so the two would land
+    in different folds under one name and loading would keep one of them, in both."""
+    first_doc: dict[str, str] = {}
+    clashes = []
+    for s in sentences:
+        if s.sent_id in first_doc:
+            clashes.append(f"{s.sent_id!r} (documents {first_doc[s.sent_id]} and {s.doc_id})")
+        first_doc.setdefault(s.sent_id, s.doc_id)
+    if clashes:
+        raise ValueError(
+            f"{len(clashes)} duplicate sent_id(s): {'; '.join(clashes[:5])}; "
+            "scripts/validate_data.py names their files and lines"
+        )
+
+
 def build_splits(sentences: list[Sentence]) -> dict:
     """Everything ``data/splits.json`` holds, computed from the corpus alone."""
+    check_unique_ids(sentences)
     sim = similarity_matrix([s.text for s in sentences])
     groups = clusters(sim)
     folds = assign_folds(groups)
@@ -105,7 +123,7 @@ def build_splits(sentences: list[Sentence]) -> dict:
 
 
 def write_splits(splits: dict, path: Path) -> None:
-    path.write_text(json.dumps(splits, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    atomic_write_text(path, json.dumps(splits, ensure_ascii=False, indent=1) + "\n")
 
 
 def read_splits(path: Path) -> dict:
@@ -129,6 +147,7 @@ def conflict_splits(
     Run ``fold{k}`` is leave-one-conflict-out, a diagnostic: test = the k-th conflict in sorted
     order, dev = the next one, train = the others.
     """
+    check_unique_ids(sentences)
     missing = sorted({s.doc_id for s in sentences} - set(conflict_of))
     if missing:
         raise ValueError(f"no conflict given for documents {missing[:5]}")

@@ -175,12 +175,75 @@ def row_problems(row: dict) -> list[tuple[str, str]]:
     return found
 
 
-def validate_file(path: Path, raw_text: str | None) -> list[Problem]:
-    """Validate one annotation JSONL file; ``raw_text`` is its article (None: skip raw checks)."""
+def _utf8_problem(path: Path, data: bytes, exc: UnicodeDecodeError) -> Problem:
+    """Where ``data`` (the bytes of ``path``) stops being UTF-8: a bare UnicodeDecodeError names
+    neither the file nor the line."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return Problem(
+        str(path),
+        line,
+        "file",
+        f"invalid UTF-8 at byte offset {exc.start} (line {line}, byte {column} of the line): "
+        f"{exc.object[exc.start : exc.end]!r} {exc.reason}",
+    )
+
+
+def utf8_problems(path: Path, data: bytes) -> list[Problem]:
+    """One problem per line of ``data`` that is not valid UTF-8 (empty when all of it is)."""
+    problems = []
+    start = 0
+    for raw_line in data.split(b"\n"):
+        try:
+            raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            shifted = UnicodeDecodeError(
+                exc.encoding, data, start + exc.start, start + exc.end, exc.reason
+            )
+            problems.append(_utf8_problem(path, data, shifted))
+        start += len(raw_line) + 1
+    return problems
+
+
+def read_utf8(path: Path) -> str:
+    """The text of ``path``; invalid UTF-8 raises :class:`AnnotationError` naming the file, line
+    and byte of every bad line."""
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AnnotationError(utf8_problems(path, data)) from None
+
+
+def _duplicate_reason(path: Path, first: tuple[str, int]) -> str:
+    file, line = first
+    return (
+        f"duplicate sent_id (first on line {line})"
+        if file == str(path)
+        else f"duplicate sent_id, also in {file}:{line}"
+    )
+
+
+def validate_file(
+    path: Path,
+    raw_text: str | None,
+    first_seen: dict[str, tuple[str, int]] | None = None,
+) -> list[Problem]:
+    """Validate one annotation JSONL file; ``raw_text`` is its article (None: skip raw checks).
+
+    ``first_seen`` maps each sent_id met so far to its file and line; :func:`validate_corpus`
+    shares one across files, so an id reused in another file is reported, naming both places
+    (loading would otherwise keep one of the two sentences, possibly in two folds)."""
     problems: list[Problem] = []
-    seen_ids: set[str] = set()
+    first_seen = {} if first_seen is None else first_seen
     present: set[tuple[int, str]] = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return utf8_problems(path, data)
+    for lineno, line in enumerate(text.splitlines(), 1):
 
         def report(where: str, reason: str, _line: int = lineno) -> None:
             problems.append(Problem(str(path), _line, where, reason))
@@ -205,9 +268,10 @@ def validate_file(path: Path, raw_text: str | None) -> list[Problem]:
         def sreport(where: str, reason: str, _line: int = lineno, _sid: str = sid) -> None:
             problems.append(Problem(str(path), _line, f"{_sid} {where}".strip(), reason))
 
-        if sid in seen_ids:
-            sreport("", "duplicate sent_id")
-        seen_ids.add(sid)
+        if sid in first_seen:
+            sreport("", _duplicate_reason(path, first_seen[sid]))
+        else:
+            first_seen[sid] = (str(path), lineno)
         if row["doc_id"] != path.stem:
             sreport("", f"doc_id {row['doc_id']!r} does not match file name {path.stem!r}")
         if raw_text is not None:
@@ -242,6 +306,7 @@ def validate_corpus(annotations_dir: Path, raw_dir: Path | None) -> list[Problem
     files = sorted(Path(annotations_dir).glob("*.jsonl"))
     if not files:
         return [Problem(str(annotations_dir), 0, "corpus", "no *.jsonl annotation files")]
+    first_seen: dict[str, tuple[str, int]] = {}  # sent_id -> (file, line), across files
     for path in files:
         raw_text = None
         if raw_dir is not None:
@@ -249,8 +314,11 @@ def validate_corpus(annotations_dir: Path, raw_dir: Path | None) -> list[Problem
             if not raw_path.exists():
                 problems.append(Problem(str(path), 0, "file", f"no raw article {raw_path}"))
                 continue
-            raw_text = raw_path.read_text(encoding="utf-8")
-        problems.extend(validate_file(path, raw_text))
+            try:
+                raw_text = read_utf8(raw_path)
+            except AnnotationError as exc:  # still check the annotations, without the raw text
+                problems.extend(exc.problems)
+        problems.extend(validate_file(path, raw_text, first_seen))
     if raw_dir is not None:
         for raw_path in sorted(Path(raw_dir).glob("*.txt")):
             if not (Path(annotations_dir) / f"{raw_path.stem}.jsonl").exists():
