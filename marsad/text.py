@@ -3,12 +3,13 @@
 One module so the schema's word rule, the sentence splitter and the encoder's normalisation can
 never drift apart between the corpus tools and ``predict``.
 
-Words: whitespace-separated runs with every Unicode punctuation mark (general category P) split off
-as a word of its own, except a decimal or thousands separator (. , ٫ ٬) between two digits, which
-stays inside the number. Digits are Western, Eastern Arabic and Persian alike. Fused proclitics stay
-in the word. A tatweel-joined preposition ("لـ", "بـ") is split from a following punctuation mark
-(because the mark is split off) but stays fused before a number or word: tatweel is a letter
-modifier (category Lm), not punctuation.
+Words: runs separated by whitespace (Unicode White_Space, plus ZERO WIDTH SPACE and the information
+separators U+001C to U+001F, see :data:`WORD_SEPARATORS`) with every Unicode punctuation mark
+(general category P) split off as a word of its own, except a decimal or thousands separator
+(. , ٫ ٬) between two digits, which stays inside the number. Digits are Western, Eastern Arabic
+and Persian alike. Fused proclitics stay in the word. A tatweel-joined preposition ("لـ", "بـ") is
+split from a following punctuation mark (because the mark is split off) but stays fused before a
+number or word: tatweel is a letter modifier (category Lm), not punctuation.
 
 Sentences: a newline always ends a sentence; inside a line a sentence ends after . ! ? ؟
 (optionally followed by a closing » or ") when whitespace follows. Brackets do not close a
@@ -18,8 +19,9 @@ font-size widgets, "Email") are not sentences and are listed here so the exclusi
 Normalisation: predictions are made per word and every word keeps its character span in the
 caller's string, so normalisation can change or delete characters without ever moving an offset.
 The step names are stored in each checkpoint and replayed at prediction time, on the characters of
-the caller's text before words are split (:func:`clean_text`), with invisible characters, controls,
-emoji and Arabic presentation forms handled there too.
+the caller's text before words are split (:func:`clean_text`), with separators, invisible
+characters, controls, emoji, Arabic presentation forms and Persian letters handled there too (for
+every checkpoint: those foldings are not steps).
 """
 
 from __future__ import annotations
@@ -35,9 +37,14 @@ import regex
 
 DIGITS = "0-9٠-٩۰-۹"
 NUMBER_SEPARATORS = ".,٫٬"
+# Word boundaries that the regex module's \s (Unicode White_Space) does not include: ZERO WIDTH
+# SPACE (a word break by definition) and the ASCII information separators FS GS RS US (whitespace
+# to Python's str.isspace). Never word content, in the corpus or a caller's text.
+WORD_SEPARATORS = "\u200b\x1c\x1d\x1e\x1f"
 # A word: non-space, non-punctuation characters, or a separator flanked by two digits.
 _WORD_RE = regex.compile(
-    rf"(?:[^\s\p{{P}}]|(?<=[{DIGITS}])[{regex.escape(NUMBER_SEPARATORS)}](?=[{DIGITS}]))+|\p{{P}}"
+    rf"(?:[^\s\p{{P}}{WORD_SEPARATORS}]"
+    rf"|(?<=[{DIGITS}])[{regex.escape(NUMBER_SEPARATORS)}](?=[{DIGITS}]))+|\p{{P}}"
 )
 
 
@@ -142,7 +149,11 @@ def normalize_word(word: str, steps: list[str]) -> str:
 # ---- character cleaning before prediction
 
 _PRESENTATION_FORMS = ((0xFB50, 0xFDFF), (0xFE70, 0xFEFE))  # Arabic presentation forms A and B
-_KEEP_CONTROLS = frozenset("\n\t\r")
+# Unicode's mandatory line breaks other than "\n": each becomes "\n", so it ends a sentence too.
+_LINE_BREAKS = frozenset("\r\x0b\x0c\x85\u2028\u2029")
+_TAIL_FRAGMENT = "\ufe73"  # a piece of a glyph, no letter
+_KEHEH, _KAF = "\u06a9", "\u0643"  # Persian ک, Arabic ك
+_FARSI_YEH, _YEH, _ALEF_MAKSURA = "\u06cc", "\u064a", "\u0649"  # ی, ي, ى
 
 
 @dataclass(frozen=True)
@@ -158,31 +169,79 @@ class CleanText:
         return self.origin[start], self.origin[end - 1] + 1
 
 
-def _clean_char(char: str, steps: list[str]) -> str:
+def _fold_presentation_form(char: str) -> str:
+    """NFKC turns a PDF-copied glyph form into its letters. A form that is only a haraka (U+FE70 to
+    U+FE7F, the shadda ligatures U+FC5E to U+FC63 and U+FCF2 to U+FCF4) comes out as a space or a
+    tatweel carrying the mark, which would split or stretch the word it sits in: keep the mark."""
+    if char == _TAIL_FRAGMENT:
+        return ""
+    folded = unicodedata.normalize("NFKC", char)
+    marks = folded[1:]
+    if folded[:1] in (" ", "\u0640") and marks and all(_is_mark(c) for c in marks):
+        return marks
+    return folded
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M")
+
+
+def _repair_char(char: str) -> str:
+    """What one character of the caller's text stands for, before the per-word steps."""
     code = ord(char)
     if 0xD800 <= code <= 0xDFFF:  # a lone surrogate (valid in JSON, not text): a separator
         return " "
+    if char in _LINE_BREAKS:
+        return "\n"
+    if char in "\n\t":
+        return char
+    if char.isspace() or char in WORD_SEPARATORS:  # NBSP, ZWSP, FS..US and other spaces
+        return " "
     category = unicodedata.category(char)
-    if category == "Cf" or (category == "Cc" and char not in _KEEP_CONTROLS):
-        return ""  # zero-width joiners, bidi marks, BOM, NUL and other controls: invisible
+    if category in ("Cf", "Cc"):
+        return ""  # zero-width (non-)joiners, bidi marks, BOM, soft hyphen, NUL: inside a word
     if category in ("So", "Co", "Cn"):  # emoji and other symbols, private use, unassigned
         return " "
     if any(lo <= code <= hi for lo, hi in _PRESENTATION_FORMS):
-        char = unicodedata.normalize("NFKC", char)  # PDF-copied glyph forms -> letters
-    for step in steps:
-        char = STEPS[step](char)
-    return char
+        char = _fold_presentation_form(char)
+    return char.replace(_KEHEH, _KAF)
+
+
+def _fold_farsi_yeh(chars: list[str]) -> None:
+    """Persian ی as the Arabic letter a reader sees: dotted ي inside a word, dotless ى (alef
+    maqsura) at its end, where Persian writes it without dots ("علی" is "على", not the name
+    "علي"). Harakat after it do not end the word; tatweel does not either (it is a letter)."""
+    for i, char in enumerate(chars):
+        if char != _FARSI_YEH:
+            continue
+        j = i + 1
+        while j < len(chars) and _is_mark(chars[j]):
+            j += 1
+        inside = j < len(chars) and unicodedata.category(chars[j]).startswith("L")
+        chars[i] = _YEH if inside else _ALEF_MAKSURA
 
 
 def clean_text(text: str, steps: list[str]) -> CleanText:
-    """Drop invisible and control characters, split emoji and lone surrogates off as spaces, fold
-    Arabic presentation forms (NFKC) and apply the per-word ``steps`` character by character, so
-    the encoder and both priors read the same normalised words; offsets map back through
-    ``origin``. A span's first and last characters are visible ones of the caller's text."""
+    """The caller's text as the encoder and both priors read it, offsets mapping back through
+    ``origin``. Separators (whitespace of any kind, ZWSP, FS..US, emoji and other symbols, lone
+    surrogates) become spaces and line breaks newlines; invisible characters that sit inside a word
+    (joiners, bidi marks, BOM, soft hyphen, other controls) are dropped; Arabic presentation forms
+    are folded (NFKC, a lone haraka form to its mark), Persian ک and ی to Arabic letters; then the
+    per-word ``steps`` are applied character by character. A span's first and last characters are
+    visible ones of the caller's text."""
     chars: list[str] = []
     origin: list[int] = []
     for i, char in enumerate(text):
-        out = _clean_char(char, steps)
-        chars.append(out)
+        out = _repair_char(char)
+        chars.extend(out)
         origin.extend([i] * len(out))
-    return CleanText("".join(chars), origin)
+    _fold_farsi_yeh(chars)
+    kept: list[str] = []
+    kept_origin: list[int] = []
+    for char, i in zip(chars, origin):
+        out = char
+        for step in steps:
+            out = STEPS[step](out)
+        kept.append(out)
+        kept_origin.extend([i] * len(out))
+    return CleanText("".join(kept), kept_origin)

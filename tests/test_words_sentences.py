@@ -70,3 +70,11 @@ def test_every_unicode_punctuation_mark_is_split_off():
 def test_separators_between_digits_stay_in_the_number_in_every_script():
     assert split_words("3.5 و1,200 و٣٫٥ و۱۲٬۵۰۰") == ["3.5", "و1,200", "و٣٫٥", "و۱۲٬۵۰۰"]
     assert split_words("بلغ 300. ثم 4، و٥,") == ["بلغ", "300", ".", "ثم", "4", "،", "و٥", ","]
+
+
+def test_separators_that_are_not_whitespace_to_regex_split_words():
+    # ZERO WIDTH SPACE and the information separators FS..US: word boundaries, never word content
+    for sep in ["\u200b", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\u2028", "\u2029", "\u00a0"]:
+        text = f"قوات{sep}النظام"
+        assert split_words(text) == ["قوات", "النظام"], repr(sep)
+        assert [text[a:b] for a, b in word_spans(text)] == ["قوات", "النظام"]
