@@ -135,6 +135,7 @@ def build_pair_batch(
             "tail_width",
             "distance",
             "between",
+            "row_tokens",
         )
     }
     indexes: dict[int, MentionIndex] = {}  # a long sentence's windows share one entity list
@@ -145,6 +146,7 @@ def build_pair_batch(
         for h, t in pairs:
             he, te = ents[h], ents[t]
             cols["example"].append(row)
+            cols["row_tokens"].append(len(window.input_ids))
             cols["head_first"].append(window.first_token[he.start - window.word_start])
             cols["head_last"].append(window.last_token[he.end - 1 - window.word_start])
             cols["tail_first"].append(window.first_token[te.start - window.word_start])

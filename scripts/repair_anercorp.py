@@ -1,8 +1,12 @@
 """Rebuild the ANERcorp (CAMeL Lab splits) test file with its overwritten sentence-initial lines
 repaired from the original corpus.
 
-``python scripts/repair_anercorp.py [--source DIR] [--out data/external/ANERCorp_CamelLab_test.
-repaired.txt]``
+``python scripts/repair_anercorp.py [--source DIR] --out FILE``
+
+The project reads the repaired file from the shared folder
+(``../shared/external/ANERcorp-CamelLabSplits/ANERCorp_CamelLab_test.repaired.txt``, which this
+script reproduces byte for byte; ``tests/test_repair_anercorp.py`` checks it); fetched data is not
+kept in the repository.
 
 In the released test split the first line (token and tag) of every sentence after the first was
 overwritten with the train-file line at the same global token index (the source README,
@@ -33,7 +37,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT.parent / "shared" / "external" / "ANERcorp-CamelLabSplits"
-DEFAULT_OUT = ROOT / "data" / "external" / "ANERCorp_CamelLab_test.repaired.txt"
 TRAIN_NAME = "ANERCorp_CamelLab_train.txt"
 TEST_NAME = "ANERCorp_CamelLab_test.txt"
 ORIGINAL_NAME = "ANERCorp_Benajiba.txt"
@@ -398,7 +401,7 @@ def summary(result: Repair) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="release folder")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="repaired test file")
+    parser.add_argument("--out", type=Path, required=True, help="repaired test file to write")
     args = parser.parse_args(argv)
     try:
         result = repair(args.source)

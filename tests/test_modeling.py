@@ -106,3 +106,48 @@ def test_left_context_pools_the_tokens_before_the_earlier_span():
     )._context(hidden, pairs)
     assert between.tolist() == [[7.0, -7.0], [5.0, -3.0], [3.0, -2.0]]
     assert pooled.tolist() == [[4.0, -2.0], [1.0, -1.0], [0.0, 0.0]]
+
+
+def _one_pair(row_tokens: int) -> PairBatch:
+    t = lambda *v: torch.tensor(v)  # noqa: E731
+    a = ENTITY_TYPES.index("ACTOR")
+    return PairBatch(
+        example=t(0),
+        head_first=t(3),
+        head_last=t(3),
+        tail_first=t(5),
+        tail_last=t(5),
+        head_type=t(a),
+        tail_type=t(a),
+        head_width=t(1),
+        tail_width=t(1),
+        distance=t(1),
+        between=t(0),
+        row_tokens=t(row_tokens),
+    )
+
+
+@pytest.mark.parametrize("pair_attention", [False, True])
+def test_pair_attention_reads_words_outside_the_gap_and_nothing_past_the_row(pair_attention):
+    """A verb before both mentions (position 1) changes the pair's logits only with pair attention;
+    padding past the row's [SEP] never does."""
+    torch.manual_seed(2)
+    head = RelationHead(hidden_size=16, mlp_hidden=8, feature_dim=4, pair_attention=pair_attention)
+    head.eval()
+    hidden = torch.randn(1, 10, 16)
+    pairs = _one_pair(row_tokens=8)  # tokens 0..7: [CLS] w w H w T w [SEP]; 8, 9 are padding
+    base = head(hidden, pairs)
+    verb = hidden.clone()
+    verb[0, 1] += 5.0
+    padding = hidden.clone()
+    padding[0, 8:] += 5.0
+    assert torch.equal(head(padding, pairs), base)
+    assert torch.equal(head(verb, pairs), base) is not pair_attention
+
+
+def test_pair_attention_needs_the_row_lengths():
+    head = RelationHead(hidden_size=16, mlp_hidden=8, feature_dim=4, pair_attention=True)
+    pairs = _one_pair(row_tokens=8)
+    pairs.row_tokens = None
+    with pytest.raises(ValueError, match="row_tokens"):
+        head(torch.randn(1, 10, 16), pairs)

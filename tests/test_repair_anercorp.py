@@ -1,5 +1,6 @@
 """scripts/repair_anercorp.py: the overwritten first lines come back from the original corpus,
-and nothing else changes (fixture); the committed repaired file is what the script makes (real)."""
+and nothing else changes (fixture); the shared folder's repaired file is what the script makes
+(real)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ spec.loader.exec_module(repair_anercorp)
 
 REAL_SOURCE = Path(__file__).resolve().parents[1].parent / "shared" / "external"
 REAL_SOURCE = REAL_SOURCE / "ANERcorp-CamelLabSplits"
-COMMITTED = ROOT / "data" / "external" / "ANERCorp_CamelLab_test.repaired.txt"
+SHARED_REPAIRED = REAL_SOURCE / "ANERCorp_CamelLab_test.repaired.txt"  # the project's copy
 
 # Fake original: 16 train tokens, then 19 test tokens in three sentences. The original lines
 # that the repair must restore carry quirks CAMeL normalised: a U+200F inside a token, a
@@ -100,7 +101,7 @@ def test_normalise_tag() -> None:
 def test_real_release(tmp_path: Path) -> None:
     out = tmp_path / "repaired.txt"
     assert repair_anercorp.main(["--source", str(REAL_SOURCE), "--out", str(out)]) == 0
-    assert out.read_bytes() == COMMITTED.read_bytes()
+    assert out.read_bytes() == SHARED_REPAIRED.read_bytes()
     repaired = repair_anercorp.read_sentences(out)
     released = repair_anercorp.read_sentences(REAL_SOURCE / repair_anercorp.TEST_NAME)
     assert len(repaired) == 925

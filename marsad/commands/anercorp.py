@@ -8,8 +8,10 @@ MISC -> O, per its README); it has no QUANTITY annotation, so QUANTITY predictio
 An auxiliary stage (``aux_corpus`` in training; its directory is named in the checkpoint's
 ``data.aux.stage.cache`` under the cache root) is scored on ANERcorp's own four types, strict IOB2
 micro-F1, the figure published results report. Orphan I- tags in gold are rewritten as B- before
-scoring. The default file is the test split as repaired in data/external (the shipped test split
-lost the first token of 924 of its 925 sentences); never train or tune on it.
+scoring. The default file is the test split as repaired in the shared folder
+(``../shared/external/ANERcorp-CamelLabSplits``, its README; ``scripts/repair_anercorp.py``
+reproduces it; the released test split lost the first token of 924 of its 925 sentences); never
+train or tune on it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from marsad.evaluation.metrics import entity_scores
 from marsad.inference import extract
 from marsad.model.checkpoint import load_checkpoint
 
-DEFAULT_FILE = Path("data") / "external" / "ANERCorp_CamelLab_test.repaired.txt"
+DEFAULT_FILE = (
+    Path("..")
+    / "shared"
+    / "external"
+    / "ANERcorp-CamelLabSplits"
+    / "ANERCorp_CamelLab_test.repaired.txt"
+)
 
 
 def score_checkpoint(checkpoint: Path, words: list[list[str]], gold: list[list[str]], batch_size):

@@ -57,6 +57,7 @@ class PairBatch:
     tail_width: torch.Tensor
     distance: torch.Tensor  # distance bucket (see distance_bucket)
     between: torch.Tensor  # number of other mentions strictly between the two spans
+    row_tokens: torch.Tensor | None = None  # sub-words of the pair's window row ([CLS] .. [SEP])
     labels: torch.Tensor | None = None  # index into RELATION_LABELS
 
     def to(self, device: torch.device) -> PairBatch:
@@ -104,10 +105,39 @@ def _range_max(
     return outs
 
 
+class PairAttention(nn.Module):
+    """A context vector per pair, attending over its whole window with a query made from the two
+    spans: the word that names a relation may stand before both mentions (verb-first clauses),
+    after both (passive agents: "قُصفت X بطائرات تابعة لـY") or between them, and which word matters
+    depends on the pair, which a fixed max-pool cannot tell."""
+
+    def __init__(self, span_dim: int, hidden_size: int, key_dim: int = 64, value_dim: int = 128):
+        super().__init__()
+        self.query = nn.Linear(span_dim, key_dim)
+        self.key = nn.Linear(hidden_size, key_dim)
+        self.value = nn.Linear(hidden_size, value_dim)
+        self.scale = key_dim**-0.5
+        self.out_dim = value_dim
+
+    def forward(
+        self, hidden: torch.Tensor, pairs: PairBatch, head: torch.Tensor, tail: torch.Tensor
+    ) -> torch.Tensor:
+        if pairs.row_tokens is None:
+            raise ValueError("pair attention needs PairBatch.row_tokens (build_pair_batch sets it)")
+        keys, values = self.key(hidden), self.value(hidden)  # [B, T, k], [B, T, v]
+        query = self.query(torch.cat([head, tail], dim=-1))  # [P, k]
+        scores = torch.einsum("pk,ptk->pt", query, keys[pairs.example]) * self.scale
+        positions = torch.arange(hidden.shape[1], device=hidden.device)
+        inside = (positions >= 1) & (positions < (pairs.row_tokens - 1).unsqueeze(1))  # no CLS/SEP
+        scores = scores.masked_fill(~inside, float("-inf")).softmax(-1)
+        return torch.einsum("pt,ptv->pv", scores, values[pairs.example])
+
+
 class RelationHead(nn.Module):
     """``left_context > 0`` adds a max-pool over that many sub-words before the earlier span: Arabic
     news is largely verb-first ("سيطرت قوات النظام على الميادين"), so the word that names the
-    relation often precedes both mentions rather than standing between them.
+    relation often precedes both mentions rather than standing between them. ``pair_attention``
+    adds a pair-conditioned attention pool over the window (:class:`PairAttention`).
     """
 
     def __init__(
@@ -117,6 +147,7 @@ class RelationHead(nn.Module):
         feature_dim: int = 32,
         dropout: float = 0.1,
         left_context: int = 0,
+        pair_attention: bool = False,
     ):
         super().__init__()
         self.left_context = left_context
@@ -125,10 +156,15 @@ class RelationHead(nn.Module):
         self.distance_emb = nn.Embedding(2 * len(_DIST_EDGES), feature_dim)
         self.between_emb = nn.Embedding(BETWEEN_BUCKETS, feature_dim)
         span_dim = 2 * hidden_size + 2 * feature_dim
+        self.pair_attention = PairAttention(2 * span_dim, hidden_size) if pair_attention else None
+        attention_dim = self.pair_attention.out_dim if self.pair_attention is not None else 0
         self.mlp = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(
-                2 * span_dim + (2 if left_context else 1) * hidden_size + 2 * feature_dim,
+                2 * span_dim
+                + (2 if left_context else 1) * hidden_size
+                + 2 * feature_dim
+                + attention_dim,
                 mlp_hidden,
             ),
             nn.GELU(),
@@ -192,6 +228,8 @@ class RelationHead(nn.Module):
             self.distance_emb(pairs.distance),
             self.between_emb(pairs.between.clamp(0, BETWEEN_BUCKETS - 1)),
         ]
+        if self.pair_attention is not None:
+            parts.append(self.pair_attention(hidden, pairs, head, tail))
         features = torch.cat(parts, dim=-1)
         logits = self.mlp(features)
         allowed = self.allowed[pairs.head_type, pairs.tail_type]
