@@ -1,0 +1,180 @@
+"""Relation levers on the mixed dev, one training run each, resumable from the committed JSON.
+
+    python -m experiments.relation_study [--variant NAME ...] [--out docs/relation_study.json]
+
+Each variant is ``configs/offline.yaml`` plus a few ``--set`` overrides (``VARIANTS``). A variant
+already in ``--out`` is skipped, so a study cut off by the end of a session goes on from what was
+committed; a variant whose run directory already has ``best/`` is scored without training again.
+For each run, its dev-selected ``best/`` is scored on:
+
+- the mixed dev it was chosen on (seed dev + the team corpus's dev conflicts + ANERcorp train's
+  held-out end), whole and by part: entity micro-F1, relation F1 end to end and over gold
+  entities, ATTACKS end to end, event F1. The team part (four conflicts outside the training
+  conflicts) is the one that stands for other conflicts;
+- the seed test split and ANERcorp's repaired test split (ACTOR/LOCATION), reported only, never
+  used to choose;
+- the kept epoch, each epoch's dev by part (why a warm-up peak wins), the training time and the
+  prediction cost per dev sentence (``Predictor``, batch 32, this machine, its load average beside
+  it: another process on the same cores slows it).
+
+Choose on the dev columns only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from experiments.dev_parts import part_of, parts_by_epoch
+from experiments.generalisation import common_dev
+from marsad.commands.anercorp import DEFAULT_FILE, score_checkpoint
+from marsad.config import load_config
+from marsad.data.anercorp import read_conll
+from marsad.data.examples import load_examples
+from marsad.evaluation.scoring import EvalPredictions, predict_checkpoint, score_predictions
+from marsad.fileio import atomic_write_text
+from marsad.model.checkpoint import load_checkpoint
+from marsad.predictor import Predictor
+
+CONFIG = Path("configs/offline.yaml")
+VARIANTS: dict[str, list[str]] = {
+    # the shipped configuration (make train, bundled encoder)
+    "shipped": [],
+    # (c) the pair reads its whole window through an attention queried by the two spans
+    "pair-attention": ["relation_pair_attention=true"],
+    # selection by a score that counts relations
+    "select-entity+relation": ["selection_metric=entity+relation"],
+    # a gentler encoder rate: does the warm-up peak come from the rate?
+    "lr-5e-5": ["learning_rate=5.0e-5"],
+}
+
+
+def _f1(scores: dict, key: str, label: str | None = None) -> float:
+    block = scores[key]
+    return round((block["per_type"][label] if label else block["micro"])["f1"], 4)
+
+
+def summary(scores: dict) -> dict[str, float]:
+    return {
+        "sentences": scores["n_sentences"],
+        "entity": _f1(scores, "entities"),
+        "relation_e2e": _f1(scores, "relations_end_to_end"),
+        "relation_gold_entities": _f1(scores, "relations_gold_entities"),
+        "attacks_e2e": _f1(scores, "relations_end_to_end", "ATTACKS"),
+        "attacks_gold_entities": _f1(scores, "relations_gold_entities", "ATTACKS"),
+        "event": _f1(scores, "events"),
+    }
+
+
+def dev_summary(preds: EvalPredictions) -> dict[str, dict]:
+    """The whole dev and each corpus in it; ANERcorp has no relations, so only its entity F1."""
+    out = {"all": summary(score_predictions(preds))}
+    parts: dict[str, list[int]] = {}
+    for i, ex in enumerate(preds.examples):
+        parts.setdefault(part_of(ex.sent_id), []).append(i)
+    for part, indices in sorted(parts.items()):
+        row = summary(score_predictions(preds.subset(indices)))
+        out[part] = (
+            {"sentences": row["sentences"], "entity": row["entity"]} if part == "anercorp" else row
+        )
+    return out
+
+
+def prediction_cost(best: Path, texts: list[str]) -> dict[str, float]:
+    predictor = Predictor.from_pretrained(best, device="cpu")
+    predictor(texts[:8], batch_size=32)  # warm-up
+    start = time.perf_counter()
+    predictor(texts, batch_size=32)
+    seconds = time.perf_counter() - start
+    return {
+        "ms_per_sentence": round(1000 * seconds / len(texts), 1),
+        "sentences": len(texts),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def train(name: str, overrides: list[str], run: Path) -> float:
+    from marsad.training.trainer import Trainer
+
+    cfg = load_config(CONFIG, [*overrides, f"output_dir={run}", "progress=false"])
+    start = time.perf_counter()
+    Trainer(cfg).train()
+    return time.perf_counter() - start
+
+
+def score_run(run: Path, aner_file: Path) -> dict:
+    best = run / "best"
+    loaded = load_checkpoint(best)
+    cfg = loaded.meta["training_config"]
+    aux = Path(cfg["aux_corpus"]) if cfg.get("aux_corpus") else None
+    dev = common_dev(cfg["data_dir"], cfg["extra_data"], aux, cfg["aux_dev_sentences"])
+    test = load_examples(cfg["data_dir"])["test"]
+    sentences = read_conll(aner_file)
+    aner = score_checkpoint(
+        best, [list(s.words) for s in sentences], [list(s.tags) for s in sentences], 32
+    )
+    texts = [ex.text for ex in dev if part_of(ex.sent_id) != "anercorp"]
+    return {
+        "epoch": loaded.meta["epoch"],
+        "decoding": loaded.meta.get("decoding"),
+        "dev": dev_summary(predict_checkpoint(loaded, dev)),
+        "seed_test": summary(score_predictions(predict_checkpoint(loaded, test))),
+        "anercorp_test_actor_location": round(aner["micro_actor_location"]["f1"], 4),
+        "dev_by_epoch": parts_by_epoch(run),
+        "prediction_cost": prediction_cost(best, texts),
+    }
+
+
+def markdown(rows: dict[str, dict]) -> str:
+    lines = [
+        "| variant | epoch | dev entity | dev relation e2e / gold entities | dev ATTACKS e2e | "
+        "dev event | team part entity / relation e2e / gold ents / ATTACKS | seed test entity / "
+        "relation | ANERcorp ACT+LOC | ms / sentence |",
+        "|---|---:|---:|---|---:|---:|---|---|---:|---:|",
+    ]
+    for name, r in rows.items():
+        d, t, s = r["dev"]["all"], r["dev"].get("team", {}), r["seed_test"]
+        lines.append(
+            f"| {name} | {r['epoch']} | {d['entity']:.3f} | {d['relation_e2e']:.3f} / "
+            f"{d['relation_gold_entities']:.3f} | {d['attacks_e2e']:.3f} | {d['event']:.3f} | "
+            f"{t.get('entity', 0):.3f} / {t.get('relation_e2e', 0):.3f} / "
+            f"{t.get('relation_gold_entities', 0):.3f} / {t.get('attacks_e2e', 0):.3f} | "
+            f"{s['entity']:.3f} / {s['relation_e2e']:.3f} | "
+            f"{r['anercorp_test_actor_location']:.3f} | "
+            f"{r['prediction_cost']['ms_per_sentence']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    parser.add_argument("--out", type=Path, default=Path("docs/relation_study.json"))
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="where runs are trained")
+    parser.add_argument("--anercorp", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--markdown", action="store_true", help="print the table of --out only")
+    args = parser.parse_args(argv)
+    rows = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    if args.markdown:
+        print(markdown(rows))
+        return 0
+    for name in args.variant or list(VARIANTS):
+        if name in rows:
+            print(f"{name}: in {args.out} already")
+            continue
+        run = args.runs / f"rel-{name}"
+        seconds = None if (run / "best").exists() else train(name, VARIANTS[name], run)
+        row = {"overrides": VARIANTS[name], "run": str(run), **score_run(run, args.anercorp)}
+        row["training_seconds"] = None if seconds is None else round(seconds)
+        rows[name] = row
+        atomic_write_text(args.out, json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+        print(markdown({name: row}))
+    print(markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
