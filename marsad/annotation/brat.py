@@ -7,13 +7,29 @@ Marsad's splitter (:func:`marsad.text.split_sentences`; the same one ``make_skel
 names them ``<doc>-s00``, ``<doc>-s01``... and places each span in its sentence; a span or
 relation across two sentences, a discontinuous span and any other annotation kind (events,
 attributes, normalisations) are reported with file and line.
+
+``.ann`` offsets count the characters of the ``.txt`` as written, as brat does: a leading BOM and
+the CR of each CRLF line end count. The sentences' ``offset`` fields are into the article as
+Marsad writes it (no BOM, LF line ends), so a document exported, then saved by a tool with CRLF
+or a BOM, imports back byte for byte. Entity offsets are into the sentence and unaffected.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable
 from pathlib import Path
 
-from marsad.annotation.records import ImportProblem, make_record, record_problems
+from marsad.annotation.records import (
+    AnnotationImportError,
+    Imported,
+    ImportProblem,
+    doc_id_problem,
+    make_record,
+    read_utf8,
+    record_problems,
+    stand_in,
+)
 from marsad.text import split_sentences
 
 
@@ -41,18 +57,59 @@ def export_document(records: list[dict]) -> tuple[str, str]:
     return "".join(chars) + "\n", "".join(line + "\n" for line in ann)
 
 
-def import_document(txt_path: Path) -> list[tuple[dict, list[ImportProblem]]]:
+def line_view(text: str) -> str:
+    """``text`` with a leading BOM as a space, each CRLF as space + LF and a lone CR as LF: the
+    same length, so brat's offsets (characters of the ``.txt`` as written, BOM and CRs included)
+    index it unchanged, and the sentence splitter sees LF line ends only."""
+    view = text.replace("\r\n", " \n").replace("\r", "\n")
+    return " " + view[1:] if view.startswith("\ufeff") else view
+
+
+def corpus_offset(text: str) -> Callable[[int], int]:
+    """Offset in ``text`` -> offset in the article as Marsad writes it (no BOM, LF line ends): the
+    sentence ``offset`` field, so a file saved with CRLF or a BOM imports back byte for byte."""
+    dropped = [i for i in range(len(text) - 1) if text[i] == "\r" and text[i + 1] == "\n"]
+    if text.startswith("\ufeff"):
+        dropped.insert(0, 0)
+    return lambda i: i - bisect.bisect_left(dropped, i)
+
+
+def _written_as(text: str) -> str:
+    """A hint for a span whose text does not match, when the ``.txt`` has CRs or a BOM: brat
+    counts them, a copy of the file without them gives other offsets."""
+    found = [
+        name
+        for name, there in (("CR line ends (CRLF)", "\r" in text), ("a BOM", text[:1] == "\ufeff"))
+        if there
+    ]
+    if not found:
+        return ""
+    return (
+        f" (the .txt has {' and '.join(found)}, which brat offsets count as characters: were"
+        " these offsets made on a copy without them?)"
+    )
+
+
+def import_document(txt_path: Path) -> list[Imported]:
     """Records of one ``.txt`` and the ``.ann`` beside it."""
-    text = txt_path.read_text(encoding="utf-8")
     ann_path = txt_path.with_suffix(".ann")
     doc_id = txt_path.stem
-    sentences = split_sentences(text, drop_furniture=False)
+    reason = doc_id_problem(doc_id)
+    if reason:
+        return [stand_in(ImportProblem(str(txt_path), "", reason))]
+    try:
+        text = read_utf8(txt_path)
+        ann = read_utf8(ann_path).removeprefix("\ufeff") if ann_path.exists() else None
+    except AnnotationImportError as exc:
+        return [stand_in(*exc.problems)]
+    sentences = split_sentences(line_view(text), drop_furniture=False)
+    to_corpus = corpus_offset(text)
     spans: list[list] = [[] for _ in sentences]
     links: list[list] = [[] for _ in sentences]
     where_of: dict[str, int] = {}  # T id -> sentence index
     loose: list[ImportProblem] = []  # problems of lines, before any sentence holds them
-    lines = ann_path.read_text(encoding="utf-8").splitlines() if ann_path.exists() else []
-    if not ann_path.exists():
+    lines = [x.removesuffix("\r") for x in ann.split("\n")] if ann is not None else []
+    if ann is None:
         loose.append(ImportProblem(str(ann_path), "", "missing .ann file"))
 
     def sentence_of(a: int, b: int) -> int | None:
@@ -82,7 +139,8 @@ def import_document(txt_path: Path) -> list[tuple[dict, list[ImportProblem]]]:
                     ImportProblem(
                         where,
                         ident,
-                        f"text {fields[2]!r} is not the .txt's [{a}:{b}] = {text[a:b]!r}",
+                        f"text {fields[2]!r} is not the .txt's [{a}:{b}] = {text[a:b]!r}"
+                        + _written_as(text),
                     )
                 )
                 continue
@@ -123,7 +181,8 @@ def import_document(txt_path: Path) -> list[tuple[dict, list[ImportProblem]]]:
             loose.append(ImportProblem(where, ident, f"unsupported annotation kind {ident[:1]!r}"))
     out = []
     for k, s in enumerate(sentences):
-        record = make_record(doc_id, f"{doc_id}-s{k:02d}", s.start, s.text, spans[k], links[k])
+        sent_id = f"{doc_id}-s{k:02d}"
+        record = make_record(doc_id, sent_id, to_corpus(s.start), s.text, spans[k], links[k])
         out.append((record, record_problems(record, str(ann_path))))
     if loose:  # a line no sentence holds: reported with a stand-in record, so the document is
         # left out whole (or, with --skip-invalid, written without the line's annotation)

@@ -9,6 +9,7 @@ A record is ``{"doc_id", "sent_id", "offset", "text", "entities": [{"id", "label
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,72 @@ class AnnotationImportError(ValueError):
     def __init__(self, problems: Sequence[ImportProblem]):
         self.problems = list(problems)
         super().__init__(f"{len(self.problems)} problem(s):\n" + "\n".join(map(str, self.problems)))
+
+
+Imported = tuple[dict, list[ImportProblem]]  # a record and its problems (none: it may be written)
+
+
+def stand_in(*problems: ImportProblem) -> Imported:
+    """Problems no sentence holds (a whole file, a line that is not JSON, an unusable doc_id),
+    carried by a stand-in record so they are reported; its document, ``?``, is never written."""
+    return {"doc_id": "?", "sent_id": "?"}, list(problems)
+
+
+def is_int(value: object) -> bool:
+    """An integer offset: not a float (3.0 would be truncated) and not a boolean."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_utf8(path: Path) -> str:
+    """The text of ``path``, exactly as written (no newline translation, a BOM kept); bad UTF-8
+    raises :class:`AnnotationImportError` naming the file, byte and line."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problem = ImportProblem(
+            str(path), "", f"invalid UTF-8 at byte {exc.start} (line {line}): {exc.reason}"
+        )
+        raise AnnotationImportError([problem]) from None
+
+
+# Characters Windows forbids in file names: refused everywhere, so a corpus stays portable.
+_RESERVED = set('<>:"/\\|?*')
+# Control, format (bidi overrides, BOM), surrogate, private-use, unassigned, line/paragraph breaks.
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+MAX_DOC_ID_BYTES = 200  # "<doc_id>.jsonl" and its temp file stay under 255-byte file names
+
+
+def doc_id_problem(doc_id: object) -> str | None:
+    """Why ``doc_id`` cannot name ``<doc_id>.jsonl`` inside the output directory (None: it can).
+    Only a plain file name is allowed, so no import writes outside ``--out``."""
+    if not isinstance(doc_id, str):
+        return f"doc_id {doc_id!r} is not a string"
+    if not doc_id:
+        return "doc_id is empty"
+    bad = sorted({c for c in doc_id if c in _RESERVED or unicodedata.category(c) in _UNPRINTABLE})
+    if bad:
+        return f"doc_id {doc_id!r} has character(s) not allowed in a file name: {bad}"
+    if doc_id.startswith("."):
+        return f"doc_id {doc_id!r} starts with a dot"
+    if doc_id != doc_id.strip():
+        return f"doc_id {doc_id!r} starts or ends with white space"
+    if len(doc_id.encode("utf-8")) > MAX_DOC_ID_BYTES:
+        return f"doc_id is longer than {MAX_DOC_ID_BYTES} bytes (UTF-8): {doc_id[:40]!r}..."
+    return None
+
+
+def document_path(out_dir: Path | str, doc_id: str) -> Path:
+    """``out_dir/<doc_id>.jsonl``; ``ValueError`` for a doc_id that is not a plain file name or
+    whose path resolves outside ``out_dir`` (e.g. through a symbolic link)."""
+    reason = doc_id_problem(doc_id)
+    if reason:
+        raise ValueError(f"{reason}; not written")
+    path = Path(out_dir) / f"{doc_id}.jsonl"
+    if path.resolve().parent != Path(out_dir).resolve():
+        raise ValueError(f"doc_id {doc_id!r}: {path} resolves outside {out_dir}; not written")
+    return path
 
 
 def make_record(
@@ -83,14 +150,65 @@ def read_documents(annotations_dir: Path | str) -> dict[str, list[dict]]:
 
 
 def write_documents(docs: dict[str, list[dict]], out_dir: Path | str) -> list[Path]:
-    """One ``<doc_id>.jsonl`` per document, written atomically, sentences in offset order."""
-    paths = []
-    for doc_id, records in docs.items():
-        path = Path(out_dir) / f"{doc_id}.jsonl"
+    """One ``<doc_id>.jsonl`` per document, written atomically, sentences in offset order. Every
+    path is checked before any file is written (:func:`document_path`)."""
+    paths = [document_path(out_dir, doc_id) for doc_id in docs]
+    for path, records in zip(paths, docs.values()):
         records = sorted(records, key=lambda r: r["offset"])
         atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        paths.append(path)
     return paths
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A document the import would write over: its file and the sentences replacing it loses."""
+
+    doc_id: str
+    path: Path
+    lost: list[str]  # sent_ids the file holds and the import does not
+    unreadable: str = ""  # why the file's sentences could not be listed ("": they could)
+
+    def consequence(self) -> str:
+        if self.unreadable:
+            return f"its sentences could not be listed ({self.unreadable})"
+        if not self.lost:
+            return "the import holds every sentence it has"
+        return f"replacing it loses {len(self.lost)} sentence(s) the import lacks: " + ", ".join(
+            self.lost
+        )
+
+
+def _sentence_ids(path: Path) -> list[str]:
+    """The sent_ids of a document file; ``ValueError`` (located) if a line is not a record."""
+    ids = []
+    for lineno, line in enumerate(read_utf8(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"line {lineno}: invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("sent_id"), str):
+            raise ValueError(f"line {lineno}: no string sent_id")
+        ids.append(row["sent_id"])
+    return ids
+
+
+def replacements(docs: dict[str, list[dict]], out_dir: Path | str) -> list[Replacement]:
+    """Each document of ``docs`` whose ``<doc_id>.jsonl`` already exists in ``out_dir``."""
+    found = []
+    for doc_id, records in docs.items():
+        path = document_path(out_dir, doc_id)
+        if not path.exists():
+            continue
+        try:
+            held = _sentence_ids(path)
+        except (ValueError, AnnotationImportError) as exc:
+            found.append(Replacement(doc_id, path, [], str(exc).splitlines()[-1]))
+            continue
+        imported = {r["sent_id"] for r in records}
+        found.append(Replacement(doc_id, path, [s for s in held if s not in imported]))
+    return found
 
 
 def group_by_document(
