@@ -222,14 +222,21 @@ def _encodable(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def partial_path(path: Path) -> Path:
+    """Where :class:`TableWriter` writes ``path`` until it is complete (and where an interrupted
+    run's finished rows stay)."""
+    return path.with_name(f"{path.name}.partial")
+
+
 _ARROW_TYPES = {"string": "string", "int64": "int64", "Int64": "int64", "float64": "float64"}
 
 
 class TableWriter:
     """Rows of one table to ``path`` as CSV (UTF-8, header first), Parquet or JSONL, step by step;
-    written to a temporary file beside ``path`` and moved over it by :meth:`close` only, so a
-    crash never leaves a half table under the real name. ``path=None``: CSV or JSONL to
-    ``stream`` (standard output), as it goes."""
+    written to ``PATH.partial`` and moved over ``path`` by :meth:`close` only, so a crash never
+    leaves a half table under the real name; :meth:`abort` keeps the rows of the finished
+    :meth:`write` calls in ``PATH.partial`` (a valid file), so an interrupted run loses no finished
+    work. ``path=None``: CSV or JSONL to ``stream`` (standard output), as it goes."""
 
     def __init__(self, path: Path | str | None, fmt: str, table: str, stream=None):
         if fmt not in FORMATS:
@@ -238,8 +245,10 @@ class TableWriter:
             raise ValueError("Parquet needs an output file")
         self.path, self.fmt, self.table = None if path is None else Path(path), fmt, table
         self.columns = [c for c, _ in COLUMNS[table]]
-        self._tmp = None if self.path is None else self.path.with_name(f".{self.path.name}.tmp")
+        self._tmp = None if self.path is None else partial_path(self.path)
         self._parquet = None
+        self.writes = 0  # finished write() calls
+        self._complete = 0  # bytes of the CSV or JSONL file up to the last finished write()
         if fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -255,6 +264,7 @@ class TableWriter:
             if fmt == "csv":
                 self._csv = csv.DictWriter(self._handle, fieldnames=self.columns)
                 self._csv.writeheader()
+            self._mark_complete()
 
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
         rows = [_encodable(r) for r in rows]
@@ -270,6 +280,8 @@ class TableWriter:
             for r in rows:
                 self._handle.write(json.dumps(r, ensure_ascii=False) + "\n")
             self._handle.flush()
+        self._mark_complete()
+        self.writes += 1
 
     def close(self) -> None:
         """Finish the file and move it to ``path``."""
@@ -277,11 +289,25 @@ class TableWriter:
         if self._tmp is not None:
             os.replace(self._tmp, self.path)
 
-    def abort(self) -> None:
-        """Drop the temporary file (the run failed)."""
-        self._finish()
-        if self._tmp is not None:
+    def abort(self) -> Path | None:
+        """The run stopped: keep the finished writes' rows in ``PATH.partial`` and return that
+        path, or remove it and return None when no write finished (or on standard output)."""
+        try:
+            self._finish()
+        except Exception:  # noqa: BLE001 - a Parquet writer stopped mid-write cannot be closed
+            self.writes = 0
+        if self._tmp is None:
+            return None
+        if self.writes == 0:
             self._tmp.unlink(missing_ok=True)
+            return None
+        if self._parquet is None:  # drop what an unfinished write() left after the last one
+            os.truncate(self._tmp, self._complete)
+        return self._tmp
+
+    def _mark_complete(self) -> None:
+        if self._parquet is None and self._tmp is not None:
+            self._complete = self._handle.tell()
 
     def _finish(self) -> None:
         if self._parquet is not None:

@@ -81,3 +81,95 @@ def test_a_closed_pipe_ends_quietly(tiny_run, tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0 and json.loads(first)["text"] == GOOD
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def _strict(line):
+    """A line as strict JSON: NaN and Infinity are refused, as any JSON reader but Python's."""
+    return json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} written: {line}"))
+
+
+def test_lines_python_cannot_read_are_error_records_and_resume_goes_past_them(tiny_run, tmp_path):
+    good = json.dumps({"id": "a", "text": GOOD}, ensure_ascii=False)
+    rows = [
+        good,
+        '{"id": "b", "text": "x", "n": ' + "9" * 5000 + "}",  # past int max-str-digits
+        "[" * 5000 + "]" * 5000,  # deeper than the recursion limit
+        f'{{"id": "d", "text": "{GOOD}", "score": NaN}}',  # json.loads takes these three
+        f'{{"id": "e", "text": "{GOOD}", "score": -Infinity}}',
+        f'{{"id": "f", "text": "{GOOD}", "score": 1e999}}',
+        good.replace('"a"', '"g"'),
+    ]
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    args = ["--checkpoint", str(tiny_run / "best"), "--input", str(src), "--jsonl"]
+    assert predict_cli.main([*args, "--output", str(out), "--docs-per-step", "2"]) == 3
+    records = [_strict(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r.get("id") for r in records] == ["a", None, None, None, None, None, "g"]
+    errors = {r["line"]: r["error"] for r in records if "error" in r}
+    assert sorted(errors) == [2, 3, 4, 5, 6]
+    assert "5000 digits" in errors[2] and "nested too deeply" in errors[3]
+    assert "NaN" in errors[4] and "Infinity" in errors[5] and "out of range" in errors[6]
+    # a crash just before the huge number: --resume reads it as an error record and goes on
+    full = out.read_text(encoding="utf-8")
+    out.write_text("".join(full.splitlines(keepends=True)[:1]), encoding="utf-8")
+    assert predict_cli.main([*args, "--output", str(out), "--resume"]) == 3
+    assert out.read_text(encoding="utf-8") == full
+
+
+def _interrupt_at_step(monkeypatch, n):
+    """Ctrl-C while the ``n``-th step is being predicted (the steps before it are written)."""
+    real, calls = predict_cli._predict_step, []
+
+    def step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predict_cli, "_predict_step", step)
+    return lambda: monkeypatch.setattr(predict_cli, "_predict_step", real)
+
+
+def test_after_ctrl_c_resume_reports_the_whole_outputs_error_records(
+    tiny_run, tmp_path, monkeypatch, capsys
+):
+    src = _mixed_input(tmp_path / "in.jsonl")  # error records at input lines 2, 3 and 6
+    full, part = tmp_path / "full.jsonl", tmp_path / "part.jsonl"
+    base = ["--checkpoint", str(tiny_run / "best"), "--input", str(src), "--jsonl"]
+    base += ["--docs-per-step", "3"]
+    assert predict_cli.main([*base, "--output", str(full)]) == predict_cli.EXIT_SKIPPED
+    capsys.readouterr()
+    restore = _interrupt_at_step(monkeypatch, 2)
+    assert predict_cli.main([*base, "--output", str(part)]) == predict_cli.EXIT_INTERRUPTED
+    assert "3 document(s), to input line 3, are in" in capsys.readouterr().err
+    restore()
+    assert predict_cli.main([*base, "--output", str(part), "--resume"]) == 3
+    err = capsys.readouterr().err
+    assert "3 bad document(s) written as error records (input lines 2, 3, 6)" in err
+    assert "2 of them by the run resumed" in err
+    assert part.read_text(encoding="utf-8") == full.read_text(encoding="utf-8")
+
+
+def test_resume_refuses_the_output_of_another_input(tiny_run, tmp_path, capsys):
+    first, other = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text(f"{GOOD}\n{GOOD} 2\n", encoding="utf-8")
+    other.write_text(f"{GOOD} 3\n{GOOD}\n", encoding="utf-8")  # same size, other bytes
+    out = tmp_path / "out.jsonl"
+    ckpt = ["--checkpoint", str(tiny_run / "best")]
+    assert predict_cli.main([*ckpt, "--input", str(first), "--output", str(out)]) == 0
+    record = json.loads((tmp_path / "out.jsonl.marsad-resume.json").read_text(encoding="utf-8"))
+    assert record["size"] == first.stat().st_size and record["input"].endswith("a.txt")
+    for flags, reason in (
+        (["--input", str(other)], "whose first bytes differ"),
+        (["--input", str(first), "--jsonl"], "written without --jsonl"),
+    ):
+        with pytest.raises(SystemExit, match=f"does not continue this input: .*{reason}"):
+            predict_cli.main([*ckpt, *flags, "--output", str(out), "--resume"])
+    other.write_text(f"{GOOD}\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="of 118 bytes, not 58"):
+        predict_cli.main([*ckpt, "--input", str(other), "--output", str(out), "--resume"])
+    # the same input, copied elsewhere, continues
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(first.read_bytes())
+    assert predict_cli.main([*ckpt, "--input", str(copy), "--output", str(out), "--resume"]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2

@@ -21,19 +21,25 @@ its last complete line (one line per document, error records included). A closed
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
+from marsad.fileio import atomic_write_text
+from marsad.model.checkpoint import CheckpointError
 from marsad.predictor import Prediction, Predictor
-from marsad.tables import FORMATS, TABLES, TableWriter, table_rows
+from marsad.tables import FORMATS, TABLES, TableWriter, partial_path, table_rows
 
 EXIT_SKIPPED = 3  # some documents were bad and written as error records
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
 @dataclass
@@ -53,6 +59,46 @@ def _decode(raw: bytes, lineno: int) -> tuple[str | None, str | None]:
         return None, f"not UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})"
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is out of range for a float")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    limit = sys.get_int_max_str_digits()
+    digits = len(text.lstrip("-"))
+    if limit and digits > limit:
+        raise ValueError(f"a number of {digits} digits, more than {limit}")
+    return int(text)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json_line(line: str) -> tuple[object, str | None]:
+    """A JSONL line's value, or the reason it is not one. NaN and Infinity (which ``json.loads``
+    takes but JSON has not), a float out of range, a number too long for Python and nesting
+    deeper than the recursion limit are refused here, so the output stays valid JSON and no
+    line stops the run."""
+    try:
+        value = json.loads(
+            line, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int
+        )
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON ({exc.msg}, column {exc.colno})"
+    except RecursionError:
+        return (
+            None,
+            f"invalid JSON (nested too deeply for the recursion limit, {sys.getrecursionlimit()})",
+        )
+    except ValueError as exc:
+        return None, f"invalid JSON ({exc})"
+    return value, None
+
+
 def read_documents(handle, jsonl: bool, whole: bool) -> Iterator[Document]:
     """Documents from a binary handle, lazily; a bad one is yielded with its error, never raised."""
     if whole:
@@ -69,10 +115,9 @@ def read_documents(handle, jsonl: bool, whole: bool) -> Iterator[Document]:
             continue
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Document(lineno, None, f"invalid JSON ({exc.msg}, column {exc.colno})")
+        row, error = parse_json_line(line)
+        if error is not None:
+            yield Document(lineno, None, error)
             continue
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             yield Document(
@@ -84,16 +129,44 @@ def read_documents(handle, jsonl: bool, whole: bool) -> Iterator[Document]:
         yield Document(lineno, row)
 
 
-def complete_lines(path: Path) -> int:
-    """Complete lines of an output file, truncating a partial last line (a crash mid-write)."""
+def _error_record_line(raw: bytes) -> int | None:
+    """The input line of an output line that is an error record, else None."""
+    if not raw.startswith(b'{"line": '):  # every error record starts so; few documents do
+        return None
+    try:
+        record = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(record, dict) and "error" in record and "entities" not in record:
+        return record.get("line")
+    return None
+
+
+@dataclass
+class Written:
+    """What an output file being resumed already holds."""
+
+    documents: int  # complete lines: one per input document
+    error_lines: list[int]  # input lines of its error records
+
+
+def scan_output(path: Path) -> Written:
+    """Complete lines of an output file and its error records, truncating a partial last line
+    (a crash mid-write); read line by line, so a large output costs no memory."""
     if not path.exists():
-        return 0
-    data = path.read_bytes()
-    keep = data.rfind(b"\n") + 1
-    if keep < len(data):
-        with path.open("r+b") as fh:
-            fh.truncate(keep)
-    return data[:keep].count(b"\n")
+        return Written(0, [])
+    documents, errors, keep = 0, [], 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            documents, keep = documents + 1, keep + len(raw)
+            line = _error_record_line(raw)
+            if line is not None:
+                errors.append(line)
+    if keep < path.stat().st_size:
+        os.truncate(path, keep)
+    return Written(documents, errors)
 
 
 def _steps(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
@@ -134,29 +207,131 @@ def _table_rows(table: str, doc: Document, prediction: Prediction) -> list[dict]
 
 def _dumps(record: dict) -> str:
     """One JSON line; a record whose passed-through text holds a lone surrogate (valid in JSON,
-    not in UTF-8) is written with ASCII escapes, as it was read."""
-    line = json.dumps(record, ensure_ascii=False)
+    not in UTF-8) is written with ASCII escapes, as it was read. Raises ValueError rather than
+    write NaN or Infinity, which are not JSON."""
+    line = json.dumps(record, ensure_ascii=False, allow_nan=False)
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(record)
+        return json.dumps(record, allow_nan=False)
     return line
 
 
-def main(argv: list[str] | None = None) -> int:
+def _document_line(doc: Document, prediction: Prediction) -> str | None:
+    """A good document's output line; None (and ``doc.error`` set) when it cannot be JSON."""
+    try:
+        return _dumps({**doc.row, **prediction.to_dict()})
+    except (ValueError, RecursionError) as exc:
+        doc.error = f"cannot be written as JSON ({type(exc).__name__}: {exc})"
+        return None
+
+
+# --resume: which input an output was written from
+RESUME_SUFFIX = ".marsad-resume.json"
+HEAD_BYTES = 1 << 20  # hashed from the start of the input
+
+
+def resume_record_path(output: Path) -> Path:
+    return output.with_name(output.name + RESUME_SUFFIX)
+
+
+def input_identity(path: Path | None, jsonl: bool, whole: bool) -> dict:
+    """What ties an output to its input: the mode (it decides which lines are documents), the
+    input's size and the SHA-256 of its first MiB; standard input has neither."""
+    identity: dict = {"input": "<stdin>" if path is None else str(path.resolve())}
+    identity.update(jsonl=jsonl, whole=whole)
+    if path is not None:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+        identity.update(
+            size=path.stat().st_size,
+            head_bytes=len(head),
+            head_sha256=hashlib.sha256(head).hexdigest(),
+        )
+    return identity
+
+
+def _mismatch(old: dict, new: dict) -> str | None:
+    """Why an output written from ``old`` cannot be continued from ``new``, or None."""
+    for key in ("jsonl", "whole"):
+        if old.get(key) != new.get(key):
+            state = "with" if old.get(key) else "without"
+            return f"it was written {state} --{key}"
+    if "size" in old and "size" in new:  # standard input on either side: nothing to compare
+        if old["size"] != new["size"]:
+            return f"it was written from {old['input']} of {old['size']} bytes, not {new['size']}"
+        if old.get("head_sha256") != new.get("head_sha256"):
+            return f"it was written from {old['input']}, whose first bytes differ from this input's"
+    return None
+
+
+def check_resume(output: Path, identity: dict) -> None:
+    """Refuse to continue ``output`` from another input than the one it was written from."""
+    record = resume_record_path(output)
+    if not record.exists():
+        if output.exists() and output.stat().st_size:
+            print(
+                f"marsad predict: warning: no {record.name} beside {output}: cannot check that "
+                "it was written from this input",
+                file=sys.stderr,
+            )
+        return
+    try:
+        old = json.loads(record.read_text(encoding="utf-8"))
+        if not isinstance(old, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError) as exc:
+        raise SystemExit(
+            f"marsad predict: --resume: {record} is unreadable ({exc}); delete it to resume "
+            "without the check"
+        ) from None
+    why = _mismatch(old, identity)
+    if why is not None:
+        raise SystemExit(
+            f"marsad predict: --resume: {output} does not continue this input: {why} "
+            f"(see {record.name}); rerun without --resume to start over"
+        )
+
+
+def _check_device(parser: argparse.ArgumentParser, name: str | None, quantize: bool) -> None:
+    """A device this machine has, named before the model loads (not a traceback from CUDA)."""
+    if name is None:
+        return
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        parser.error(f"--device {name}: {exc}")
+    if quantize and device.type != "cpu":
+        parser.error(f"--quantize is int8 on CPU; it cannot run on --device {name}")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise SystemExit(f"marsad predict: --device {name}: no CUDA GPU is available here")
+        if device.index is not None and device.index >= count:
+            raise SystemExit(f"marsad predict: --device {name}: this machine has {count} GPU(s)")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marsad predict",
         description="Extract entities and relations from text with a Marsad checkpoint.",
+        epilog='A bad document becomes an error record {"line": N, "id": ..., "error": ...} '
+        "in its place (exit 3 at the end). JSON input must be strict JSON: NaN, Infinity, "
+        "numbers too large and nesting too deep make a line an error record. A --format csv or "
+        "parquet table is written to OUTPUT.partial and renamed to OUTPUT when the run ends; a "
+        "run that stops early (Ctrl-C, --on-error fail, a crash) leaves the rows of the "
+        "documents it finished in OUTPUT.partial. --resume checks OUTPUT" + RESUME_SUFFIX + ", "
+        "written beside OUTPUT, and refuses to continue an output of another input.",
     )
     parser.add_argument("--checkpoint", required=True, type=Path)
     parser.add_argument("--input", type=Path, help="input file (default: stdin)")
-    parser.add_argument("--output", type=Path, help="output JSONL (default: stdout)")
+    parser.add_argument("--output", type=Path, help="output file (default: stdout)")
     parser.add_argument("--jsonl", action="store_true", help="input is JSONL with a 'text' field")
     parser.add_argument(
-        "--whole", action="store_true", help="treat the whole input as one document"
+        "--whole", action="store_true", help="treat the whole input as one plain-text document"
     )
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default=None)
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if any)")
     parser.add_argument("--quantize", action="store_true", help="dynamic int8 quantisation (CPU)")
     parser.add_argument(
         "--docs-per-step",
@@ -171,7 +346,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a bad document: write an error record and go on (exit 3 at the end), or stop",
     )
     parser.add_argument(
-        "--resume", action="store_true", help="continue --output from its last complete line"
+        "--resume",
+        action="store_true",
+        help="continue --output from its last complete line, if it was written from this input "
+        "(exit 3 if the whole output holds error records)",
     )
     parser.add_argument("--format", choices=FORMATS, default="jsonl", help="output format")
     parser.add_argument(
@@ -182,7 +360,10 @@ def main(argv: list[str] | None = None) -> int:
         "CSV and Parquet), relation or event",
     )
     parser.add_argument("--events", action="store_true", help="the events table (--table events)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.events:
         if args.table not in (None, "events"):
             parser.error(f"--events and --table {args.table} disagree")
@@ -193,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"--format {args.format} writes a table: add --table mentions|relations|events"
         )
+    if args.jsonl and args.whole:
+        parser.error("--whole reads the input as one plain-text document; --jsonl reads lines")
     if args.format == "parquet" and not args.output:
         parser.error("--format parquet needs --output FILE")
     if args.resume and args.table != "documents":
@@ -204,77 +387,171 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--resume needs --output (the file to continue)")
     if args.input and not args.input.is_file():
         raise SystemExit(f"marsad predict: input file not found: {args.input}")
-    predictor = Predictor.from_pretrained(
-        args.checkpoint, device=args.device, quantize=args.quantize
-    )
-    done = complete_lines(args.output) if args.resume else 0
-    source = args.input.open("rb") if args.input else sys.stdin.buffer
-    if args.table == "documents":
-        out = (
-            args.output.open("a" if args.resume else "w", encoding="utf-8")
-            if args.output
-            else sys.stdout
-        )
-        writer = None
-    else:
-        out, writer = None, TableWriter(args.output, args.format, args.table, stream=sys.stdout)
-    skipped: list[int] = []
-    finished = False
+    _check_device(parser, args.device, args.quantize)
+
+
+def _load(args: argparse.Namespace) -> Predictor:
     try:
+        return Predictor.from_pretrained(
+            args.checkpoint, device=args.device, quantize=args.quantize
+        )
+    except (CheckpointError, OSError) as exc:
+        raise SystemExit(
+            f"marsad predict: cannot load --checkpoint {args.checkpoint}: {exc}"
+        ) from None
+
+
+def _oserror(exc: OSError) -> str:
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{':' if where else ''}{where}"
+
+
+@dataclass
+class Progress:
+    """What a run has done, for its summary and for the message when it stops early."""
+
+    earlier_errors: list[int]  # input lines of the error records a resumed output held
+    errors: list[int]  # input lines of this run's bad documents
+    documents: int = 0  # finished documents, the resumed output's included
+    last_line: int = 0  # input line of the last finished document
+
+
+def _write_step(args, step, results, out, writer, progress: Progress) -> None:
+    """One step's documents, in input order: records to ``out`` or rows to ``writer``."""
+    rows: list[dict] = []
+    for doc in step:
+        line = None
+        if doc.error is None and out is not None:
+            line = _document_line(doc, results[id(doc)])
+        if doc.error is not None:
+            where = f"input line {doc.line}"
+            if args.on_error == "fail":
+                if out is not None:
+                    out.flush()
+                raise SystemExit(f"marsad predict: {where}: {doc.error}")
+            progress.errors.append(doc.line)
+            if out is None:  # a table has no row for it: say it here
+                print(f"marsad predict: {where}: {doc.error}", file=sys.stderr)
+                continue
+            line = _dumps({"line": doc.line, "id": doc.record_id(), "error": doc.error})
+        if out is None:
+            rows += _table_rows(args.table, doc, results[id(doc)])
+        else:
+            out.write(line + "\n")
+            progress.documents, progress.last_line = progress.documents + 1, doc.line
+    if out is None:
+        writer.write(rows)
+        progress.documents, progress.last_line = progress.documents + len(step), step[-1].line
+    else:
+        out.flush()
+
+
+def _summary(progress: Progress, table: bool) -> int:
+    bad = sorted(progress.earlier_errors + progress.errors)
+    if not bad:
+        return 0
+    shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+    what = "left out of the table" if table else "written as error records"
+    earlier = (
+        f"; {len(progress.earlier_errors)} of them by the run resumed"
+        if progress.earlier_errors
+        else ""
+    )
+    print(
+        f"marsad predict: {len(bad)} bad document(s) {what} (input lines {shown}){earlier}",
+        file=sys.stderr,
+    )
+    return EXIT_SKIPPED
+
+
+def _stopped_note(args, progress: Progress, partial: Path | None) -> str | None:
+    """Where a run that stopped early left its finished documents (None: it finished none)."""
+    if progress.documents == 0:
+        return None
+    done = f"{progress.documents} document(s), to input line {progress.last_line}"
+    if args.table == "documents" and args.output:
+        return f"marsad predict: stopped; {done}, are in {args.output}; --resume continues"
+    if partial is not None:
+        return f"marsad predict: stopped; the rows of {done}, are in {partial}"
+    if args.output:
+        return f"marsad predict: stopped; no rows were kept ({partial_path(args.output)})"
+    return f"marsad predict: stopped; {done}, were written"
+
+
+def _close(args, source, out, writer, complete: bool) -> Path | None:
+    """Close the run's files; a table is moved into place if ``complete``, else its finished
+    rows are kept in OUTPUT.partial, whose path is returned."""
+    if args.input:
+        source.close()
+    if args.output and out is not None:
+        out.close()
+    if writer is None:
+        return None
+    if complete:
+        writer.close()
+        return None
+    return writer.abort()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_args(parser, args)
+    predictor = _load(args)
+    documents_file = args.table == "documents" and args.output is not None
+    try:
+        identity = input_identity(args.input, args.jsonl, args.whole) if documents_file else None
+        if args.resume:
+            check_resume(args.output, identity)
+            written = scan_output(args.output)
+        else:
+            written = Written(0, [])
+        source = args.input.open("rb") if args.input else sys.stdin.buffer
+    except OSError as exc:
+        raise SystemExit(f"marsad predict: {_oserror(exc)}") from None
+    progress = Progress(written.error_lines, [], written.documents)
+    out, writer = None, None
+    status, failure = "failed", None  # failed: an unexpected error, whose traceback follows
+    try:
+        if args.table != "documents":
+            writer = TableWriter(args.output, args.format, args.table, stream=sys.stdout)
+        elif args.output is not None:
+            out = args.output.open("a" if args.resume else "w", encoding="utf-8")
+            atomic_write_text(resume_record_path(args.output), json.dumps(identity, indent=1))
+        else:
+            out = sys.stdout
         docs = read_documents(source, args.jsonl, args.whole)
-        for _ in range(done):  # already written by the run being resumed
+        for _ in range(written.documents):  # already written by the run being resumed
             if next(docs, None) is None:
                 break
         with tqdm(desc="documents", unit="doc", file=sys.stderr, disable=args.whole) as bar:
             for step in _steps(docs, args.docs_per_step):
                 results = _predict_step(predictor, step, args.batch_size, args.whole)
-                rows: list[dict] = []
-                for doc in step:
-                    if doc.error is not None:
-                        where = f"input line {doc.line}"
-                        if args.on_error == "fail":
-                            if out is not None:
-                                out.flush()
-                            raise SystemExit(f"marsad predict: {where}: {doc.error}")
-                        skipped.append(doc.line)
-                        if out is None:  # a table has no row for it: say it here
-                            print(f"marsad predict: {where}: {doc.error}", file=sys.stderr)
-                            continue
-                        record = {"line": doc.line, "id": doc.record_id(), "error": doc.error}
-                        out.write(_dumps(record) + "\n")
-                    elif out is None:
-                        rows += _table_rows(args.table, doc, results[id(doc)])
-                    else:
-                        record = {**doc.row, **results[id(doc)].to_dict()}
-                        out.write(_dumps(record) + "\n")
-                if out is None:
-                    writer.write(rows)
-                else:
-                    out.flush()
+                _write_step(args, step, results, out, writer, progress)
                 bar.update(len(step))
-        finished = True
+        status = "done"
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as cat does
+        status = "pipe"
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except OSError as exc:  # a full disk, an unwritable --output
+        failure = f"marsad predict: {_oserror(exc)}"
+    except SystemExit as exc:  # --on-error fail
+        failure = str(exc.code)
+    finally:
+        partial = _close(args, source, out, writer, status == "done")
+        stopped = _stopped_note(args, progress, partial)
+        if status in ("failed", "interrupted") and failure is None and stopped:
+            print(stopped, file=sys.stderr)
+    if status == "pipe":
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    finally:
-        if args.input:
-            source.close()
-        if args.output and out is not None:
-            out.close()
-        if writer is not None and finished:
-            writer.close()
-        elif writer is not None:
-            writer.abort()
-    if skipped:
-        shown = ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else "")
-        print(
-            f"marsad predict: {len(skipped)} bad document(s) written as error records "
-            f"(input lines {shown})",
-            file=sys.stderr,
-        )
-        return EXIT_SKIPPED
-    return 0
+    if status == "interrupted":
+        return EXIT_INTERRUPTED
+    if failure is not None:
+        raise SystemExit(failure if stopped is None else f"{failure}\n{stopped}")
+    return _summary(progress, args.table != "documents")
 
 
 if __name__ == "__main__":
