@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -273,6 +274,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: key {name!r} must be a number, got {value!r}")
         value = float(value)
+        if not math.isfinite(value):  # .inf or .nan pass every range test below, then train NaN
+            raise ConfigError(f"{source}: key {name!r} must be a finite number, got {value!r}")
     elif isinstance(sample, list):
         if not isinstance(value, list):
             raise ConfigError(f"{source}: key {name!r} must be a list, got {value!r}")
@@ -310,37 +313,96 @@ def _apply(values: dict[str, Any], source: str) -> dict[str, Any]:
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps
+    the last one silently, so an edit further down a config could undo one above unseen)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                seen = key in first_line
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first on line {first_line[key]})",
+                    key_node.start_mark,
+                )
+            first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
+    """The 1-based line and the reason of a YAML error."""
+    mark = getattr(exc, "problem_mark", None)
+    return (mark.line + 1 if mark is not None else None), str(getattr(exc, "problem", None) or exc)
+
+
+def _override_items(pairs: list[str]) -> list[tuple[str, Any, str]]:
+    """``["epochs=3"]`` -> ``[("epochs", 3, "--set epochs=3")]``: each value parsed as a YAML
+    scalar and paired with the override that gave it, which errors name."""
+    out = []
+    for pair in pairs:
+        source = f"--set {pair}"
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{source}: expected key=value, e.g. --set epochs=3")
+        try:
+            value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: cannot parse the value: {_yaml_problem(exc)[1]}") from exc
+        out.append((key.strip(), value, source))
+    return out
+
+
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """``["epochs=3", "model=tiny-random"]`` -> dict, values parsed as YAML scalars."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"--set {pair!r}: expected key=value")
-        key, raw = pair.split("=", 1)
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
-    return out
+    return {key: value for key, value, _ in _override_items(pairs)}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping a config file holds; YAML errors and repeated keys name the file and line."""
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte offset {exc.start}: {exc.reason})") from exc
+    except yaml.YAMLError as exc:
+        line, problem = _yaml_problem(exc)
+        where = f"{path}:{line}" if line is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from exc
+    if loaded is None:  # an empty file (or only comments): every option at its default
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys to values")
+    return loaded
+
+
+def _merge(
+    values: dict[str, Any], source: str, overrides: list[str] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``values`` (read from ``source``) with the overrides applied, and where each key came from
+    (the file, or the ``--set key=value`` that set it last)."""
+    merged = _apply(values, source)
+    origin = dict.fromkeys(merged, source)
+    for key, value, pair_source in _override_items(overrides or []):
+        for name, checked in _apply({key: value}, pair_source).items():
+            merged[name] = checked
+            origin[name] = pair_source
+    return merged, origin
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
     """Read a YAML config (``None``: defaults only) and apply ``key=value`` overrides."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-            raise ConfigError(
-                f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}"
-            ) from exc
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: top level must be a mapping of keys to values")
-        values.update(_apply(loaded, str(path)))
-    values.update(_apply(parse_overrides(overrides or []), "--set"))
-    return _validated(TrainConfig(**values), str(path) if path is not None else "--set")
+    loaded = _read_yaml(Path(path)) if path is not None else {}
+    source = str(path) if path is not None else "config defaults"
+    values, origin = _merge(loaded, source, overrides)
+    return _validated(TrainConfig(**values), origin, source)
 
 
 def config_from_dict(
@@ -349,9 +411,8 @@ def config_from_dict(
     """A config saved as a dict (a checkpoint's ``training_config``), with ``key=value`` overrides;
     keys added to the code since it was saved take their defaults, retired keys at their "off" value
     are dropped (:func:`drop_retired`)."""
-    merged = _apply(values, source)
-    merged.update(_apply(parse_overrides(overrides or []), "--set"))
-    return _validated(TrainConfig(**merged), source)
+    merged, origin = _merge(values, source, overrides)
+    return _validated(TrainConfig(**merged), origin, source)
 
 
 # Numeric ranges checked at load time: key -> (test, what the key must be).
@@ -386,22 +447,57 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _validated(cfg: TrainConfig, source: str = "config") -> TrainConfig:
+# Options naming a directory: an empty one would mean the current directory (best/ written there).
+NON_EMPTY_PATHS = ("data_dir", "output_dir")
+
+
+def _validated(
+    cfg: TrainConfig, origin: dict[str, str] | None = None, source: str = "config"
+) -> TrainConfig:
+    """``cfg`` once every option is in range; an error names where the bad value came from
+    (``origin``: key -> file or ``--set key=value``; else ``source``)."""
+    origin = origin or {}
+
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(f"{origin.get(key, source)}: {message}")
+
     for key, (ok, wanted) in RANGES.items():
         value = getattr(cfg, key)
         if not ok(value):
-            raise ConfigError(f"{source}: {key} must be {wanted}, got {value!r}")
+            raise fail(key, f"{key} must be {wanted}, got {value!r}")
+    for key in NON_EMPTY_PATHS:
+        if not getattr(cfg, key).strip():
+            raise fail(key, f"{key} must not be empty (it would mean the current directory)")
     unknown_steps = [step for step in cfg.preprocessing if step not in STEPS]
     if unknown_steps:
-        raise ConfigError(
-            f"{source}: preprocessing has unknown step(s) {unknown_steps}; known: {sorted(STEPS)}"
+        raise fail(
+            "preprocessing",
+            f"preprocessing has unknown step(s) {unknown_steps}; known: {sorted(STEPS)}",
         )
     if cfg.selection_metric not in SELECTION_METRICS:
-        raise ConfigError(
-            f"{source}: selection_metric must be one of {', '.join(SELECTION_METRICS)}, "
-            f"got {cfg.selection_metric!r}"
+        raise fail(
+            "selection_metric",
+            f"selection_metric must be one of {', '.join(SELECTION_METRICS)}, "
+            f"got {cfg.selection_metric!r}",
         )
     return cfg
+
+
+def check_max_length(cfg: TrainConfig, encoder_config: Any, encoder: str) -> None:
+    """Refuse a ``max_length`` longer than the encoder can position (a Hugging Face config's
+    ``max_position_embeddings``; RoBERTa-style encoders start positions after the padding id):
+    training would pass, and the checkpoint fail on every long sentence."""
+    positions = getattr(encoder_config, "max_position_embeddings", None)
+    if not isinstance(positions, int):
+        return
+    limit = positions
+    if getattr(encoder_config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+        limit -= (getattr(encoder_config, "pad_token_id", None) or 0) + 1
+    if cfg.max_length > limit:
+        raise ConfigError(
+            f"max_length: {cfg.max_length} is more than the encoder {encoder!r} can position "
+            f"({limit} sub-words, max_position_embeddings {positions}); set max_length <= {limit}"
+        )
 
 
 def options_markdown() -> str:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from marsad.config import ConfigError, TrainConfig, load_config
+from marsad.config import ConfigError, TrainConfig, config_from_dict, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_wrong_type_is_named(tmp_path):
 def test_overrides_parse_and_validate():
     cfg = load_config(ROOT / "configs" / "tiny.yaml", ["epochs=2", "learning_rate=1e-4", "fold=3"])
     assert (cfg.epochs, cfg.learning_rate, cfg.fold) == (2, 1e-4, 3)
-    with pytest.raises(ConfigError, match="--set: unknown config key 'epoch'"):
+    with pytest.raises(ConfigError, match="--set epoch=2: unknown config key 'epoch'"):
         load_config(None, ["epoch=2"])
     with pytest.raises(ConfigError, match="expected key=value"):
         load_config(None, ["epochs"])
@@ -56,7 +56,10 @@ def test_a_saved_config_with_retired_options_off_still_reads_and_any_other_value
     assert (
         load_config(None, ["layer_lr_decay=1.0"]) == TrainConfig()
     )  # an old YAML at the off value
-    with pytest.raises(ConfigError, match=r"--set: retired option\(s\) \{'layer_lr_decay': 0.5\}"):
+    with pytest.raises(
+        ConfigError,
+        match=r"--set layer_lr_decay=0.5: retired option\(s\) \{'layer_lr_decay': 0.5\}",
+    ):
         load_config(None, ["layer_lr_decay=0.5"])
 
 
@@ -94,7 +97,7 @@ def test_optional_fields_are_typed_too():
     ],
 )
 def test_numeric_ranges_are_checked_at_load_time_naming_the_key(override, message):
-    with pytest.raises(ConfigError, match=f"--set: {message}"):
+    with pytest.raises(ConfigError, match=f"--set {override}: {message}"):
         load_config(None, [override])
 
 
@@ -148,3 +151,88 @@ def test_unknown_preprocessing_step_and_missing_corpus_are_one_line_errors(tmp_p
     with pytest.raises(SystemExit) as stop:
         train_cli.main([*args, "--set", f"output_dir={tmp_path / 'out'}"])
     assert stop.value.code == 2 and "data_dir: " in capsys.readouterr().err
+
+
+def test_a_range_error_names_the_override_that_set_the_value_not_the_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("epochs: 2\nlearning_rate: 1.0e-3\n")
+    with pytest.raises(ConfigError, match=r"^--set learning_rate=-1: learning_rate must be > 0"):
+        load_config(path, ["epochs=3", "learning_rate=-1"])
+    path.write_text("learning_rate: -1\n")
+    with pytest.raises(ConfigError, match=f"^{path}: learning_rate must be > 0"):
+        load_config(path, ["epochs=3"])
+    with pytest.raises(ConfigError, match=r"^--set fold=9: fold must be 0..4 or null"):
+        config_from_dict(TrainConfig().to_dict(), "saved/marsad.json", ["fold=9"])
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1e999"])
+@pytest.mark.parametrize("key", ["learning_rate", "weight_decay", "max_grad_norm"])
+def test_non_finite_numbers_are_refused(tmp_path, key, value):
+    path = tmp_path / "run.yaml"
+    path.write_text(f"{key}: {value}\n")
+    with pytest.raises(ConfigError, match=f"{path}: key '{key}' must be a finite number"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=f"--set {key}={value}: key '{key}' must be a finite"):
+        load_config(None, [f"{key}={value}"])
+
+
+@pytest.mark.parametrize("key", ["output_dir", "data_dir"])
+@pytest.mark.parametrize("value", ["''", "' '"])
+def test_an_empty_directory_option_is_refused(key, value):
+    with pytest.raises(ConfigError, match=f"--set {key}={value}: {key} must not be empty"):
+        load_config(ROOT / "configs" / "tiny.yaml", [f"{key}={value}"])
+
+
+def test_a_key_given_twice_in_a_yaml_file_is_an_error_naming_both_lines(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("epochs: 3\nmodel: tiny-random\nepochs: 30\n")
+    with pytest.raises(
+        ConfigError, match=f"{path}:3: not valid YAML: duplicate key 'epochs' \\(first on line 1\\)"
+    ):
+        load_config(path)
+    with pytest.raises(ConfigError, match="--set extra_data={a: 1, a: 2}: cannot parse the value"):
+        load_config(None, ["extra_data={a: 1, a: 2}"])
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("epochs", "--set epochs: expected key=value"),
+        ("=3", "--set =3: expected key=value"),
+        ("epochs=[", "--set epochs=\\[: cannot parse the value"),
+        ("model=a: b: c", "--set model=a: b: c: cannot parse the value"),
+    ],
+)
+def test_malformed_overrides_are_one_line_errors(pair, message):
+    with pytest.raises(ConfigError, match=f"^{message}"):
+        load_config(None, [pair])
+
+
+def test_an_empty_or_comment_only_file_means_the_defaults_and_a_scalar_file_is_refused(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("")
+    assert load_config(path) == TrainConfig()
+    path.write_text("# nothing yet\n")
+    assert load_config(path) == TrainConfig()
+    path.write_text("0\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(path)
+
+
+def test_max_length_beyond_the_encoders_positions_is_refused():
+    from types import SimpleNamespace
+
+    from marsad.config import check_max_length
+
+    bert = SimpleNamespace(max_position_embeddings=512, model_type="bert", pad_token_id=0)
+    xlmr = SimpleNamespace(max_position_embeddings=514, model_type="xlm-roberta", pad_token_id=1)
+    check_max_length(load_config(None, ["max_length=512"]), bert, "enc")
+    check_max_length(load_config(None, ["max_length=512"]), xlmr, "enc")
+    with pytest.raises(
+        ConfigError,
+        match=r"max_length: 1024 is more than the encoder 'enc' can position \(512 sub-words, "
+        "max_position_embeddings 512\\); set max_length <= 512",
+    ):
+        check_max_length(load_config(None, ["max_length=1024"]), bert, "enc")
+    with pytest.raises(ConfigError, match=r"\(512 sub-words, max_position_embeddings 514\)"):
+        check_max_length(load_config(None, ["max_length=513"]), xlmr, "enc")

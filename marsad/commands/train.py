@@ -5,6 +5,10 @@
 
 ``--refit`` then trains the configuration again on train + dev for the epoch dev kept, with dev's
 prior weights and relation threshold, into OUTPUT_DIR/refit/best (see marsad/refit.py).
+
+Errors are one message, not a traceback: a bad config or ``--set`` (exit 2, naming the file and
+line or the override), then at run time a corpus problem (every one, with file and line), an
+encoder that cannot be loaded, or a diverged run (a NaN loss: epoch and step; exit 1).
 """
 
 from __future__ import annotations
@@ -16,12 +20,21 @@ from dataclasses import replace
 from pathlib import Path
 
 from marsad.config import ConfigError, load_config
-from marsad.training.trainer import Trainer
+from marsad.data.validate import AnnotationError
+from marsad.model.encoders.resolve import EncoderUnavailable
+from marsad.training.trainer import NonFiniteLoss, Trainer
+
+RUN_ERRORS = (AnnotationError, EncoderUnavailable, NonFiniteLoss)  # exit 1, one message each
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="marsad train", description="Train a Marsad model from a YAML config."
+        prog="marsad train",
+        description="Train a Marsad model from a YAML config.",
+        epilog="Exit status: 0 trained; 2 the config or a --set is invalid (the message names the "
+        "file and line, or the --set key=value); 1 the run failed: a corpus problem, an encoder "
+        "that cannot be loaded, or a diverged run (NaN loss: its epoch and step; nothing of "
+        "that epoch is saved).",
     )
     parser.add_argument("--config", required=True, type=Path, help="YAML file in configs/")
     parser.add_argument(
@@ -52,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         best = Trainer(cfg, resume=args.resume).train()
     except ConfigError as exc:  # a path the config names is missing: one line, not a traceback
         parser.error(str(exc))
+    except RUN_ERRORS as exc:
+        return _failed(exc)
     if cfg.refit_from:
         print(
             f"refit: {best['epoch']} epochs on "
@@ -66,12 +81,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.refit:
         out = Path(cfg.output_dir)
         refit = replace(cfg, refit_from=str(out / "best"), output_dir=str(out / "refit"))
-        Trainer(refit, resume=args.resume and (out / "refit" / "last").exists()).train()
+        try:
+            Trainer(refit, resume=args.resume and (out / "refit" / "last").exists()).train()
+        except RUN_ERRORS as exc:
+            return _failed(exc, "refit: ")
         print(
             f"refit: {best['epoch']} epochs on train + dev with dev's choices; "
             f"checkpoint {out / 'refit' / 'best'}"
         )
     return 0
+
+
+def _failed(exc: Exception, stage: str = "") -> int:
+    """Report a run-time failure as its message alone (it names what and where), exit status 1."""
+    print(f"marsad train: error: {stage}{exc}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

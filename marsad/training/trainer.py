@@ -26,13 +26,14 @@ from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_lis
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 from transformers import (
+    AutoConfig,
     AutoModelForTokenClassification,
     AutoTokenizer,
     get_linear_schedule_with_warmup,
     set_seed,
 )
 
-from marsad.config import ConfigError, TrainConfig, check_paths
+from marsad.config import ConfigError, TrainConfig, check_max_length, check_paths
 from marsad.data.anercorp import read_conll, schema_examples, split_held_out
 from marsad.data.examples import Example, WordEntity, load_examples
 from marsad.evaluation.scoring import (
@@ -67,6 +68,10 @@ logger = logging.getLogger(__name__)
 TAG_INDEX = {t: i for i, t in enumerate(BIO_TAGS)}
 REL_INDEX = {r: i for i, r in enumerate(RELATION_LABELS)}
 STATE_FILE = "training_state.pt"
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training diverged (a NaN or infinite loss or weight): stopped before a checkpoint of it."""
 
 
 class TrainingChunk:
@@ -224,6 +229,7 @@ class Trainer:
                     "seed": cfg.seed,
                 },
             )
+            check_max_length(cfg, AutoConfig.from_pretrained(self.encoder.path), self.encoder.used)
             self.aux_stage: AuxStage | None = (
                 prepare_aux_stage(self.encoder, cfg) if cfg.aux_corpus and cfg.aux_epochs else None
             )
@@ -405,6 +411,13 @@ class Trainer:
                         rel_logits.float(), pairs.labels, weight=self.rel_weights
                     )
                 loss = tag_loss + cfg.relation_weight * rel_loss
+            if not math.isfinite(loss.item()):  # before the step: the weights are still sound
+                raise NonFiniteLoss(
+                    f"epoch {epoch}, step {b // cfg.batch_size + 1}: training loss is "
+                    f"{loss.item()} (tagging {tag_loss.item()}, relation {rel_loss.item()}); "
+                    "stopped, no checkpoint of this epoch written: lower learning_rate or "
+                    "head_learning_rate, or clip with max_grad_norm"
+                )
             acc.backward(loss)
             if cfg.max_grad_norm:
                 acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
@@ -415,6 +428,12 @@ class Trainer:
             totals["tag_loss"] += tag_loss.item()
             totals["relation_loss"] += rel_loss.item()
             bar.set_postfix(loss=f"{loss.item():.3f}")
+        broken = [n for n, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+        if broken:  # the epoch's last step can break the weights with a finite loss
+            raise NonFiniteLoss(
+                f"epoch {epoch}: {len(broken)} weight tensor(s) are no longer finite after the "
+                f"last step (first: {broken[0]}); stopped, no checkpoint of this epoch written"
+            )
         steps = max(1, math.ceil(len(order) / cfg.batch_size))
         return {k: v / steps for k, v in totals.items()}
 
