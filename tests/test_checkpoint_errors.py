@@ -188,3 +188,179 @@ def test_verify_hashes_false_checks_sizes_only(ckpt):
     config.write_text(text + " ")
     with pytest.raises(CheckpointError, match="config.json: .* bytes, marsad.json says"):
         load_checkpoint(ckpt, verify_hashes=False)
+
+
+def edit_meta(ckpt, **fields):
+    meta = json.loads((ckpt / "marsad.json").read_text())
+    meta.update(fields)
+    (ckpt / "marsad.json").write_text(json.dumps(meta))
+    return meta
+
+
+def list_file(ckpt, name):
+    """Add ``name`` to marsad.json's file list with its true size (0 for a device or FIFO)."""
+    meta = json.loads((ckpt / "marsad.json").read_text())
+    path = ckpt / name
+    size = path.stat().st_size if path.exists() else 0
+    meta["files"][name] = {"bytes": size, "sha256": "0" * 64}
+    (ckpt / "marsad.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("kind", ["device", "parent", "symlink", "fifo", "directory"])
+def test_a_listed_file_outside_the_checkpoint_or_not_a_regular_file_is_refused(
+    ckpt, tmp_path, kind
+):
+    """Hashes are off, so were the check gone the entry would pass on its size alone rather than
+    hang hashing /dev/zero or a FIFO: the refusal comes before anything is opened either way."""
+    import os
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not part of the checkpoint")
+    name = {
+        "device": "/dev/zero",
+        "parent": "../outside.txt",
+        "symlink": "link.txt",
+        "fifo": "pipe",
+        "directory": "sub",
+    }[kind]
+    if kind == "symlink":
+        (ckpt / name).symlink_to(outside)
+    elif kind == "fifo":
+        os.mkfifo(ckpt / name)
+    elif kind == "directory":
+        (ckpt / name).mkdir()
+    list_file(ckpt, name)
+    problem = (
+        "outside the checkpoint directory"
+        if kind in {"device", "parent", "symlink"}
+        else ("is not a regular file")
+    )
+    with pytest.raises(CheckpointError, match=f"marsad.json: 'files' entry '{name}': .*{problem}"):
+        load_checkpoint(ckpt, verify_hashes=False)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b'\xff\xfe{"schema_version": "1.0"}', "marsad.json is not UTF-8 text"),
+        (b"null", "marsad.json: the top level is NoneType, not an object"),
+        (b"[1, 2]", "marsad.json: the top level is list, not an object"),
+    ],
+)
+def test_a_meta_file_of_the_wrong_kind_is_a_checkpoint_error(ckpt, content, message):
+    (ckpt / "marsad.json").write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize(
+    "files,message",
+    [
+        ([], r"'files' must be an object .* got list"),
+        ({"config.json": 12}, r"'files' entry 'config.json': expected \{'bytes': int"),
+        ({"config.json": {"bytes": "12", "sha256": "0"}}, "'files' entry 'config.json': expected"),
+    ],
+)
+def test_a_malformed_file_list_is_named(ckpt, files, message):
+    edit_meta(ckpt, files=files)
+    with pytest.raises(CheckpointError, match=f"marsad.json: {message}"):
+        load_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        ({"preprocessing": ["strip_tatweel", "stem"]}, r"preprocessing: unknown .*\['stem'\]"),
+        ({"preprocessing": "strip_tatweel"}, "preprocessing must be a list of step names"),
+        ({"max_length": "128"}, "max_length must be a positive integer"),
+        ({"max_length": 0}, "max_length must be a positive integer"),
+        ({"max_length": -5}, "max_length must be a positive integer"),
+        ({"max_length": 64.5}, "max_length must be a positive integer"),
+        ({"max_length": True}, "max_length must be a positive integer"),
+        ({"max_length": 100_000}, "max_length 100000 exceeds the encoder's 512 positions"),
+        ({"max_length": 2}, "max_length 2 leaves no room for a sub-word"),
+        ({"relation_head": None}, "relation_head must be an object"),
+        (
+            {"relation_head": {"mlp_hidden": "256", "feature_dim": 32, "dropout": 0.1}},
+            "relation_head.mlp_hidden must be an integer >= 1, got '256'",
+        ),
+        ({"decoding": [0.5]}, "bad decoding settings: 'decoding' must be an object"),
+        ({"decoding": {"lexical_weight": True}}, "decoding.lexical_weight must be a number"),
+    ],
+)
+def test_settings_every_document_would_fail_on_are_refused_at_load_naming_the_field(
+    ckpt, fields, message
+):
+    edit_meta(ckpt, **fields)
+    with pytest.raises(CheckpointError, match=f"marsad.json: .*{message}"):
+        load_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize(
+    "field,labels",
+    [
+        ("entity_types", ["ACTOR", "LOCATION", "QUANTITY", "WEAPON"]),
+        ("entity_types", ["LOCATION", "ACTOR", "QUANTITY"]),
+        ("relation_labels", ["NONE", "ATTACKS"]),
+    ],
+)
+def test_edited_label_lists_are_refused(ckpt, field, labels):
+    edit_meta(ckpt, **{field: labels})
+    with pytest.raises(CheckpointError, match=f"marsad.json: {field} .* differs from this code"):
+        load_checkpoint(ckpt)
+
+
+def test_weights_with_other_label_counts_than_the_meta_are_refused_naming_the_field(ckpt):
+    """marsad.json agrees with the code, the weights do not: named by weight and field, not loaded
+    with random rows."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    forget_digests(ckpt)
+    head_file = ckpt / "relation_head.safetensors"
+    original = head_file.read_bytes()
+    state = load_file(str(head_file))
+    state["type_emb.weight"] = torch.cat([state["type_emb.weight"], state["type_emb.weight"][:1]])
+    save_file(state, str(head_file))
+    with pytest.raises(
+        CheckpointError,
+        match="type_emb.weight has 4 rows but marsad.json entity_types lists 3",
+    ):
+        load_checkpoint(ckpt)
+    head_file.write_bytes(original)
+    weights = ckpt / "model.safetensors"
+    state = load_file(str(weights))
+    for key in ("classifier.weight", "classifier.bias"):
+        state[key] = torch.cat([state[key], state[key][:2]])
+    save_file(state, str(weights), {"format": "pt"})
+    with pytest.raises(
+        CheckpointError, match=r"tagger weight classifier\.\w+ has shape \[9.*7 bio_tags"
+    ):
+        load_checkpoint(ckpt)
+
+
+def test_a_checkpoint_without_file_list_or_tokenizer_config_loads_its_own_tokenizer(ckpt, tmp_path):
+    """Without tokenizer_config.json AutoTokenizer rebuilds a BertTokenizer from config.json's
+    model_type, whose normaliser strips hamza (أ -> ا): the checkpoint's tokenizer.json is loaded
+    as it is instead, and predicts as the complete checkpoint does."""
+    from marsad.model.windows import special_affixes
+
+    old = tmp_path / "old"
+    shutil.copytree(ckpt, old)
+    forget_digests(old)
+    (old / "tokenizer_config.json").unlink()
+    full, loaded = (Predictor.from_pretrained(d, device="cpu") for d in (ckpt, old))
+    words = ["أعلن", "الجيش", "إسرائيل", "مؤتمر", "ئ", "Reuters"]
+    for what in (
+        lambda t: t(words, add_special_tokens=False)["input_ids"],
+        special_affixes,
+        lambda t: (t.pad_token_id, t.unk_token_id),
+    ):
+        assert what(loaded.loaded.tokenizer) == what(full.loaded.tokenizer)
+    text = "أعلن الجيش السيطرة على مدينة إدلب بعد معارك مع قوات المعارضة."
+    assert loaded(text).to_dict() == full(text).to_dict()
+    config = json.loads((old / "config.json").read_text())
+    config["pad_token_id"] = None
+    (old / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="copy the encoder's tokenizer_config.json"):
+        load_checkpoint(old)

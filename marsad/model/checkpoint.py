@@ -31,7 +31,12 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
 
 from marsad.fileio import atomic_directory
 from marsad.model.joint import JointModel, RelationHead
@@ -39,12 +44,20 @@ from marsad.model.lexical_prior import PRIOR_FILE, LexicalPrior
 from marsad.model.relation_prior import RELATION_PRIOR_FILE, RelationPrior
 from marsad.model.settings import META_KEY as SETTINGS_KEY
 from marsad.model.settings import DecodingSettings
+from marsad.model.windows import special_affixes
 from marsad.schema import BIO_TAGS, ENTITY_TYPES, RELATION_LABELS, SCHEMA_VERSION
+from marsad.text import check_steps
 
 META_FILE = "marsad.json"
 RELATION_FILE = "relation_head.safetensors"
 FORMAT_VERSION = 1
 FILES_KEY = "files"  # in marsad.json: name -> {"bytes", "sha256"} of every other file
+TOKENIZER_CONFIG = "tokenizer_config.json"
+LABEL_FIELDS = {
+    "bio_tags": BIO_TAGS,
+    "entity_types": ENTITY_TYPES,
+    "relation_labels": RELATION_LABELS,
+}
 
 
 class CheckpointError(RuntimeError):
@@ -147,20 +160,61 @@ def file_digests(directory: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def verify_files(directory: Path, meta: dict[str, Any], hashes: bool = True) -> None:
-    """Every file ``marsad.json`` lists is there with its size and (``hashes``) SHA-256; checkpoints
-    written before the list was kept have none to check."""
-    for name, want in meta.get(FILES_KEY, {}).items():
+def listed_files(directory: Path, meta: dict[str, Any]) -> list[tuple[Path, int, str]]:
+    """The files ``marsad.json`` lists, as (path, bytes, sha256), each checked before any is opened:
+    a plain regular file inside ``directory``. An entry naming ``/dev/zero``, ``../..`` or a symlink
+    out of the checkpoint would otherwise be read (a device or FIFO never ends)."""
+    meta_path = directory / META_FILE
+    files = meta.get(FILES_KEY, {})  # checkpoints written before the list was kept have none
+    if not isinstance(files, dict):
+        raise CheckpointError(
+            f"{meta_path}: {FILES_KEY!r} must be an object (file name -> bytes and sha256), "
+            f"got {type(files).__name__}"
+        )
+    root = directory.resolve()
+    listed = []
+    for name, want in files.items():
+        where = f"{meta_path}: {FILES_KEY!r} entry {name!r}"
+        if not (
+            isinstance(want, dict)
+            and isinstance(want.get("bytes"), int)
+            and not isinstance(want["bytes"], bool)
+            and want["bytes"] >= 0
+            and isinstance(want.get("sha256"), str)
+        ):
+            raise CheckpointError(
+                f"{where}: expected {{'bytes': int, 'sha256': str}}, got {want!r}"
+            )
         path = directory / name
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            raise CheckpointError(f"{where}: cannot be resolved: {exc}") from exc
+        if resolved == root or not resolved.is_relative_to(root):
+            raise CheckpointError(
+                f"{where}: names {resolved}, outside the checkpoint directory {root}; refused"
+            )
         if not path.exists():
             raise CheckpointError(f"{path}: missing (listed in {META_FILE})")
-        size = path.stat().st_size
-        if size != want["bytes"]:
+        if not resolved.is_file():
             raise CheckpointError(
-                f"{path}: {size} bytes, {META_FILE} says {want['bytes']}: the file is truncated or "
+                f"{where}: {path} is not a regular file (a directory, device or FIFO); refused"
+            )
+        listed.append((path, want["bytes"], want["sha256"]))
+    return listed
+
+
+def verify_files(directory: Path, meta: dict[str, Any], hashes: bool = True) -> None:
+    """Every file ``marsad.json`` lists is there, inside the checkpoint, with its size and
+    (``hashes``) SHA-256; checkpoints written before the list was kept have none to check."""
+    for path, size_wanted, sha256 in listed_files(Path(directory), meta):
+        size = path.stat().st_size
+        if size != size_wanted:
+            raise CheckpointError(
+                f"{path}: {size} bytes, {META_FILE} says {size_wanted}: the file is truncated or "
                 "was changed after the checkpoint was written"
             )
-        if hashes and _sha256(path) != want["sha256"]:
+        if hashes and _sha256(path) != sha256:
             raise CheckpointError(
                 f"{path}: SHA-256 differs from {META_FILE}: the file is damaged or was changed "
                 "after the checkpoint was written"
@@ -181,18 +235,29 @@ def _require(path: Path, what: str) -> Path:
         raise CheckpointError(
             f"{path.parent} is not a Marsad checkpoint: missing {path.name} ({what})"
         )
+    if not path.is_file():  # a directory, device or FIFO: reading it fails or never ends
+        raise CheckpointError(f"{path} is not a regular file ({what})")
     return path
 
 
 def read_meta(directory: Path) -> dict[str, Any]:
+    """``marsad.json``, checked field by field: what would load and then fail on every document
+    (an unknown preprocessing step, a bad ``max_length``, label lists of another schema) is
+    refused here, naming the file and the field."""
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"checkpoint directory {directory} does not exist")
     meta_path = _require(directory / META_FILE, "Marsad metadata")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f"{meta_path} is not UTF-8 text: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{meta_path} is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(
+            f"{meta_path}: the top level is {type(meta).__name__}, not an object of fields"
+        )
     for key in (
         "schema_version",
         "bio_tags",
@@ -207,14 +272,175 @@ def read_meta(directory: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{meta_path}: schema version {meta['schema_version']} != this code's {SCHEMA_VERSION}"
         )
-    if list(meta["bio_tags"]) != list(BIO_TAGS) or list(meta["relation_labels"]) != list(
-        RELATION_LABELS
+    _check_labels(meta_path, meta)
+    _check_preprocessing(meta_path, meta)
+    _check_head_shape(meta_path, meta["relation_head"])
+    return meta
+
+
+def _check_labels(meta_path: Path, meta: dict[str, Any]) -> None:
+    """The label lists are this code's schema (decoding reads the code's; ``entity_types`` is
+    absent from the oldest checkpoints)."""
+    for key, schema in LABEL_FIELDS.items():
+        if key in meta and meta[key] != list(schema):
+            raise CheckpointError(
+                f"{meta_path}: {key} {meta[key]!r} differs from this code's schema "
+                f"{list(schema)}: label sets differ"
+            )
+
+
+def _check_preprocessing(meta_path: Path, meta: dict[str, Any]) -> None:
+    steps, max_length = meta["preprocessing"], meta["max_length"]
+    if not (isinstance(steps, list) and all(isinstance(s, str) for s in steps)):
+        raise CheckpointError(
+            f"{meta_path}: preprocessing must be a list of step names, got {steps!r}"
+        )
+    try:
+        check_steps(steps)
+    except ValueError as exc:
+        raise CheckpointError(f"{meta_path}: preprocessing: {exc}") from exc
+    if not _is_int(max_length, 1):
+        raise CheckpointError(
+            f"{meta_path}: max_length must be a positive integer (sub-words per window), "
+            f"got {max_length!r}"
+        )
+
+
+def _is_int(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+# relation_head fields, what each must be, and the test (the head is built from them before its
+# weights are read); left_context is absent from older checkpoints
+HEAD_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "mlp_hidden": ("an integer >= 1", lambda v: _is_int(v, 1)),
+    "feature_dim": ("an integer >= 1", lambda v: _is_int(v, 1)),
+    "dropout": (
+        "a number in [0, 1)",
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
+    ),
+    "left_context": ("an integer >= 0", lambda v: _is_int(v, 0)),
+}
+
+
+def _check_head_shape(meta_path: Path, shape: Any) -> None:
+    if not isinstance(shape, dict):
+        raise CheckpointError(f"{meta_path}: relation_head must be an object, got {shape!r}")
+    for key, (what, valid) in HEAD_FIELDS.items():
+        if key not in shape and key != "left_context":
+            raise CheckpointError(f"{meta_path}: relation_head lacks {key!r}")
+        if key in shape and not valid(shape[key]):
+            raise CheckpointError(
+                f"{meta_path}: relation_head.{key} must be {what}, got {shape[key]!r}"
+            )
+
+
+def _check_id2label(config_path: Path, meta: dict[str, Any]) -> None:
+    """config.json's labels are marsad.json's tags, in order."""
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{config_path} is not valid JSON: {exc}") from exc
+    raw = config.get("id2label", {}) if isinstance(config, dict) else None
+    try:
+        id2label = {int(k): v for k, v in raw.items()}
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{config_path}: id2label must map integer ids to tags, got {raw!r}"
+        ) from exc
+    if [id2label.get(i) for i in range(len(BIO_TAGS))] != list(BIO_TAGS) or len(id2label) != len(
+        BIO_TAGS
     ):
         raise CheckpointError(
-            f"{meta_path}: label sets differ from this code's schema "
-            f"(tags {meta['bio_tags']}, relations {meta['relation_labels']})"
+            f"{config_path}: id2label {id2label} does not match {META_FILE} bio_tags "
+            f"{meta['bio_tags']}"
         )
-    return meta
+
+
+def _check_windows(meta_path: Path, max_length: int, config: Any, tokenizer: Any) -> None:
+    """``max_length`` fits the encoder's positions and leaves room for a sub-word between the
+    special tokens; otherwise every document would fail at prediction."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and max_length > positions:
+        raise CheckpointError(
+            f"{meta_path}: max_length {max_length} exceeds the encoder's {positions} positions "
+            "(config.json max_position_embeddings)"
+        )
+    prefix, suffix = special_affixes(tokenizer)
+    if max_length <= len(prefix) + len(suffix):
+        raise CheckpointError(
+            f"{meta_path}: max_length {max_length} leaves no room for a sub-word beside the "
+            f"{len(prefix) + len(suffix)} special tokens"
+        )
+
+
+def _check_tagger_weights(directory: Path, meta: dict[str, Any], info: dict[str, Any]) -> None:
+    """Every tagger weight was read with the shape config.json gives it: a tag head with another
+    number of labels than ``bio_tags`` would otherwise be replaced by random rows."""
+    if info["mismatched_keys"]:
+        key, in_file, wanted = min(info["mismatched_keys"], key=str)
+        raise CheckpointError(
+            f"{directory}: tagger weight {key} has shape {list(in_file)}, config.json and "
+            f"{META_FILE} ({len(meta['bio_tags'])} bio_tags) give {list(wanted)}: the weights do "
+            "not match the labels"
+        )
+    if info["missing_keys"]:
+        raise CheckpointError(
+            f"{directory}: tagger weights lack {sorted(info['missing_keys'])}: they would be random"
+        )
+
+
+def _check_head_labels(
+    directory: Path, meta: dict[str, Any], head: RelationHead, state: dict[str, torch.Tensor]
+) -> None:
+    """The relation head's weights have a row per entity type (type embedding) and per relation
+    label (last layer), as many as ``marsad.json`` lists: named here, before the generic
+    state-dict error."""
+    counts = {
+        "entity_types": ("type_emb.weight", meta.get("entity_types", list(ENTITY_TYPES))),
+        "relation_labels": (f"mlp.{len(head.mlp) - 1}.weight", meta["relation_labels"]),
+    }
+    for field, (key, labels) in counts.items():
+        if key in state and state[key].shape[0] != len(labels):
+            raise CheckpointError(
+                f"{directory / RELATION_FILE}: {key} has {state[key].shape[0]} rows but "
+                f"{META_FILE} {field} lists {len(labels)}: the weights do not match the labels"
+            )
+
+
+def load_tokenizer(directory: Path, tagger_config: Any) -> PreTrainedTokenizerBase:
+    """The checkpoint's tokenizer as it was saved.
+
+    ``AutoTokenizer`` needs ``tokenizer_config.json``: without it (a checkpoint from before the
+    file list, where nothing noticed the file was lost) it picks a class from config.json's
+    ``model_type`` and rebuilds the tokenizer, replacing tokenizer.json's normaliser (e.g. BERT's
+    lower-casing and accent stripping, which turns أ into ا, instead of the file's NFC), so tokens
+    silently differ from training. Then tokenizer.json is loaded as it is, and its padding and
+    unknown tokens are read from the file and the model config.
+    """
+    path = directory / "tokenizer.json"
+    if (directory / TOKENIZER_CONFIG).is_file() or not path.is_file():
+        return AutoTokenizer.from_pretrained(directory)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    positions = getattr(tagger_config, "max_position_embeddings", None)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_file=str(path), **({"model_max_length": positions} if positions else {})
+    )
+    backend = tokenizer.backend_tokenizer
+    model = data.get("model") or {}
+    unk = model.get("unk_token")
+    if isinstance(model.get("unk_id"), int):  # Unigram keeps an id
+        unk = backend.id_to_token(model["unk_id"])
+    pad_id = getattr(tagger_config, "pad_token_id", None)
+    pad = backend.id_to_token(pad_id) if isinstance(pad_id, int) else None
+    if pad is None:
+        raise CheckpointError(
+            f"{directory}: no {TOKENIZER_CONFIG}, and config.json's pad_token_id {pad_id!r} names "
+            f"no token of tokenizer.json: copy the encoder's {TOKENIZER_CONFIG} into the "
+            "checkpoint"
+        )
+    tokenizer.add_special_tokens({"pad_token": pad, **({"unk_token": unk} if unk else {})})
+    return tokenizer
 
 
 def load_checkpoint(
@@ -240,25 +466,20 @@ def load_checkpoint(
         )
     rel_path = _require(directory / RELATION_FILE, "relation head weights")
     verify_files(directory, meta, hashes=verify_hashes)
+    _check_id2label(config_path, meta)
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON: {exc}") from exc
-    id2label = {int(k): v for k, v in config.get("id2label", {}).items()}
-    if [id2label.get(i) for i in range(len(BIO_TAGS))] != list(BIO_TAGS) or len(id2label) != len(
-        BIO_TAGS
-    ):
-        raise CheckpointError(
-            f"{config_path}: id2label {id2label} does not match {META_FILE} bio_tags "
-            f"{meta['bio_tags']}"
+        tagger, info = AutoModelForTokenClassification.from_pretrained(
+            directory, output_loading_info=True, ignore_mismatched_sizes=True
         )
-    try:
-        tagger = AutoModelForTokenClassification.from_pretrained(directory)
-        tokenizer = AutoTokenizer.from_pretrained(directory)
+        tokenizer = load_tokenizer(directory, tagger.config)
+    except CheckpointError:
+        raise
     except Exception as exc:  # noqa: BLE001 - safetensors and tokenizers raise their own types
         raise CheckpointError(
             f"cannot load tagger/tokenizer from {directory}: {type(exc).__name__}: {exc}"
         ) from exc
+    _check_tagger_weights(directory, meta, info)
+    _check_windows(directory / META_FILE, meta["max_length"], tagger.config, tokenizer)
     broken = [n for n, p in tagger.named_parameters() if not torch.isfinite(p).all()]
     if broken:
         raise CheckpointError(
@@ -291,6 +512,12 @@ def load_checkpoint(
     )
     try:
         state = load_file(str(rel_path))
+    except Exception as exc:  # noqa: BLE001 - any corruption is a checkpoint error
+        raise CheckpointError(
+            f"{rel_path} does not fit the relation head described in {META_FILE}: {exc}"
+        ) from exc
+    _check_head_labels(directory, meta, head, state)
+    try:
         state.pop(
             "none_bias", None
         )  # checkpoints before DecodingSettings kept the threshold here too

@@ -11,7 +11,7 @@ change what dev chose by accident.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 META_KEY = "decoding"
@@ -46,6 +46,11 @@ class DecodingSettings:
                 return f"decoding mixes a {name} prior in (weight {weight})"
         return None
 
+    def without_priors(self) -> DecodingSettings:
+        """The same NONE shift with neither prior mixed in: how the model alone decodes (a model
+        whose priors were dropped cannot run the settings that mix them in)."""
+        return replace(self, lexical_weight=0.0, relation_weight=0.0)
+
     def to_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
 
@@ -54,11 +59,17 @@ class DecodingSettings:
         """The settings a checkpoint's ``marsad.json`` records; checkpoints from before the key kept
         the weights beside each prior's file and the shift as ``relation_none_bias``."""
         if META_KEY in meta:
+            settings = meta[META_KEY]
+            if not isinstance(settings, dict):
+                raise ValueError(f"{META_KEY!r} must be an object of settings, got {settings!r}")
             known = {"lexical_weight", "relation_weight", "none_bias"}
-            unknown = sorted(set(meta[META_KEY]) - known)
+            unknown = sorted(set(settings) - known)
             if unknown:
                 raise ValueError(f"unknown decoding setting(s) {unknown} (known: {sorted(known)})")
-            return cls(**{k: float(v) for k, v in meta[META_KEY].items()})
+            for key, value in settings.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ValueError(f"{META_KEY}.{key} must be a number, got {value!r}")
+            return cls(**{k: float(v) for k, v in settings.items()})
         lexical, relation = meta.get("lexical_prior") or {}, meta.get("relation_prior") or {}
         return cls(
             float(lexical.get("weight", 0.0)),
