@@ -12,7 +12,10 @@ from marsad.data.validate import validate_corpus
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Validate annotation JSONL files against schema and raw text."
+        description="Validate annotation JSONL files against schema and raw text.",
+        epilog="Each problem is printed as FILE:LINE: WHERE: REASON, among them a sent_id used "
+        "twice (in one file or two: both places named) and bytes that are not UTF-8 (line and "
+        "byte offset). Exit status 1 on any problem.",
     )
     parser.add_argument(
         "--data",
