@@ -1,10 +1,13 @@
 """Batch runs survive bad documents: error records in place, exit 3, --resume, closed pipes."""
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 
 import pytest
+import torch
 
 from marsad.commands import predict as predict_cli
 
@@ -173,3 +176,78 @@ def test_resume_refuses_the_output_of_another_input(tiny_run, tmp_path, capsys):
     copy.write_bytes(first.read_bytes())
     assert predict_cli.main([*ckpt, "--input", str(copy), "--output", str(out), "--resume"]) == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+
+
+def _one_line_exit(args, match):
+    """``main(args)`` stops with one ``marsad predict: ...`` line matching ``match``."""
+    with pytest.raises(SystemExit) as stop:
+        predict_cli.main(args)
+    message = str(stop.value.code)
+    assert message.startswith("marsad predict: ") and "\n" not in message, message
+    assert re.search(match, message), message
+
+
+def test_checkpoint_output_and_device_problems_are_one_line_errors(tiny_run, tmp_path, monkeypatch):
+    src = tmp_path / "in.txt"
+    src.write_text(GOOD + "\n", encoding="utf-8")
+    base = ["--input", str(src)]
+    ckpt = ["--checkpoint", str(tiny_run / "best")]
+    _one_line_exit(["--checkpoint", str(tmp_path / "nowhere"), *base], "cannot load.*not exist")
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_run / "best", damaged)
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    _one_line_exit(["--checkpoint", str(damaged), *base], f"cannot load.*{weights.name}")
+    for output, extra in (
+        (tmp_path / "no" / "dir" / "out.jsonl", []),
+        (tmp_path / "no" / "dir" / "out.csv", ["--format", "csv"]),
+        (tmp_path, []),  # a directory
+    ):
+        _one_line_exit([*ckpt, *base, *extra, "--output", str(output)], str(output.name))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    _one_line_exit([*ckpt, *base, "--device", "cuda"], "--device cuda: no CUDA GPU")
+
+
+def test_jsonl_and_whole_together_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        predict_cli.main(["--checkpoint", str(tmp_path), "--jsonl", "--whole"])
+    assert "--whole reads the input as one plain-text document" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_interrupted_table_keeps_its_finished_rows(fmt, tiny_run, tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": f"d{i}", "text": f"{GOOD} {i}"} for i in range(6)]
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    full, out = tmp_path / f"full.{fmt}", tmp_path / f"out.{fmt}"
+    base = ["--checkpoint", str(tiny_run / "best"), "--input", str(src), "--jsonl"]
+    base += ["--format", fmt, "--docs-per-step", "2"]
+    assert predict_cli.main([*base, "--output", str(full)]) == 0
+    _interrupt_at_step(monkeypatch, 3)
+    assert predict_cli.main([*base, "--output", str(out)]) == predict_cli.EXIT_INTERRUPTED
+    partial = tmp_path / f"out.{fmt}.partial"
+    assert f"the rows of 4 document(s), to input line 4, are in {partial}" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
+    read = pd.read_csv if fmt == "csv" else pd.read_parquet
+    expected = read(full)
+    expected = expected[expected["doc_id"].isin({"d0", "d1", "d2", "d3"})]
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(read(partial), expected.reset_index(drop=True))
+
+
+def test_a_table_keeps_no_half_written_step(tmp_path):
+    from marsad.tables import COLUMNS, TableWriter
+
+    row = {c: None for c, _ in COLUMNS["mentions"]}
+    row.update(doc_id="a", sentence=0, mention=0, label="ACTOR", text="x", start=0, end=1)
+    writer = TableWriter(tmp_path / "m.csv", "csv", "mentions")
+    writer.write([row])
+    with pytest.raises(ValueError):  # the second row fails after the first was written
+        writer.write([row, {**row, "unknown column": 1}])
+    partial = writer.abort()
+    assert partial == tmp_path / "m.csv.partial"
+    assert partial.read_text(encoding="utf-8").splitlines()[1:] == ["a,0,0,ACTOR,x,0,1,"]
