@@ -6,16 +6,21 @@ when no ``--input``. Writes one JSON object per document, in input order:
 ``{"text": ..., "entities": [...], "relations": [...], "sentences": [...]}``. ``--table
 mentions|relations|events`` (``--events`` for short) writes that table instead, one row per
 mention, relation or event (columns: docs/events.md), as ``--format jsonl|csv|parquet``; a table
-file is written under a temporary name and moved into place when the run ends.
+file is written to ``OUTPUT.partial`` and renamed to ``OUTPUT`` when the run ends, and a run that
+stops early (Ctrl-C, ``--on-error fail``, a crash) leaves its finished steps' rows there.
 
 Built for batch runs over thousands of documents: input is read, predicted and written in steps of
 ``--docs-per-step`` documents and flushed after each, so memory stays flat and a crash loses at
-most one step. A bad document (invalid JSON, no string ``text``, bytes that are not UTF-8, text the
-model cannot take) becomes an error record ``{"line": N, "id": ..., "error": "..."}`` in its place
-(``--on-error skip``, the default; a summary goes to stderr and the exit code is 3) or stops the
-run naming its line (``--on-error fail``, exit 1). ``--resume`` continues an ``--output`` file from
-its last complete line (one line per document, error records included). A closed pipe
-(``| head``) ends the run quietly.
+most one step. A bad document (invalid JSON, JSON that is not strict — NaN, Infinity, a float out
+of range, a number too long or nesting too deep for Python — no string ``text``, bytes that are
+not UTF-8, text the model cannot take) becomes an error record ``{"line": N, "id": ..., "error":
+"..."}`` in its place (``--on-error skip``, the default; a summary goes to stderr and the exit
+code is 3) or stops the run naming its line (``--on-error fail``, exit 1); the output is always
+strict JSON. ``--resume`` continues an ``--output`` file from its last complete line (one line per
+document, error records included; the summary and exit code count the whole file's error
+records), after checking ``OUTPUT.marsad-resume.json``, the input's identity written beside the
+output. A closed pipe (``| head``) ends the run quietly; Ctrl-C says where the finished documents
+are (exit 130); a missing or damaged checkpoint, an unwritable output or a missing GPU is one line.
 """
 
 from __future__ import annotations
@@ -493,11 +498,30 @@ def _close(args, source, out, writer, complete: bool) -> Path | None:
     return writer.abort()
 
 
+def _open_output(args, identity: dict | None):
+    """The output: a JSONL handle (and the resume record beside a file), or a table writer."""
+    if args.table != "documents":
+        return None, TableWriter(args.output, args.format, args.table, stream=sys.stdout)
+    if args.output is None:
+        return sys.stdout, None
+    out = args.output.open("a" if args.resume else "w", encoding="utf-8")
+    try:
+        atomic_write_text(resume_record_path(args.output), json.dumps(identity, indent=1))
+    except OSError:
+        out.close()
+        raise
+    return out, None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
-    predictor = _load(args)
+    try:
+        predictor = _load(args)
+    except KeyboardInterrupt:
+        print("marsad predict: interrupted while loading the checkpoint", file=sys.stderr)
+        return EXIT_INTERRUPTED
     documents_file = args.table == "documents" and args.output is not None
     try:
         identity = input_identity(args.input, args.jsonl, args.whole) if documents_file else None
@@ -511,15 +535,15 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"marsad predict: {_oserror(exc)}") from None
     progress = Progress(written.error_lines, [], written.documents)
     out, writer = None, None
+    try:
+        out, writer = _open_output(args, identity)
+    except OSError as exc:
+        _close(args, source, out, writer, False)
+        raise SystemExit(
+            f"marsad predict: cannot write --output {args.output}: {exc.strerror or exc}"
+        ) from None
     status, failure = "failed", None  # failed: an unexpected error, whose traceback follows
     try:
-        if args.table != "documents":
-            writer = TableWriter(args.output, args.format, args.table, stream=sys.stdout)
-        elif args.output is not None:
-            out = args.output.open("a" if args.resume else "w", encoding="utf-8")
-            atomic_write_text(resume_record_path(args.output), json.dumps(identity, indent=1))
-        else:
-            out = sys.stdout
         docs = read_documents(source, args.jsonl, args.whole)
         for _ in range(written.documents):  # already written by the run being resumed
             if next(docs, None) is None:
