@@ -33,6 +33,10 @@ RETIRED_OPTIONS: dict[str, Any] = {
 }
 
 
+# Training computes in float32: a larger option (say none_weight: 1e39) overflows in torch.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the key and the file."""
 
@@ -274,8 +278,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: key {name!r} must be a number, got {value!r}")
         value = float(value)
-        if not math.isfinite(value):  # .inf or .nan pass every range test below, then train NaN
-            raise ConfigError(f"{source}: key {name!r} must be a finite number, got {value!r}")
+        if not math.isfinite(value) or abs(value) > FLOAT32_MAX:  # .inf passes the ranges below
+            raise ConfigError(
+                f"{source}: key {name!r} must be a finite number (float32, at most "
+                f"{FLOAT32_MAX:.4g} in size), got {value!r}"
+            )
     elif isinstance(sample, list):
         if not isinstance(value, list):
             raise ConfigError(f"{source}: key {name!r} must be a list, got {value!r}")
@@ -415,13 +422,17 @@ def config_from_dict(
     return _validated(TrainConfig(**merged), origin, source)
 
 
+# AdamW moves each weight by about the rate at every step: above 1 a run diverges at once (and
+# above ~3e37 torch cannot even take the step, float32 overflows).
+LEARNING_RATES = "in (0, 1]"
+
 # Numeric ranges checked at load time: key -> (test, what the key must be).
 RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "epochs": (lambda v: v >= 1, ">= 1"),
     "batch_size": (lambda v: v >= 1, ">= 1"),
     "eval_batch_size": (lambda v: v >= 1, ">= 1"),
-    "learning_rate": (lambda v: v > 0, "> 0"),
-    "head_learning_rate": (lambda v: v > 0, "> 0"),
+    "learning_rate": (lambda v: 0 < v <= 1, LEARNING_RATES),
+    "head_learning_rate": (lambda v: 0 < v <= 1, LEARNING_RATES),
     "weight_decay": (lambda v: v >= 0, ">= 0"),
     "warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "max_grad_norm": (lambda v: v >= 0, ">= 0 (0: no clipping)"),
@@ -435,7 +446,7 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "width_embedding_dim": (lambda v: v >= 1, ">= 1"),
     "aux_dev_sentences": (lambda v: v >= 0, ">= 0"),
     "aux_epochs": (lambda v: v >= 0, ">= 0 (0: no stage)"),
-    "aux_learning_rate": (lambda v: v > 0, "> 0"),
+    "aux_learning_rate": (lambda v: 0 < v <= 1, LEARNING_RATES),
     "aux_batch_size": (lambda v: v >= 1, ">= 1"),
     "train_fraction": (lambda v: 0 < v <= 1, "in (0, 1] (1 = all training sentences)"),
     "num_threads": (lambda v: v is None or v >= 1, ">= 1 or null"),

@@ -65,13 +65,14 @@ def test_a_diverging_run_stops_naming_epoch_and_step_and_saves_nothing(capsys, t
         TINY,
         f"data_dir={data_dir}",
         f"output_dir={out}",
-        "learning_rate=1e30",
-        "head_learning_rate=1e30",
+        "none_weight=3e38",  # float32 holds it, not the relation loss it weighs
         "epochs=2",
     )
     line = one_error_line(err)
     assert code == 1 and line.startswith("marsad train: error: epoch 1, step ")
-    assert "training loss is nan" in line and "no checkpoint of this epoch written" in line
+    assert (
+        "training loss is nan (tagging " in line and "no checkpoint of this epoch written" in line
+    )
     assert not (out / "best").exists() and not (out / "last").exists()
 
 
@@ -96,3 +97,34 @@ def test_a_corpus_that_is_not_utf8_is_named_with_its_line(capsys, tmp_path, data
     code, err = run(capsys, TINY, f"data_dir={data_copy}", f"output_dir={tmp_path / 'run'}")
     assert code == 1 and "Traceback" not in err
     assert f"{path}:2: file: invalid UTF-8 at byte offset {second} (line 2, byte 1" in err
+
+
+def test_weights_broken_by_an_epochs_last_step_stop_the_run_before_its_checkpoint(
+    capsys, tmp_path, data_dir, monkeypatch
+):
+    """An optimizer step that leaves a NaN weight behind a finite loss (a fault injected into
+    AdamW): on an epoch's last step no later loss shows it, and dev scoring would save it."""
+    import torch
+
+    step = torch.optim.AdamW.step
+
+    def faulty_step(self, *args, **kwargs):
+        result = step(self, *args, **kwargs)
+        with torch.no_grad():
+            self.param_groups[-1]["params"][0].fill_(float("nan"))
+        return result
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", faulty_step)
+    out = tmp_path / "run"
+    code, err = run(
+        capsys,
+        TINY,
+        f"data_dir={data_dir}",
+        f"output_dir={out}",
+        "batch_size=100000",  # one step per epoch
+        "epochs=1",
+    )
+    line = one_error_line(err)
+    assert code == 1 and line.startswith("marsad train: error: epoch 1: 1 weight tensor(s) are ")
+    assert "no longer finite after the last step" in line
+    assert not (out / "best").exists() and not (out / "last").exists()

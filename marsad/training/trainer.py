@@ -415,8 +415,8 @@ class Trainer:
                 raise NonFiniteLoss(
                     f"epoch {epoch}, step {b // cfg.batch_size + 1}: training loss is "
                     f"{loss.item()} (tagging {tag_loss.item()}, relation {rel_loss.item()}); "
-                    "stopped, no checkpoint of this epoch written: lower learning_rate or "
-                    "head_learning_rate, or clip with max_grad_norm"
+                    "stopped, no checkpoint of this epoch written: lower the learning rates, "
+                    "relation_weight or none_weight, or clip with max_grad_norm"
                 )
             acc.backward(loss)
             if cfg.max_grad_norm:
