@@ -294,8 +294,9 @@ class TableWriter:
         path, or remove it and return None when no write finished (or on standard output)."""
         try:
             self._finish()
-        except Exception:  # noqa: BLE001 - a Parquet writer stopped mid-write cannot be closed
-            self.writes = 0
+        except Exception:  # noqa: BLE001 - a full disk; a Parquet writer stopped mid-write
+            if self._parquet is not None:  # its footer is missing: the file is unreadable
+                self.writes = 0
         if self._tmp is None:
             return None
         if self.writes == 0:

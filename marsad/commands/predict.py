@@ -322,11 +322,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Extract entities and relations from text with a Marsad checkpoint.",
         epilog='A bad document becomes an error record {"line": N, "id": ..., "error": ...} '
         "in its place (exit 3 at the end). JSON input must be strict JSON: NaN, Infinity, "
-        "numbers too large and nesting too deep make a line an error record. A --format csv or "
-        "parquet table is written to OUTPUT.partial and renamed to OUTPUT when the run ends; a "
+        "numbers too large and nesting too deep make a line an error record. A table (--table, "
+        "--events) is written to OUTPUT.partial and renamed to OUTPUT when the run ends; a "
         "run that stops early (Ctrl-C, --on-error fail, a crash) leaves the rows of the "
         "documents it finished in OUTPUT.partial. --resume checks OUTPUT" + RESUME_SUFFIX + ", "
-        "written beside OUTPUT, and refuses to continue an output of another input.",
+        "written beside OUTPUT, and refuses to continue an output of another input. More: "
+        "docs/predict.md.",
     )
     parser.add_argument("--checkpoint", required=True, type=Path)
     parser.add_argument("--input", type=Path, help="input file (default: stdin)")
