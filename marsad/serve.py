@@ -4,18 +4,24 @@
 [...]}`` -> ``{"predictions": [Prediction.to_dict(), ...]}`` and ``POST /events`` -> ``{"events":
 [[row, ...] per text]}`` (the events table's rows, docs/events.md). OpenAPI docs at ``/docs``.
 
-Requests arriving together are predicted together: each waits in a queue for at most
-``batch_window_ms`` while texts from other requests join, up to ``batch_texts``, and the model runs
-in a worker thread, off the event loop, so 32 clients sending one sentence each get batched
-throughput. Over a limit (texts per request, characters per text, request bytes) is a 413 naming
-the limit; a malformed body a 422 naming the field. A text the model fails on fails its own
-request (500 with the error), never the server.
+The model runs in a worker thread, off the event loop, one batch at a time. A request's texts are
+taken in chunks (at most ``batch_texts`` texts and ``chunk_chars`` characters, or one longer
+text), round-robin across the waiting requests, so a one-sentence request is answered between two
+chunks of a large one rather than after all of it, and texts of concurrent requests share a batch
+(a request waits up to ``batch_window_ms`` for others to join). A request is bounded: texts,
+characters per text, characters in all (``max_request_chars``) and body bytes over a limit are a
+413 naming it; a request not answered within ``timeout_s`` is a 504, and one whose client has gone
+is dropped; its chunks not yet run are never computed. More than ``max_queue`` requests waiting is
+a 503, and ``/health`` then says "overloaded" (503) with the queue's depth and oldest wait. A
+malformed body is a 422 naming the field. A text the model fails on fails its own request (500
+with the error), never the server. Every error is JSON ``{"detail": ...}``.
 """
 
 # no ``from __future__ import annotations``: FastAPI reads the request model from the endpoints'
 # annotations, which must be the class itself (it is defined inside create_app, beside its limits)
 import asyncio
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from marsad.predictor import Prediction, Predictor
@@ -24,70 +30,236 @@ from marsad.tables import table_rows
 
 @dataclass(frozen=True)
 class ServeSettings:
+    """The server's limits. ``max_request_chars``: 100,000 characters is about 11 s of model time
+    on 2 CPU cores for punctuated news (9,040 chars/s) and 22 s for text without sentence
+    punctuation (4,593 chars/s; docs/speed.md), inside the 60 s ``timeout_s``."""
+
     max_texts: int = 256  # texts per request
     max_chars: int = 100_000  # characters per text
     max_bytes: int = 8_000_000  # request body
     batch_texts: int = 32  # texts predicted at once, across requests
     batch_window_ms: float = 5.0  # how long a request waits for others to join its batch
+    max_request_chars: int = 100_000  # characters in all of a request's texts
+    timeout_s: float = 60.0  # from arrival to answer; over it is a 504
+    chunk_chars: int = 4_000  # characters per model run, so other requests get a turn between runs
+    max_queue: int = 64  # requests waiting or running; one more is a 503
 
     def __post_init__(self) -> None:
-        for name in ("max_texts", "max_chars", "max_bytes", "batch_texts"):
+        for name in (
+            "max_texts",
+            "max_chars",
+            "max_bytes",
+            "batch_texts",
+            "max_request_chars",
+            "chunk_chars",
+            "max_queue",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_window_ms < 0:
             raise ValueError(f"batch_window_ms must be >= 0, got {self.batch_window_ms}")
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+
+
+class Overloaded(Exception):
+    """The queue is full: the request is refused before any work (503)."""
+
+
+@dataclass(eq=False)
+class Job:
+    """One request's texts; ``done`` is cancelled when its client stops waiting, and then its
+    texts not yet taken are never computed."""
+
+    texts: list[str]
+    done: asyncio.Future
+    arrived: float
+    results: list[Prediction | None] = field(default_factory=list)
+    taken: int = 0  # texts handed to the model so far
+    computed: int = 0
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.texts)
 
 
 class Batcher:
-    """Collects texts of concurrent requests into batches for one model run at a time."""
+    """Runs the model on chunks of the waiting requests' texts, one batch at a time, taking each
+    batch round-robin across requests (the one after the last served goes first)."""
 
     def __init__(self, predictor: Predictor, settings: ServeSettings):
         self.predictor, self.settings = predictor, settings
-        self.queue: asyncio.Queue | None = None
+        self.jobs: list[Job] = []  # requests waiting or running, in arrival order
+        self.turn = 0  # index in jobs of the request served first in the next batch
+        self.wake: asyncio.Event | None = None
         self.worker: asyncio.Task | None = None
+        self.busy = False
+        self.stats = {"texts_computed": 0, "texts_skipped": 0, "timed_out": 0, "abandoned": 0}
 
-    async def predict(self, texts: list[str]) -> list[Prediction]:
-        if self.queue is None:
-            self.queue = asyncio.Queue()
+    def submit(self, texts: list[str]) -> Job:
+        """Queue ``texts``; :class:`Overloaded` when ``max_queue`` requests already wait."""
+        if len(self.jobs) >= self.settings.max_queue:
+            raise Overloaded(
+                f"{len(self.jobs)} requests are queued (max_queue={self.settings.max_queue}); "
+                "retry later"
+            )
+        loop = asyncio.get_running_loop()
+        job = Job(texts, loop.create_future(), loop.time())
+        if not texts:
+            job.done.set_result([])
+            return job
+        if self.worker is None:
+            self.wake = asyncio.Event()
             self.worker = asyncio.create_task(self._run())
-        done = asyncio.get_running_loop().create_future()
-        await self.queue.put((texts, done))
-        return await done
+        self.jobs.append(job)
+        self.wake.set()
+        return job
+
+    def queue_state(self) -> dict[str, Any]:
+        """Depth, texts waiting, whether the model runs now, and the oldest request's wait."""
+        live = [j for j in self.jobs if not j.done.done()]
+        now = asyncio.get_running_loop().time()
+        return {
+            "requests": len(live),
+            "texts_waiting": sum(len(j.texts) - j.taken for j in live),
+            "busy": self.busy,
+            "oldest_wait_s": round(max((now - j.arrived for j in live), default=0.0), 3),
+            **self.stats,
+        }
 
     async def _run(self) -> None:
-        window = self.settings.batch_window_ms / 1000
         while True:
-            jobs = [await self.queue.get()]
-            size = len(jobs[0][0])
-            deadline = asyncio.get_running_loop().time() + window
-            while size < self.settings.batch_texts:
-                left = deadline - asyncio.get_running_loop().time()
-                if left <= 0:
-                    break
-                try:
-                    job = await asyncio.wait_for(self.queue.get(), left)
-                except asyncio.TimeoutError:
-                    break
-                jobs.append(job)
-                size += len(job[0])
-            await self._predict(jobs)
+            await self._gather()
+            batch = self._take()
+            if batch:
+                await self._compute(batch)
 
-    async def _predict(self, jobs: list) -> None:
-        texts = [t for job, _ in jobs for t in job]
+    async def _gather(self) -> None:
+        """Wait for work, then up to ``batch_window_ms`` while the batch is not yet full."""
+        while not self._drop_finished():
+            self.wake.clear()
+            await self.wake.wait()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.batch_window_ms / 1000
+        while self._waiting_texts() < self.settings.batch_texts:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), left)
+            except asyncio.TimeoutError:
+                return
+
+    def _waiting_texts(self) -> int:
+        return sum(len(j.texts) - j.taken for j in self.jobs)
+
+    def _drop_finished(self) -> int:
+        """Forget requests answered or given up (counting the texts a given-up one left undone),
+        keeping the turn on the same request."""
+        kept = []
+        for i, job in enumerate(self.jobs):
+            if not job.done.done():
+                kept.append(job)
+                continue
+            if job.done.cancelled():
+                self.stats["texts_skipped"] += len(job.texts) - job.taken
+            if i < self.turn:
+                self.turn -= 1
+        self.jobs = kept
+        return len(kept)
+
+    def _take(self) -> list[tuple[Job, int, int]]:
+        """The next batch: from each request in turn, starting with the one after the last served
+        (a newly arrived one included), its next texts that fit ``batch_texts`` and
+        ``chunk_chars`` (one longer text alone)."""
+        if not self._drop_finished():
+            return []
+        batch: list[tuple[Job, int, int]] = []
+        texts = chars = 0
+        first = self.turn % len(self.jobs)
+        for i in [*range(first, len(self.jobs)), *range(first)]:
+            job = self.jobs[i]
+            start = end = job.taken
+            while end < len(job.texts) and texts < self.settings.batch_texts:
+                size = len(job.texts[end])
+                if texts and chars + size > self.settings.chunk_chars:
+                    break
+                texts, chars, end = texts + 1, chars + size, end + 1
+            if end > start:
+                batch.append((job, start, end))
+                job.taken, self.turn = end, i + 1
+        return batch
+
+    async def _compute(self, batch: list[tuple[Job, int, int]]) -> None:
+        texts = [t for job, a, b in batch for t in job.texts[a:b]]
+        self.busy = True
         try:
-            results = await asyncio.to_thread(self.predictor, texts, self.settings.batch_texts)
+            results = await asyncio.to_thread(self._predict, texts)
         except Exception:  # noqa: BLE001 - one request's bad text must not fail the others
             results = None
-        start = 0
-        for job, done in jobs:
+        finally:
+            self.busy = False
+        offset = 0
+        for job, a, b in batch:
             if results is not None:
-                done.set_result(results[start : start + len(job)])
+                part = results[offset : offset + b - a]
             else:
                 try:  # alone, so a failing text fails its own request only
-                    done.set_result(await asyncio.to_thread(self.predictor, job, 32))
+                    part = await asyncio.to_thread(self._predict, job.texts[a:b])
                 except Exception as exc:  # noqa: BLE001 - reported to that request
-                    done.set_exception(exc)
-            start += len(job)
+                    if not job.done.done():
+                        job.done.set_exception(exc)
+                    continue
+            offset += b - a
+            job.results[a:b] = part
+            job.computed += b - a
+            if job.computed == len(job.texts) and not job.done.done():
+                job.done.set_result(job.results)
+
+    def _predict(self, texts: list[str]) -> list[Prediction]:
+        results = self.predictor(texts, self.settings.batch_texts)
+        self.stats["texts_computed"] += len(texts)
+        return results
+
+
+async def _client_gone(request) -> None:
+    """Returns when the client closes its connection (the body has been read by then)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _json_bytes(content: Any) -> bytes:
+    """UTF-8 JSON; content holding a lone surrogate (valid in JSON input, where a caller's text
+    may carry one, but not in UTF-8) is written with ASCII escapes, as it was read."""
+    text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
+class BodyLimit:
+    """Refuses a POST body over ``max_bytes`` (411 without a Content-Length) before reading it."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        from starlette.responses import JSONResponse
+
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length", b"").decode("latin-1")
+            detail, status = None, 0
+            if scope["method"] == "POST" and not length.isdigit():
+                detail, status = "a Content-Length header is required", 411
+            elif length.isdigit() and int(length) > self.max_bytes:
+                detail = f"request body of {length} bytes is over max_bytes={self.max_bytes}"
+                status = 413
+            if detail:
+                await JSONResponse({"detail": detail}, status)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(predictor: Predictor, settings: ServeSettings | None = None):
@@ -96,27 +268,27 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None):
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, StrictStr
 
+    class SafeJSON(JSONResponse):
+        def render(self, content: Any) -> bytes:
+            return _json_bytes(content)
+
     settings = settings or ServeSettings()
     batcher = Batcher(predictor, settings)
     meta = predictor.loaded.meta
     app = FastAPI(
         title="Marsad",
         description="Actors, locations, quantities and their relations in Arabic news.",
+        default_response_class=SafeJSON,
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_bytes)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """Any other failure as JSON naming it, not the plain-text 500."""
+        return SafeJSON({"detail": f"{type(exc).__name__}: {exc}"}, 500)
 
     class Texts(BaseModel):
         texts: list[StrictStr]
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        """Refuses a body over ``max_bytes`` before reading it (a POST must say its length)."""
-        length = request.headers.get("content-length")
-        if request.method == "POST" and (length is None or not length.isdigit()):
-            return JSONResponse({"detail": "a Content-Length header is required"}, 411)
-        if length is not None and length.isdigit() and int(length) > settings.max_bytes:
-            detail = f"request body of {length} bytes is over max_bytes={settings.max_bytes}"
-            return JSONResponse({"detail": detail}, 413)
-        return await call_next(request)
 
     def check(body: Texts) -> list[str]:
         if len(body.texts) > settings.max_texts:
@@ -129,17 +301,59 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None):
                     413,
                     f"texts[{i}] has {len(text)} characters, over max_chars={settings.max_chars}",
                 )
+        total = sum(len(t) for t in body.texts)
+        if total > settings.max_request_chars:
+            raise HTTPException(
+                413,
+                f"the texts have {total} characters in all, over "
+                f"max_request_chars={settings.max_request_chars}; send them in several requests",
+            )
         return body.texts
 
-    async def run(texts: list[str]) -> list[Prediction]:
+    async def run(texts: list[str], request: Request) -> list[Prediction]:
+        """The request's predictions; 503 when the queue is full, 504 past ``timeout_s``; the
+        request's remaining work is dropped when it times out or its client leaves."""
         try:
-            return await batcher.predict(texts)
+            job = batcher.submit(texts)
+        except Overloaded as exc:
+            raise HTTPException(503, f"server overloaded: {exc}", {"Retry-After": "5"}) from exc
+        gone = asyncio.create_task(_client_gone(request))
+        reason = "timed_out"
+        try:
+            finished, _ = await asyncio.wait(
+                {job.done, gone}, timeout=settings.timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if gone in finished:
+                reason = "abandoned"
+        except asyncio.CancelledError:
+            reason = "abandoned"
+            raise
+        finally:  # the request's chunks not yet run are skipped
+            gone.cancel()
+            if not job.done.done():
+                job.done.cancel()
+                batcher.stats[reason] += 1
+        if job.done.cancelled():
+            raise HTTPException(
+                504,
+                f"not answered within timeout_s={settings.timeout_s} "
+                f"({job.computed} of {len(texts)} texts computed); send fewer or shorter texts",
+            )
+        try:
+            return job.done.result()
         except Exception as exc:  # noqa: BLE001 - the server stays up; the client learns why
             raise HTTPException(500, f"{type(exc).__name__}: {exc}") from exc
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "model": meta.get("encoder", {}).get("used")}
+    async def health() -> JSONResponse:
+        queue = batcher.queue_state()
+        overloaded = queue["requests"] >= settings.max_queue
+        body = {
+            "status": "overloaded" if overloaded else "ok",
+            "model": meta.get("encoder", {}).get("used"),
+            "queue": queue,
+        }
+        return SafeJSON(body, 503 if overloaded else 200)
 
     @app.get("/model")
     def model() -> dict[str, Any]:
@@ -156,18 +370,18 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None):
         }
 
     @app.post("/predict")
-    async def predict(body: Texts) -> dict[str, Any]:
-        predictions = await run(check(body))
-        return {"predictions": [p.to_dict() for p in predictions]}
+    async def predict(body: Texts, request: Request) -> SafeJSON:
+        predictions = await run(check(body), request)
+        return SafeJSON({"predictions": [p.to_dict() for p in predictions]})
 
     @app.post("/events")
-    async def events(body: Texts) -> dict[str, Any]:
+    async def events(body: Texts, request: Request) -> SafeJSON:
         texts = check(body)
-        predictions = await run(texts)
+        predictions = await run(texts, request)
         rows = [
             table_rows("events", p.entities, p.relations, p.events(str(i)), str(i), text)
             for i, (p, text) in enumerate(zip(predictions, texts))
         ]
-        return {"events": rows}
+        return SafeJSON({"events": rows})
 
     return app

@@ -1,9 +1,14 @@
 """``marsad serve`` as a real uvicorn process on 127.0.0.1, called over HTTP: health and model,
-predictions equal to ``Predictor``'s, each limit, malformed bodies, concurrent clients."""
+predictions equal to ``Predictor``'s, each limit, malformed bodies, concurrent clients; a short
+request answered while a long one runs, the time limit, a client that leaves, overload, a lone
+surrogate. The batcher's round-robin order, in-process with a stand-in model."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,21 +22,34 @@ pytest.importorskip("fastapi")
 def server(tiny_run):
     """A live ``marsad serve`` with small limits, started as the serving benchmark starts it."""
     bench = load_script("scripts/bench_serve.py")
-    limits = ["--max-texts", "8", "--max-chars", "400", "--max-bytes", "20000", "--device", "cpu"]
-    proc, url = bench.start(str(tiny_run / "best"), limits)
+    limits = {
+        "--max-texts": "200",
+        "--max-chars": "400",
+        "--max-request-chars": "60000",
+        "--max-bytes": "400000",
+        "--batch-texts": "4",
+        "--chunk-chars": "300",
+        "--timeout-s": "4",
+        "--max-queue": "12",
+        "--device": "cpu",
+    }
+    proc, url = bench.start(str(tiny_run / "best"), [a for kv in limits.items() for a in kv])
     yield url
     proc.terminate()
     proc.wait(timeout=30)
 
 
 TEXTS = ["سيطرت قوات النظام على مدينة الميادين.", "قصف التحالف الدولي مواقع لتنظيم داعش في الرقة."]
+# a request that takes the tiny model far longer than the server's 4 s time limit
+LONG = [" ".join(TEXTS * 4)] * 170
 
 
 def test_health_model_and_predictions_equal_the_predictor(server, tiny_run):
     from marsad.predictor import Predictor
 
     health = httpx.get(f"{server}/health").json()
-    assert health == {"status": "ok", "model": "tiny-random"}
+    assert health["status"] == "ok" and health["model"] == "tiny-random"
+    assert health["queue"]["requests"] == 0 and health["queue"]["busy"] is False
     model = httpx.get(f"{server}/model").json()
     assert model["entity_types"] == ["ACTOR", "LOCATION", "QUANTITY"] and model["data_fingerprint"]
     got = httpx.post(f"{server}/predict", json={"texts": TEXTS}, timeout=60).json()
@@ -45,8 +63,9 @@ def test_health_model_and_predictions_equal_the_predictor(server, tiny_run):
 
 def test_limits_and_malformed_bodies_are_named_and_the_server_stays_up(server):
     cases = [
-        ({"texts": ["x"] * 9}, 413, "max_texts=8"),
+        ({"texts": ["x"] * 201}, 413, "max_texts=200"),
         ({"texts": ["ا" * 401]}, 413, "max_chars=400"),
+        ({"texts": ["ا" * 400] * 151}, 413, "max_request_chars=60000"),
         ({"texts": ["ok", 7]}, 422, "texts"),
         ({"text": ["ok"]}, 422, "texts"),
     ]
@@ -55,10 +74,10 @@ def test_limits_and_malformed_bodies_are_named_and_the_server_stays_up(server):
         assert r.status_code == status and needle in r.text, (body, r.status_code, r.text)
     big = httpx.post(
         f"{server}/predict",
-        content=b'{"texts": ["' + b"a" * 30000 + b'"]}',
+        content=b'{"texts": ["' + b"a" * 500000 + b'"]}',
         headers={"content-type": "application/json"},
     )
-    assert big.status_code == 413 and "max_bytes=20000" in big.text
+    assert big.status_code == 413 and "max_bytes=400000" in big.text
     bad = httpx.post(
         f"{server}/predict", content=b"{not json", headers={"content-type": "application/json"}
     )
@@ -79,6 +98,143 @@ def test_concurrent_clients_each_get_their_own_prediction(server, tiny_run):
     with ThreadPoolExecutor(12) as pool:
         got = list(pool.map(one, range(len(texts))))
     assert got == [json.loads(p.to_json()) for p in expected]
+
+
+def queue(url: str) -> dict:
+    return httpx.get(f"{url}/health", timeout=60).json()["queue"]
+
+
+def wait_for(predicate, what: str) -> None:
+    """Polls until ``predicate()`` holds; the bound only keeps a broken server from hanging."""
+    deadline = time.monotonic() + 120
+    while not predicate():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.05)
+
+
+def idle(url: str) -> bool:
+    q = queue(url)
+    return q["requests"] == 0 and not q["busy"]
+
+
+def post_later(url: str, texts: list[str], into: list) -> threading.Thread:
+    """POST ``texts`` from a thread; the response is appended to ``into``."""
+
+    def send() -> None:
+        into.append(httpx.post(f"{url}/predict", json={"texts": texts}, timeout=120))
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread
+
+
+def test_a_short_request_is_answered_while_a_long_one_runs_then_the_long_one_times_out(server):
+    wait_for(lambda: idle(server), "an idle server")
+    before = queue(server)
+    long: list = []
+    thread = post_later(server, LONG, long)
+    wait_for(lambda: queue(server)["texts_computed"] > before["texts_computed"], "long started")
+    short = httpx.post(f"{server}/predict", json={"texts": TEXTS[:1]}, timeout=120)
+    assert short.status_code == 200 and len(short.json()["predictions"]) == 1
+    assert thread.is_alive(), "the short request waited for the whole long one"
+    thread.join()
+    assert long[0].status_code == 504, long[0].text
+    assert "timeout_s=4.0" in long[0].json()["detail"]
+    wait_for(lambda: idle(server), "the long request's work to stop")
+    after = queue(server)
+    assert after["timed_out"] == before["timed_out"] + 1
+    assert after["texts_computed"] - before["texts_computed"] < len(LONG)
+    assert after["texts_skipped"] > before["texts_skipped"]
+
+
+def test_a_client_that_leaves_stops_its_requests_work(server):
+    wait_for(lambda: idle(server), "an idle server")
+    before = queue(server)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{server}/predict", json={"texts": LONG}, timeout=1.0)
+    wait_for(lambda: idle(server), "the abandoned request's work to stop")
+    after = queue(server)
+    assert after["abandoned"] == before["abandoned"] + 1
+    assert after["timed_out"] == before["timed_out"]
+    assert after["texts_computed"] - before["texts_computed"] < len(LONG)
+
+
+def test_a_full_queue_is_a_503_and_health_says_overloaded(server):
+    wait_for(lambda: idle(server), "an idle server")
+    answers: list = []
+    threads = [post_later(server, LONG, answers) for _ in range(12)]
+    wait_for(lambda: queue(server)["requests"] == 12, "twelve requests queued")
+    health = httpx.get(f"{server}/health", timeout=60)
+    assert health.status_code == 503 and health.json()["status"] == "overloaded"
+    assert health.json()["queue"]["oldest_wait_s"] > 0
+    refused = httpx.post(f"{server}/predict", json={"texts": TEXTS}, timeout=60)
+    assert refused.status_code == 503 and "max_queue=12" in refused.json()["detail"]
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [504] * 12
+    wait_for(lambda: idle(server), "an idle server")
+    assert httpx.get(f"{server}/health", timeout=60).json()["status"] == "ok"
+
+
+def test_a_lone_surrogate_is_read_as_a_separator_and_answered_as_json(server, tiny_run):
+    from marsad.predictor import Predictor
+
+    text = "قصف التحالف\ud800 الدولي مواقع لتنظيم داعش في الرقة وقتل 5 مدنيين في دير الزور."
+    body = json.dumps({"texts": [text]}).encode()  # "\\ud800": valid JSON, not valid UTF-8
+    headers = {"content-type": "application/json"}
+    got = httpx.post(f"{server}/predict", content=body, headers=headers, timeout=60)
+    assert got.status_code == 200, got.text
+    expected = Predictor.from_pretrained(tiny_run / "best", device="cpu")([text])[0]
+    assert got.json()["predictions"] == [json.loads(json.dumps(expected.to_dict()))]
+    events = httpx.post(f"{server}/events", content=body, headers=headers, timeout=60)
+    assert events.status_code == 200, events.text
+    assert all(row["sentence_text"] == text for row in events.json()["events"][0])
+
+
+class Recorder:
+    """A stand-in model: records each batch, returns each text as its "prediction"."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def __call__(self, texts: list[str], batch_size: int) -> list[str]:
+        self.batches.append(list(texts))
+        return list(texts)
+
+
+def test_batches_are_taken_round_robin_across_requests():
+    from marsad.serve import Batcher, ServeSettings
+
+    async def scenario() -> list[list[str]]:
+        model = Recorder()
+        batcher = Batcher(model, ServeSettings(batch_texts=2, chunk_chars=100, batch_window_ms=0))
+        long = batcher.submit([f"L{i}" for i in range(6)])
+        await asyncio.sleep(0)  # the worker takes the first batch
+        short = batcher.submit(["S"])
+        assert await short.done == ["S"]
+        assert not long.done.done()
+        assert await long.done == [f"L{i}" for i in range(6)]
+        return model.batches
+
+    assert asyncio.run(scenario()) == [["L0", "L1"], ["S", "L2"], ["L3", "L4"], ["L5"]]
+
+
+def test_a_text_over_chunk_chars_runs_alone_and_a_given_up_request_is_not_computed():
+    from marsad.serve import Batcher, ServeSettings
+
+    async def scenario() -> tuple[list[list[str]], dict]:
+        model = Recorder()
+        batcher = Batcher(model, ServeSettings(batch_texts=4, chunk_chars=5, batch_window_ms=0))
+        given_up = batcher.submit(["aaaaaaaa", "b", "c", "d"])
+        await asyncio.sleep(0)  # the worker takes the first batch: the long text, alone
+        given_up.done.cancel()
+        done = batcher.submit(["e"])
+        assert await done.done == ["e"]
+        return model.batches, batcher.stats
+
+    batches, stats = asyncio.run(scenario())
+    assert batches == [["aaaaaaaa"], ["e"]]
+    assert stats["texts_skipped"] == 3 and stats["texts_computed"] == 2
 
 
 def test_serving_benchmark_reports_both_settings_and_the_ratio(tiny_run, tmp_path, capsys):
