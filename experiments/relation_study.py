@@ -2,7 +2,10 @@
 
     python -m experiments.relation_study [--variant NAME ...] [--out docs/relation_study.json]
 
-Each variant is ``configs/offline.yaml`` plus a few ``--set`` overrides (``VARIANTS``). A variant
+Each variant is ``configs/offline.yaml`` plus a few ``--set`` overrides (``VARIANTS``), trained on
+the team corpus as it was before the relation-dense extension (``TEAM_BEFORE``, extracted from git
+into the runs folder) unless the variant names ``extended``, which trains on today's
+``data/team``; the dev is the same either way (the extension added no dev conflict). A variant
 already in ``--out`` is skipped, so a study cut off by the end of a session goes on from what was
 committed; a variant whose run directory already has ``best/`` is scored without training again.
 For each run, its dev-selected ``best/`` is scored on:
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -40,9 +44,12 @@ from marsad.model.checkpoint import load_checkpoint
 from marsad.predictor import Predictor
 
 CONFIG = Path("configs/offline.yaml")
+TEAM_BEFORE = "07b25b6"  # the last commit before the team corpus's relation-dense extension
 VARIANTS: dict[str, list[str]] = {
     # the shipped configuration (make train, bundled encoder)
     "shipped": [],
+    # (b) typed levitated markers seen by the encoder (a second pass, marsad.model.markers)
+    "markers": ["relation_markers=true"],
     # (c) the pair reads its whole window through an attention queried by the two spans
     "pair-attention": ["relation_pair_attention=true"],
     # selection by a score that counts relations
@@ -96,9 +103,23 @@ def prediction_cost(best: Path, texts: list[str]) -> dict[str, float]:
     }
 
 
+def team_before(runs: Path) -> Path:
+    """``data/team`` at ``TEAM_BEFORE``, extracted once under ``runs``."""
+    root = runs / f"team-{TEAM_BEFORE}"
+    if not (root / "data" / "team" / "splits.json").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", TEAM_BEFORE, "data/team"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root / "data" / "team"
+
+
 def train(name: str, overrides: list[str], run: Path) -> float:
     from marsad.training.trainer import Trainer
 
+    if "extended" not in name:
+        overrides = [f"extra_data=[{team_before(run.parent)}]", *overrides]
     cfg = load_config(CONFIG, [*overrides, f"output_dir={run}", "progress=false"])
     start = time.perf_counter()
     Trainer(cfg).train()

@@ -177,6 +177,16 @@ class TrainConfig:
     relation_left_context: int = option(
         8, "also max-pool this many sub-words before the earlier mention (0: off)", group="heads"
     )
+    relation_pair_attention: bool = option(
+        False,
+        "add a pair-conditioned attention pool over the window to the relation head",
+        group="heads",
+    )
+    relation_markers: bool = option(
+        False,
+        "add levitated entity markers to the relation head (a second encoder pass over the pairs)",
+        group="heads",
+    )
     width_embedding_dim: int = option(
         32, "size of the width, type, distance and between embeddings", group="heads"
     )

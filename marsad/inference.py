@@ -321,7 +321,7 @@ def extract_both(
                     rel_rows.append((row, win, outputs[s].entities, pairs, outputs[s]))
         if rel_rows:
             pb = build_pair_batch([r[:4] for r in rel_rows]).to(device)
-            logits = model.relation_head(out.hidden_states[-1], pb)
+            logits = model.relation_logits(out.hidden_states[-1], pb, ids, mask)
             start = 0
             for _, _, _, pairs, target in rel_rows:
                 target.add_candidates(pairs, logits[start : start + len(pairs)])
@@ -374,6 +374,9 @@ def _finish_multi_window(
         pb = build_pair_batch(
             [(row, windows[k], output.entities, pairs) for row, (k, pairs) in enumerate(chunk)]
         ).to(states.device)
+        pad_id = model.tagger.config.pad_token_id or 0
+        ids, mask = pad_batch([windows[k] for k, _ in chunk], pad_id, states.device)
         output.add_candidates(
-            [pair for _, pairs in chunk for pair in pairs], model.relation_head(states, pb)
+            [pair for _, pairs in chunk for pair in pairs],
+            model.relation_logits(states, pb, ids, mask),
         )

@@ -227,6 +227,29 @@ def test_relation_left_context_round_trips_through_the_checkpoint(tmp_path, data
         load_checkpoint(tmp_path / "best")
 
 
+@pytest.mark.parametrize(
+    ("option", "key", "card_words"),
+    [
+        ("relation_pair_attention", "pair_attention", "an attention over the window"),
+        ("relation_markers", "markers", "levitated entity markers"),
+    ],
+)
+def test_relation_head_variants_train_save_load_and_predict(
+    tmp_path, data_dir, option, key, card_words
+):
+    from marsad.model.checkpoint import load_checkpoint
+    from marsad.predictor import Predictor
+
+    train_tiny(tmp_path, data_dir, "epochs=1", f"{option}=true")
+    meta = json.loads((tmp_path / "best" / "marsad.json").read_text())
+    assert meta["relation_head"][key] is True
+    assert getattr(load_checkpoint(tmp_path / "best").model.relation_head, key) is not None
+    assert card_words in (tmp_path / "best" / "README.md").read_text()
+    text = "سيطرت قوات النظام على مدينة الميادين و" * 60  # one long sentence: several windows
+    out = Predictor.from_pretrained(tmp_path / "best", device="cpu")(text.strip())
+    assert all(text[e.start : e.end] == e.text for e in out.entities)
+
+
 def test_two_process_ddp_on_cpu_keeps_the_single_process_schedule(tmp_path, data_dir, tiny_run):
     """Real multi-process DDP (gloo, 2 CPU processes via torchrun, as on a multi-GPU machine): it
     finishes, writes one log and a loadable checkpoint, and with half the batch per process it

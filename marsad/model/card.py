@@ -98,6 +98,16 @@ def render_model_card(meta: dict[str, Any]) -> str:
             if head.get("left_context")
             else ""
         )
+        + (
+            ", and by an attention over the window queried by the pair"
+            if head.get("pair_attention")
+            else ""
+        )
+        + (
+            "; each pair's four levitated entity markers from a second encoder pass"
+            if head.get("markers")
+            else ""
+        )
     )
     subset = (
         f" (a share of {cfg['train_fraction']} of the run's training sentences, drawn with the "

@@ -311,7 +311,7 @@ def _is_int(value: Any, low: int) -> bool:
 
 
 # relation_head fields, what each must be, and the test (the head is built from them before its
-# weights are read); left_context is absent from older checkpoints
+# weights are read); left_context, pair_attention and markers are absent from older checkpoints
 HEAD_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "mlp_hidden": ("an integer >= 1", lambda v: _is_int(v, 1)),
     "feature_dim": ("an integer >= 1", lambda v: _is_int(v, 1)),
@@ -320,14 +320,17 @@ HEAD_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
     ),
     "left_context": ("an integer >= 0", lambda v: _is_int(v, 0)),
+    "pair_attention": ("true or false", lambda v: isinstance(v, bool)),
+    "markers": ("true or false", lambda v: isinstance(v, bool)),
 }
+OPTIONAL_HEAD_FIELDS = ("left_context", "pair_attention", "markers")
 
 
 def _check_head_shape(meta_path: Path, shape: Any) -> None:
     if not isinstance(shape, dict):
         raise CheckpointError(f"{meta_path}: relation_head must be an object, got {shape!r}")
     for key, (what, valid) in HEAD_FIELDS.items():
-        if key not in shape and key != "left_context":
+        if key not in shape and key not in OPTIONAL_HEAD_FIELDS:
             raise CheckpointError(f"{meta_path}: relation_head lacks {key!r}")
         if key in shape and not valid(shape[key]):
             raise CheckpointError(
@@ -509,6 +512,8 @@ def load_checkpoint(
         shape["feature_dim"],
         shape["dropout"],
         shape.get("left_context", 0),
+        shape.get("pair_attention", False),
+        shape.get("markers", False),
     )
     try:
         state = load_file(str(rel_path))

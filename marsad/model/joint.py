@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from marsad.model.lexical_prior import LexicalPrior
+from marsad.model.markers import ROLES, MarkerEmbeddings, marker_states
 from marsad.model.relation_prior import RelationPrior
 from marsad.schema import ENTITY_TYPES, RELATION_LABELS, allowed_labels_by_type
 
@@ -137,7 +138,9 @@ class RelationHead(nn.Module):
     """``left_context > 0`` adds a max-pool over that many sub-words before the earlier span: Arabic
     news is largely verb-first ("سيطرت قوات النظام على الميادين"), so the word that names the
     relation often precedes both mentions rather than standing between them. ``pair_attention``
-    adds a pair-conditioned attention pool over the window (:class:`PairAttention`).
+    adds a pair-conditioned attention pool over the window (:class:`PairAttention`); ``markers``
+    adds the states of the pair's levitated markers from a second encoder pass
+    (:mod:`marsad.model.markers`, computed by :meth:`JointModel.relation_logits`).
     """
 
     def __init__(
@@ -148,6 +151,7 @@ class RelationHead(nn.Module):
         dropout: float = 0.1,
         left_context: int = 0,
         pair_attention: bool = False,
+        markers: bool = False,
     ):
         super().__init__()
         self.left_context = left_context
@@ -158,6 +162,8 @@ class RelationHead(nn.Module):
         span_dim = 2 * hidden_size + 2 * feature_dim
         self.pair_attention = PairAttention(2 * span_dim, hidden_size) if pair_attention else None
         attention_dim = self.pair_attention.out_dim if self.pair_attention is not None else 0
+        self.markers = MarkerEmbeddings(hidden_size) if markers else None
+        attention_dim += ROLES * hidden_size if markers else 0
         self.mlp = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(
@@ -203,7 +209,9 @@ class RelationHead(nn.Module):
             ranges.append(((first - self.left_context).clamp(min=1), first))
         return _range_max(hidden, pairs.example, ranges)
 
-    def forward(self, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
+    def forward(
+        self, hidden: torch.Tensor, pairs: PairBatch, marker_features: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits ``[P, len(RELATION_LABELS)]`` with type-invalid labels set to -inf."""
         head = self._span(
             hidden,
@@ -230,6 +238,12 @@ class RelationHead(nn.Module):
         ]
         if self.pair_attention is not None:
             parts.append(self.pair_attention(hidden, pairs, head, tail))
+        if self.markers is not None:
+            if marker_features is None:
+                raise ValueError(
+                    "a head with markers needs marker_features (JointModel.relation_logits)"
+                )
+            parts.append(marker_features)
         features = torch.cat(parts, dim=-1)
         logits = self.mlp(features)
         allowed = self.allowed[pairs.head_type, pairs.tail_type]
@@ -282,5 +296,24 @@ class JointModel(nn.Module):
         rel_logits = None
         if pairs is not None and len(pairs):
             pairs = pairs.to(out.logits.device)
-            rel_logits = self.relation_head(out.hidden_states[-1], pairs)
+            rel_logits = self.relation_logits(
+                out.hidden_states[-1], pairs, input_ids, attention_mask
+            )
         return tag_loss, out.logits, rel_logits, pairs
+
+    def relation_logits(
+        self,
+        hidden: torch.Tensor,
+        pairs: PairBatch,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """The relation head's logits over the windows ``input_ids`` whose last hidden states are
+        ``hidden``; with markers, after the pairs' marker pass over the same windows."""
+        head = self.relation_head
+        features = None
+        if head.markers is not None:
+            features = marker_states(
+                self.tagger.base_model, head.markers, input_ids, attention_mask, pairs
+            )
+        return head(hidden, pairs, features)

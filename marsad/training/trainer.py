@@ -135,6 +135,8 @@ def build_model(encoder_path: str, cfg: TrainConfig, new_head: bool = False) -> 
         cfg.width_embedding_dim,
         cfg.dropout,
         cfg.relation_left_context,
+        cfg.relation_pair_attention,
+        cfg.relation_markers,
     )
     return JointModel(tagger, head)
 
@@ -145,6 +147,8 @@ def head_shape(cfg: TrainConfig) -> dict[str, Any]:
         "feature_dim": cfg.width_embedding_dim,
         "dropout": cfg.dropout,
         "left_context": cfg.relation_left_context,
+        "pair_attention": cfg.relation_pair_attention,
+        "markers": cfg.relation_markers,
     }
 
 
