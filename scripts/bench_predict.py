@@ -7,11 +7,11 @@ fp32 and int8, and the Hugging Face ``token-classification`` pipeline on the sam
     the median of ``--rounds`` calls taken in turn across the systems;
   - latency: p50/p95 of one call holding ``batch`` sentences;
 then prints the ratios and the entity F1 of int8 against fp32 on the held-out test split. One more
-fp32 row at batch 32 decodes without the checkpoint's lexical and relation priors, so their cost is
-measured in the same run. Last, it times the encoder's linear layers inside one batch-32 pass of
-each (forward hooks), which bounds what int8 can give on this CPU: those layers are all it
-quantises, so with their measured speed-up k and their share f of the fp32 time the whole pass can
-gain at most 1 / ((1 - f) + f / k) (Amdahl).
+fp32 row at batch 32 decodes without the checkpoint's lexical and relation priors (their decoding
+weights at 0, the NONE shift kept), so their cost is measured in the same run. Last, it times the
+encoder's linear layers inside one batch-32 pass of each (forward hooks), which bounds what int8
+can give on this CPU: those layers are all it quantises, so with their measured speed-up k and
+their share f of the fp32 time the whole pass can gain at most 1 / ((1 - f) + f / k) (Amdahl).
 
 ``--device cuda`` times the fp32 rows and the pipeline on the GPU instead (int8 is CPU-only, so its
 rows, the linear-layer timing and the int8 F1 are left out). The CPU model and whether it has VNNI
@@ -26,6 +26,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ import torch
 from marsad.data.corpus import read_corpus
 from marsad.data.examples import load_examples
 from marsad.evaluation.scoring import predict_checkpoint, score_predictions
+from marsad.fileio import atomic_write_text
 from marsad.model.checkpoint import read_meta
 from marsad.predictor import Predictor
 
@@ -119,6 +121,16 @@ def describe_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return f"{fields.get('model name', 'unknown CPU')} ({', '.join(vnni)})"
 
 
+def without_priors(predictor: Predictor) -> Predictor:
+    """``predictor`` decoding with the model alone: both priors dropped, and the decoding weights
+    that mix them in zeroed with them (settings that mix in a prior the model lacks are refused);
+    the NONE shift dev chose is kept."""
+    loaded = predictor.loaded
+    loaded.model.lexical_prior = loaded.model.relation_prior = None
+    predictor.loaded = replace(loaded, decoding=loaded.decoding.without_priors())
+    return predictor
+
+
 def batched(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -165,8 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         if on_cpu
         else None
     )
-    no_priors = Predictor.from_pretrained(args.checkpoint, device=args.device)
-    no_priors.loaded.model.lexical_prior = no_priors.loaded.model.relation_prior = None
+    no_priors = without_priors(Predictor.from_pretrained(args.checkpoint, device=args.device))
     hf = pipeline(
         "token-classification",
         model=str(args.checkpoint),
@@ -263,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
             "entity_f1": f1,
             "linear_seconds": linears,
         }
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":

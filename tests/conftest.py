@@ -161,3 +161,12 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("tiny-run")
     train_tiny(out, data_dir, "epochs=10")
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_priors_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A tiny training run with both decoding priors (lexical CRF and relation prior), shared by
+    the tests that need a checkpoint shipping them."""
+    out = tmp_path_factory.mktemp("tiny-priors-run")
+    train_tiny(out, data_dir, "epochs=4", "lexical_prior=true", "relation_prior=true")
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -267,12 +268,22 @@ def test_tune_int8_compares_alphas_on_dev(tiny_run, data_dir, tmp_path, capsys):
     assert all("entities shared with fp32" in ln for ln in lines)
 
 
-def test_bench_predict_reports_ratios_and_the_int8_ceiling(tiny_run, data_dir, tmp_path):
+def test_bench_predict_reports_ratios_and_the_int8_ceiling(tiny_priors_run, data_dir, tmp_path):
+    """On a checkpoint shipping both priors and decoding weights that mix them in, so the no-priors
+    row must zero those weights with the priors."""
+    import shutil
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_priors_run / "best", ckpt)
+    meta = json.loads((ckpt / "marsad.json").read_text())
+    assert meta["lexical_prior"] and meta["relation_prior"]
+    meta["decoding"].update(lexical_weight=0.35, relation_weight=0.5)  # whatever dev chose
+    (ckpt / "marsad.json").write_text(json.dumps(meta))
     bench = load_script("scripts/bench_predict.py")
     bench.main(
         [
             "--checkpoint",
-            str(tiny_run / "best"),
+            str(ckpt),
             "--data",
             str(data_dir),
             "--repeat",
@@ -295,6 +306,22 @@ def test_bench_predict_reports_ratios_and_the_int8_ceiling(tiny_run, data_dir, t
         1 / ((1 - share) + share / kernel)
     )
     assert 0 <= out["entity_f1"]["fp32"] <= 1 and 0 <= out["entity_f1"]["int8"] <= 1
+
+
+def test_bench_without_priors_zeroes_their_weights_and_keeps_the_none_shift(tiny_priors_run):
+    from marsad.model.settings import DecodingSettings
+    from marsad.predictor import Predictor
+
+    bench = load_script("scripts/bench_predict.py")
+    predictor = Predictor.from_pretrained(tiny_priors_run / "best", device="cpu")
+    predictor.loaded = replace(
+        predictor.loaded, decoding=DecodingSettings(0.35, 0.5, none_bias=-0.75)
+    )
+    plain = bench.without_priors(predictor)
+    model = plain.loaded.model
+    assert model.lexical_prior is None and model.relation_prior is None
+    assert plain.loaded.decoding == DecodingSettings(0.0, 0.0, none_bias=-0.75)
+    assert plain(["قال الجيش إنه سيطر على المدينة."], batch_size=32)
 
 
 def test_bench_describes_the_cpu_by_its_int8_instructions(tmp_path):
