@@ -119,8 +119,8 @@ def render(team: Path, seeds: Path) -> tuple[str, list[float]]:
 conflicts ({", ".join(regions)}), **written for Marsad by the team**: original Modern Standard
 Arabic news prose, not copied, translated or paraphrased from any source or from the seed articles.
 Annotated under `../shared/schema.md` and [`../GUIDELINES.md`](../GUIDELINES.md) (decisions 29-37
-were settled for it before annotation), in the same format as the seed corpus
-([`../README.md`](../README.md)) and checked by the same validator
+were settled for it before annotation, 38-46 before its extension), in the same format as the
+seed corpus ([`../README.md`](../README.md)) and checked by the same validator
 (`python scripts/validate_data.py --data data/team`) and audit
 (`python scripts/audit_data.py --data data/team`).
 
@@ -134,6 +134,15 @@ named, every named person is invented, and so are the local papers and monitors 
 that name a real agency do not mean the agency wrote or carried the text. Do not read the corpus
 as a record of what happened. The writers' notes on cases the guidelines did not settle are in
 [`NOTES.md`](NOTES.md).
+
+The first 47 documents (shares A-D, prefixes `tA`-`tD`) cover 19 conflicts. A relation-dense
+extension (shares E-I, prefixes `tE`-`tI`) adds two documents for each of further conflicts, written
+by five more writers after decisions 38-46 were settled, aimed at what Marsad found hardest in real
+news about other conflicts: clashes between named sides, coordinated actors and targets, passives
+with an agent, attacks through a nationality adjective, claimed, denied and reported attacks,
+several events in one sentence, datelines and casualty lists. The dev conflicts were kept
+(`make_team_splits.py` keeps those of the existing `splits.json`), so every new conflict is
+training data and dev scores before and after the extension are comparable.
 
 ## What it is for, and what it is not
 

@@ -21,7 +21,12 @@ def _conflicts(team: Path) -> dict[str, str]:
 def test_no_conflict_straddles_training_and_held_out_text():
     conflict_of = _conflicts(TEAM)
     sentences = read_corpus(TEAM)
-    splits = conflict_splits(sentences, conflict_of)
+    committed = json.loads((TEAM / "splits.json").read_text())
+    # the dev conflicts drawn for the first 19 conflicts are kept as the corpus grows
+    assert committed["method"]["dev_conflicts"] == ["gaza", "lebanon", "libya", "mali"]
+    splits = conflict_splits(
+        sentences, conflict_of, dev_conflicts=["mali", "gaza", "libya", "lebanon"]
+    )
     doc_of = {s.sent_id: s.doc_id for s in sentences}
     for name, run in splits["runs"].items():
         roles = {
@@ -29,7 +34,7 @@ def test_no_conflict_straddles_training_and_held_out_text():
         }
         assert not roles["train"] & (roles["dev"] | roles["test"]), name
         assert len(run["train"]) + len(run["dev"]) + len(run["test"]) == len(sentences), name
-    assert json.loads((TEAM / "splits.json").read_text()) == splits, (
+    assert committed == splits, (
         "data/team/splits.json is stale: run python scripts/make_team_splits.py"
     )
     assert {len(load_examples(TEAM)[r]) for r in ("train", "dev")} == {
@@ -61,3 +66,16 @@ def test_training_adds_an_extra_corpus_to_train_and_dev(tmp_path, data_dir):
     assert meta["data"]["train_sentences"] == len(seed["train"]) + len(run["train"])
     logged = json.loads((out / "dev_sentences.jsonl").read_text().splitlines()[0])["sentences"]
     assert set(run["dev"]) <= set(logged), "selection must see the extra corpus's dev sentences"
+
+
+def test_a_growing_corpus_keeps_its_dev_conflicts_unless_asked(tmp_path):
+    from conftest import load_script
+
+    team = tmp_path / "team"
+    shutil.copytree(TEAM, team)
+    script = load_script("scripts/make_team_splits.py")
+    kept = script.build(team)["method"]["dev_conflicts"]
+    assert kept == ["gaza", "lebanon", "libya", "mali"]
+    redrawn = script.build(team, resample_dev=True)["method"]["dev_conflicts"]
+    assert redrawn != kept  # 47 conflicts: the seeded draw no longer lands on the committed four
+    assert json.loads((team / "splits.json").read_text())["method"]["dev_conflicts"] == kept

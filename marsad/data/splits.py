@@ -138,12 +138,14 @@ def conflict_splits(
     conflict_of: dict[str, str],
     n_dev: int = DEV_CONFLICTS,
     seed: int = SEED,
+    dev_conflicts: list[str] | None = None,
 ) -> dict:
     """Splits of a corpus of many conflicts (``data/team``), in the seed corpus's ``splits.json``
     format, grouped by conflict so no conflict straddles train and held-out text.
 
     ``conflict_of`` maps doc_id to conflict. The default run holds ``n_dev`` conflicts (a seeded
-    draw) out as dev and trains on the rest; it has no test, since the corpus is training data.
+    draw, or ``dev_conflicts`` when given: a corpus that grows keeps its dev) out as dev and trains
+    on the rest; it has no test, since the corpus is training data.
     Run ``fold{k}`` is leave-one-conflict-out, a diagnostic: test = the k-th conflict in sorted
     order, dev = the next one, train = the others.
     """
@@ -167,7 +169,12 @@ def conflict_splits(
             "novel_test": [],
         }
 
-    dev_conflicts = sorted(random.Random(seed).sample(conflicts, n_dev))
+    if dev_conflicts is None:
+        dev_conflicts = sorted(random.Random(seed).sample(conflicts, n_dev))
+    unknown = sorted(set(dev_conflicts) - set(conflicts))
+    if unknown:
+        raise ValueError(f"dev conflicts {unknown} have no document in the corpus")
+    dev_conflicts = sorted(dev_conflicts)
     runs = {
         "conflicts": run(
             [i for c in conflicts if c not in dev_conflicts for i in by_conflict[c]],
