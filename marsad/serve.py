@@ -97,10 +97,10 @@ class Batcher:
 
     def submit(self, texts: list[str]) -> Job:
         """Queue ``texts``; :class:`Overloaded` when ``max_queue`` requests already wait."""
-        if len(self.jobs) >= self.settings.max_queue:
+        waiting = len(self.live())
+        if waiting >= self.settings.max_queue:
             raise Overloaded(
-                f"{len(self.jobs)} requests are queued (max_queue={self.settings.max_queue}); "
-                "retry later"
+                f"{waiting} requests are queued (max_queue={self.settings.max_queue}); retry later"
             )
         loop = asyncio.get_running_loop()
         job = Job(texts, loop.create_future(), loop.time())
@@ -114,9 +114,14 @@ class Batcher:
         self.wake.set()
         return job
 
+    def live(self) -> list[Job]:
+        """Requests waiting or running (those given up are dropped only when the worker next
+        takes a batch)."""
+        return [j for j in self.jobs if not j.done.done()]
+
     def queue_state(self) -> dict[str, Any]:
         """Depth, texts waiting, whether the model runs now, and the oldest request's wait."""
-        live = [j for j in self.jobs if not j.done.done()]
+        live = self.live()
         now = asyncio.get_running_loop().time()
         return {
             "requests": len(live),
@@ -191,30 +196,47 @@ class Batcher:
         return batch
 
     async def _compute(self, batch: list[tuple[Job, int, int]]) -> None:
-        texts = [t for job, a, b in batch for t in job.texts[a:b]]
         self.busy = True
         try:
-            results = await asyncio.to_thread(self._predict, texts)
-        except Exception:  # noqa: BLE001 - one request's bad text must not fail the others
-            results = None
+            parts = await self._parts(batch)
         finally:
             self.busy = False
-        offset = 0
-        for job, a, b in batch:
-            if results is not None:
-                part = results[offset : offset + b - a]
-            else:
-                try:  # alone, so a failing text fails its own request only
-                    part = await asyncio.to_thread(self._predict, job.texts[a:b])
-                except Exception as exc:  # noqa: BLE001 - reported to that request
-                    if not job.done.done():
-                        job.done.set_exception(exc)
-                    continue
-            offset += b - a
+        for (job, a, b), part in zip(batch, parts):
+            if part is None or job.done.done():
+                continue
+            if isinstance(part, Exception):
+                job.done.set_exception(part)
+                continue
             job.results[a:b] = part
             job.computed += b - a
             if job.computed == len(job.texts) and not job.done.done():
                 job.done.set_result(job.results)
+
+    async def _parts(
+        self, batch: list[tuple[Job, int, int]]
+    ) -> list[list[Prediction] | Exception | None]:
+        """Each request's predictions in ``batch``, from one model run; when that fails, each
+        request's texts alone, so a failing text fails its own request only (an exception in its
+        place), and a request given up meanwhile is not run again (None)."""
+        texts = [t for job, a, b in batch for t in job.texts[a:b]]
+        try:
+            results = await asyncio.to_thread(self._predict, texts)
+        except Exception:  # noqa: BLE001 - one request's bad text must not fail the others
+            results = None
+        parts: list[list[Prediction] | Exception | None] = []
+        offset = 0
+        for job, a, b in batch:
+            if results is not None:
+                parts.append(results[offset : offset + b - a])
+            elif job.done.done():
+                parts.append(None)
+            else:
+                try:
+                    parts.append(await asyncio.to_thread(self._predict, job.texts[a:b]))
+                except Exception as exc:  # noqa: BLE001 - reported to that request
+                    parts.append(exc)
+            offset += b - a
+        return parts
 
     def _predict(self, texts: list[str]) -> list[Prediction]:
         results = self.predictor(texts, self.settings.batch_texts)

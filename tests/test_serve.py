@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,30 +17,45 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
 
-@pytest.fixture(scope="module")
-def server(tiny_run):
+LIMITS = {
+    "--max-texts": "256",
+    "--max-chars": "400",
+    "--max-request-chars": "90000",
+    "--max-bytes": "400000",
+    "--batch-texts": "4",
+    "--chunk-chars": "300",
+    "--max-queue": "12",
+    "--device": "cpu",
+}
+
+
+def start_server(tiny_run, **extra: str):
     """A live ``marsad serve`` with small limits, started as the serving benchmark starts it."""
     bench = load_script("scripts/bench_serve.py")
-    limits = {
-        "--max-texts": "200",
-        "--max-chars": "400",
-        "--max-request-chars": "60000",
-        "--max-bytes": "400000",
-        "--batch-texts": "4",
-        "--chunk-chars": "300",
-        "--timeout-s": "4",
-        "--max-queue": "12",
-        "--device": "cpu",
-    }
-    proc, url = bench.start(str(tiny_run / "best"), [a for kv in limits.items() for a in kv])
+    flags = {**LIMITS, **{f"--{k.replace('_', '-')}": v for k, v in extra.items()}}
+    return bench.start(str(tiny_run / "best"), [a for kv in flags.items() for a in kv])
+
+
+@pytest.fixture(scope="module")
+def server(tiny_run):
+    proc, url = start_server(tiny_run)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def hasty_server(tiny_run):
+    """The same server with a 0.2 s time limit."""
+    proc, url = start_server(tiny_run, timeout_s="0.2")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
 
 
 TEXTS = ["سيطرت قوات النظام على مدينة الميادين.", "قصف التحالف الدولي مواقع لتنظيم داعش في الرقة."]
-# a request that takes the tiny model far longer than the server's 4 s time limit
-LONG = [" ".join(TEXTS * 4)] * 170
+# 250 texts of 343 characters, each a model run of its own (--chunk-chars 300): seconds of work
+LONG = [" ".join(TEXTS * 4)] * 250
 
 
 def test_health_model_and_predictions_equal_the_predictor(server, tiny_run):
@@ -63,9 +77,9 @@ def test_health_model_and_predictions_equal_the_predictor(server, tiny_run):
 
 def test_limits_and_malformed_bodies_are_named_and_the_server_stays_up(server):
     cases = [
-        ({"texts": ["x"] * 201}, 413, "max_texts=200"),
+        ({"texts": ["x"] * 257}, 413, "max_texts=256"),
         ({"texts": ["ا" * 401]}, 413, "max_chars=400"),
-        ({"texts": ["ا" * 400] * 151}, 413, "max_request_chars=60000"),
+        ({"texts": ["ا" * 400] * 226}, 413, "max_request_chars=90000"),
         ({"texts": ["ok", 7]}, 422, "texts"),
         ({"text": ["ok"]}, 422, "texts"),
     ]
@@ -117,62 +131,74 @@ def idle(url: str) -> bool:
     return q["requests"] == 0 and not q["busy"]
 
 
-def post_later(url: str, texts: list[str], into: list) -> threading.Thread:
-    """POST ``texts`` from a thread; the response is appended to ``into``."""
-
-    def send() -> None:
-        into.append(httpx.post(f"{url}/predict", json={"texts": texts}, timeout=120))
-
-    thread = threading.Thread(target=send)
-    thread.start()
-    return thread
+async def until(client: httpx.AsyncClient, url: str, predicate) -> None:
+    """Polls ``/health`` until ``predicate(queue)`` holds (bounded, as :func:`wait_for`)."""
+    deadline = time.monotonic() + 120
+    while not predicate((await client.get(f"{url}/health")).json()["queue"]):
+        assert time.monotonic() < deadline, "never happened"
+        await asyncio.sleep(0.05)
 
 
-def test_a_short_request_is_answered_while_a_long_one_runs_then_the_long_one_times_out(server):
+async def leave(tasks: list[asyncio.Task]) -> None:
+    """The clients stop waiting: their connections close mid-request."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def test_a_short_request_is_answered_while_a_long_one_runs_and_leaving_stops_the_long(server):
     wait_for(lambda: idle(server), "an idle server")
     before = queue(server)
-    long: list = []
-    thread = post_later(server, LONG, long)
-    wait_for(lambda: queue(server)["texts_computed"] > before["texts_computed"], "long started")
-    short = httpx.post(f"{server}/predict", json={"texts": TEXTS[:1]}, timeout=120)
-    assert short.status_code == 200 and len(short.json()["predictions"]) == 1
-    assert thread.is_alive(), "the short request waited for the whole long one"
-    thread.join()
-    assert long[0].status_code == 504, long[0].text
-    assert "timeout_s=4.0" in long[0].json()["detail"]
-    wait_for(lambda: idle(server), "the long request's work to stop")
-    after = queue(server)
-    assert after["timed_out"] == before["timed_out"] + 1
-    assert after["texts_computed"] - before["texts_computed"] < len(LONG)
-    assert after["texts_skipped"] > before["texts_skipped"]
 
+    async def scenario() -> None:
+        async with httpx.AsyncClient(timeout=120) as client:
+            long = asyncio.create_task(client.post(f"{server}/predict", json={"texts": LONG}))
+            await until(client, server, lambda q: q["texts_computed"] > before["texts_computed"])
+            short = await client.post(f"{server}/predict", json={"texts": TEXTS[:1]})
+            assert short.status_code == 200 and len(short.json()["predictions"]) == 1
+            assert not long.done(), "the short request waited for the whole long one"
+            await leave([long])
 
-def test_a_client_that_leaves_stops_its_requests_work(server):
-    wait_for(lambda: idle(server), "an idle server")
-    before = queue(server)
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{server}/predict", json={"texts": LONG}, timeout=1.0)
+    asyncio.run(scenario())
     wait_for(lambda: idle(server), "the abandoned request's work to stop")
     after = queue(server)
     assert after["abandoned"] == before["abandoned"] + 1
     assert after["timed_out"] == before["timed_out"]
     assert after["texts_computed"] - before["texts_computed"] < len(LONG)
+    assert after["texts_skipped"] > before["texts_skipped"]
+
+
+def test_past_the_time_limit_is_a_504_and_the_rest_is_not_computed(hasty_server):
+    before = queue(hasty_server)
+    late = httpx.post(f"{hasty_server}/predict", json={"texts": LONG}, timeout=120)
+    assert late.status_code == 504 and "timeout_s=0.2" in late.json()["detail"], late.text
+    wait_for(lambda: idle(hasty_server), "the timed-out request's work to stop")
+    after = queue(hasty_server)
+    assert after["timed_out"] == before["timed_out"] + 1
+    assert after["texts_computed"] - before["texts_computed"] < len(LONG)
+    assert after["texts_skipped"] > before["texts_skipped"]
 
 
 def test_a_full_queue_is_a_503_and_health_says_overloaded(server):
     wait_for(lambda: idle(server), "an idle server")
-    answers: list = []
-    threads = [post_later(server, LONG, answers) for _ in range(12)]
-    wait_for(lambda: queue(server)["requests"] == 12, "twelve requests queued")
-    health = httpx.get(f"{server}/health", timeout=60)
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(timeout=120) as client:
+            waiting = [
+                asyncio.create_task(client.post(f"{server}/predict", json={"texts": LONG}))
+                for _ in range(12)
+            ]
+            await until(client, server, lambda q: q["requests"] == 12)
+            health = await client.get(f"{server}/health")
+            refused = await client.post(f"{server}/predict", json={"texts": TEXTS})
+            await leave(waiting)
+        return health, refused
+
+    health, refused = asyncio.run(scenario())
     assert health.status_code == 503 and health.json()["status"] == "overloaded"
     assert health.json()["queue"]["oldest_wait_s"] > 0
-    refused = httpx.post(f"{server}/predict", json={"texts": TEXTS}, timeout=60)
     assert refused.status_code == 503 and "max_queue=12" in refused.json()["detail"]
-    for thread in threads:
-        thread.join()
-    assert [a.status_code for a in answers] == [504] * 12
-    wait_for(lambda: idle(server), "an idle server")
+    wait_for(lambda: idle(server), "the abandoned requests' work to stop")
     assert httpx.get(f"{server}/health", timeout=60).json()["status"] == "ok"
 
 
@@ -199,6 +225,8 @@ class Recorder:
 
     def __call__(self, texts: list[str], batch_size: int) -> list[str]:
         self.batches.append(list(texts))
+        if "boom" in texts:
+            raise ValueError("boom")
         return list(texts)
 
 
@@ -235,6 +263,19 @@ def test_a_text_over_chunk_chars_runs_alone_and_a_given_up_request_is_not_comput
     batches, stats = asyncio.run(scenario())
     assert batches == [["aaaaaaaa"], ["e"]]
     assert stats["texts_skipped"] == 3 and stats["texts_computed"] == 2
+
+
+def test_a_text_the_model_fails_on_fails_its_own_request_only():
+    from marsad.serve import Batcher, ServeSettings
+
+    async def scenario() -> tuple[list[str], Exception]:
+        batcher = Batcher(Recorder(), ServeSettings(batch_window_ms=50))
+        good, bad = batcher.submit(["a", "b"]), batcher.submit(["boom"])
+        failed = await asyncio.gather(bad.done, return_exceptions=True)
+        return await good.done, failed[0]
+
+    good, failed = asyncio.run(scenario())
+    assert good == ["a", "b"] and isinstance(failed, ValueError)
 
 
 def test_serving_benchmark_reports_both_settings_and_the_ratio(tiny_run, tmp_path, capsys):
