@@ -133,6 +133,14 @@ def train(name: str, overrides: list[str], run: Path) -> float:
     return time.perf_counter() - start
 
 
+def dev_texts(best: Path) -> list[str]:
+    """The mixed dev's news sentences (seed and team parts) of the run's configuration."""
+    cfg = load_checkpoint(best).meta["training_config"]
+    dev = load_examples(cfg["data_dir"])["dev"]
+    dev += [ex for d in cfg["extra_data"] for ex in load_examples(d)["dev"]]
+    return [ex.text for ex in dev]
+
+
 def score_run(run: Path, aner_file: Path) -> dict:
     best = run / "best"
     loaded = load_checkpoint(best)
@@ -144,7 +152,6 @@ def score_run(run: Path, aner_file: Path) -> dict:
     aner = score_checkpoint(
         best, [list(s.words) for s in sentences], [list(s.tags) for s in sentences], 32
     )
-    texts = [ex.text for ex in dev if part_of(ex.sent_id) != "anercorp"]
     return {
         "epoch": loaded.meta["epoch"],
         "decoding": loaded.meta.get("decoding"),
@@ -152,7 +159,7 @@ def score_run(run: Path, aner_file: Path) -> dict:
         "seed_test": summary(score_predictions(predict_checkpoint(loaded, test))),
         "anercorp_test_actor_location": round(aner["micro_actor_location"]["f1"], 4),
         "dev_by_epoch": parts_by_epoch(run),
-        "prediction_cost": prediction_cost(best, texts),
+        "prediction_cost": prediction_cost(best, dev_texts(best)),
     }
 
 
@@ -212,6 +219,19 @@ def main(argv: list[str] | None = None) -> int:
         help="an override for every variant trained here",
     )
     parser.add_argument(
+        "--cost-again",
+        action="store_true",
+        help="re-time every recorded run's prediction cost, one after another in this process "
+        "(runs timed while others trained are not comparable)",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="first fold these study files' rows into --out (runs made side by side)",
+    )
+    parser.add_argument(
         "--extend-best",
         nargs="+",
         metavar="NAME",
@@ -219,9 +239,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     rows = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    for extra in args.merge:
+        rows |= json.loads(extra.read_text(encoding="utf-8"))
+    if args.merge:
+        atomic_write_text(args.out, json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     if args.markdown:
         print(markdown(rows))
         return 0
+    if args.cost_again:
+        for name, row in rows.items():
+            texts = dev_texts(Path(row["run"]) / "best")
+            row["prediction_cost"] = prediction_cost(Path(row["run"]) / "best", texts)
+            print(name, row["prediction_cost"])
+        atomic_write_text(args.out, json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     for name in args.variant or []:
         run_variant(name, rows, args)
     if args.extend_best:
