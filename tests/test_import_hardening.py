@@ -300,3 +300,20 @@ def test_brat_offsets_counted_without_the_crs_are_refused_saying_why(tmp_path, c
     assert run_import("brat", [str(tmp_path / "in")], tmp_path / "out") == 1
     err = capsys.readouterr().err
     assert "hama.ann:1" in err and re.search(r"CRLF|\\r", err)
+
+
+def test_export_of_a_corpus_file_that_is_not_utf8_names_it(tmp_path):
+    from marsad.commands.export_annotations import main as export_main
+
+    annotations = tmp_path / "data" / "annotations"
+    annotations.mkdir(parents=True)
+    (annotations / "doc.jsonl").write_bytes(b'{"doc_id": "doc"}\n{"text": "\xff"}\n')
+    with pytest.raises(SystemExit) as stop:
+        export_main(
+            ["--format", "brat", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "o")]
+        )
+    assert (
+        "doc.jsonl" in str(stop.value)
+        and "invalid UTF-8" in str(stop.value)
+        and "line 2" in str(stop.value)
+    )

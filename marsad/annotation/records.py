@@ -145,7 +145,7 @@ def read_documents(annotations_dir: Path | str) -> dict[str, list[dict]]:
     """``doc_id -> records`` of every ``*.jsonl`` under ``annotations_dir``, in file order."""
     docs: dict[str, list[dict]] = {}
     for path in sorted(Path(annotations_dir).glob("*.jsonl")):
-        docs[path.stem] = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+        docs[path.stem] = [json.loads(x) for x in read_utf8(path).splitlines()]
     return docs
 
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from marsad.annotation import brat, doccano, labelstudio
-from marsad.annotation.records import read_documents
+from marsad.annotation.records import AnnotationImportError, read_documents, read_utf8
 from marsad.fileio import atomic_write_text
 from marsad.schema import ENTITY_TYPES, RELATION_SIGNATURES
 
@@ -38,7 +38,10 @@ def predicted_documents(checkpoint: Path, raw_dir: Path) -> tuple[dict, dict]:
     if not paths:
         raise SystemExit(f"marsad export: no *.txt articles in {raw_dir}")
     for path in paths:
-        sentences = split_sentences(path.read_text(encoding="utf-8"))
+        try:
+            sentences = split_sentences(read_utf8(path))
+        except AnnotationImportError as exc:  # names the file, byte and line
+            raise SystemExit(f"marsad export: {exc.problems[0]}") from None
         predictions = predictor([s.text for s in sentences])
         records = []
         for k, (s, pred) in enumerate(zip(sentences, predictions)):
@@ -129,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--raw needs --checkpoint (the gold is read from --data)")
         if not (args.data / "annotations").is_dir():
             parser.error(f"{args.data / 'annotations'} is not a directory")
-        docs, scores = read_documents(args.data / "annotations"), None
+        try:
+            docs, scores = read_documents(args.data / "annotations"), None
+        except AnnotationImportError as exc:  # bad UTF-8, named with file, byte and line
+            raise SystemExit(f"marsad export: {exc.problems[0]}") from None
     paths = write(docs, args.format, args.out, scores)
     n = sum(map(len, docs.values()))
     print(f"wrote {len(paths)} file(s) for {len(docs)} document(s), {n} sentences, in {args.out}")
