@@ -413,3 +413,53 @@ def test_vectorised_log_probs_equal_the_feature_dicts(prior, fold0, monkeypatch)
         rtol=1e-12,
         atol=1e-12,
     )
+
+
+def _run_on_mentions(rng, words: int, limit: int) -> list[WordEntity]:
+    """Ordered, non-overlapping mentions, some adjacent, some at the first word (ties for the
+    nearest mention happen: equal gaps on both sides)."""
+    entities, pos = [], 0
+    while len(entities) < limit:
+        width = rng.randint(1, 3)
+        if pos + width > words:
+            break
+        entities.append(WordEntity(pos, pos + width, rng.choice(["ACTOR", "LOCATION", "QUANTITY"])))
+        pos += width + rng.choice([0, 0, 1, 2, 2, 5, 12])
+    return entities
+
+
+def test_run_on_pairs_are_scored_by_arrays_as_the_named_features_do(prior, fold0, monkeypatch):
+    """Ordered mentions (always so after decoding) are scored all pairs at once, with no
+    per-pair feature construction, and every score equals the named features' (ties for the
+    nearest mention, mentions at the first word, adjacent mentions, far pairs)."""
+    import random
+
+    from marsad.model import relation_prior
+
+    words = [w for ex in fold0[1] for w in ex.words]
+    rng = random.Random(17)
+    cases = [(words, _run_on_mentions(rng, len(words), 150)) for _ in range(3)]
+    expected = [_log_probs_from_feature_dicts(prior, w, e, candidate_pairs(e)) for w, e in cases]
+
+    def per_pair(*args, **kwargs):
+        raise AssertionError("ordered mentions went through the per-pair path")
+
+    monkeypatch.setattr(relation_prior, "_pair_core_features", per_pair)
+    monkeypatch.setattr(relation_prior, "_PAIRS_PER_PRODUCT", 97)
+    for (w, e), want in zip(cases, expected):
+        got = prior.log_probs(w, e, candidate_pairs(e))
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_overlapping_mentions_keep_the_per_pair_path(prior, fold0):
+    """Gold mentions may overlap or come out of order; their pairs are scored one by one, with the
+    same result as the named features."""
+    ex = next(ex for ex in fold0[1] if len(ex.entities) >= 3)
+    entities = [*ex.entities, WordEntity(ex.entities[0].start, ex.entities[0].end + 1, "ACTOR")]
+    pairs = candidate_pairs(entities)
+    np.testing.assert_allclose(
+        prior.log_probs(ex.words, entities, pairs),
+        _log_probs_from_feature_dicts(prior, ex.words, entities, pairs),
+        rtol=1e-12,
+        atol=1e-12,
+    )

@@ -283,6 +283,173 @@ def _indicator_matrix(rows: Sequence[np.ndarray], n_features: int) -> csr_matrix
     return matrix
 
 
+class _PairArrays:
+    """Every pair's features as column arrays, computed for all pairs of a sentence at once (no
+    per-pair Python): on run-on text a window holds thousands of pairs and building each pair's
+    feature names was most of the prior's time. Same features, same columns as
+    :func:`pair_features` names them; needs a ``usable`` :class:`MentionIndex` (mentions in word
+    order, not overlapping), as the nearest-mention and between answers are searches over it."""
+
+    def __init__(
+        self,
+        columns: dict[str, int],
+        words: Sequence[str],
+        entities: Sequence[WordEntity],
+        mentions: MentionIndex,
+    ):
+        self.columns = columns
+        self.words = words
+        self.entities = entities
+        self.word_columns = _WordColumns(columns, words)
+        self.starts = np.array(mentions.starts, dtype=np.int64)
+        self.ends = np.array(mentions.ends, dtype=np.int64)
+        self.labels = mentions.labels
+        self.by_label = {
+            label: (np.array(s, dtype=np.int64), np.array(i, dtype=np.int64))
+            for label, (s, i) in mentions.by_label.items()
+        }
+        # per label: how many of the first k mentions have it (type_between from two lookups)
+        self.label_counts = {
+            label: np.concatenate([[0], np.cumsum([lab == label for lab in self.labels])])
+            for label in ENTITY_TYPES
+        }
+        self.sentence_first = columns.get(f"sentence_first={_key(words[0])}", -1)
+
+    def _column(self, name: str) -> int:
+        return self.columns.get(name, -1)
+
+    def _per_item(self, items: np.ndarray, name_of) -> np.ndarray:
+        """The column of ``name_of(item)`` for each item, each distinct item looked up once."""
+        unique, inverse = np.unique(items, return_inverse=True)
+        found = np.fromiter((self._column(name_of(int(u))) for u in unique), dtype=np.int64)
+        return found[inverse.reshape(-1)] if len(unique) else np.empty(0, dtype=np.int64)
+
+    def _nearest(self, label: str, exclude: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+        """:meth:`MentionIndex.nearest` for many queries: the closest mention of ``label`` to each
+        anchor but its ``exclude``, the earlier one on a tie."""
+        starts, ids = self.by_label[label]
+        at = np.searchsorted(starts, anchor, side="left")
+        cand = at[:, None] + np.arange(-2, 2)[None, :]
+        valid = (cand >= 0) & (cand < len(ids))
+        safe = np.clip(cand, 0, len(ids) - 1)
+        valid &= ids[safe] != exclude[:, None]
+        big = np.iinfo(np.int64).max
+        rank = np.abs(starts[safe] - anchor[:, None]) * (len(self.labels) + 1) + ids[safe]
+        best = np.where(valid, rank, big).argmin(axis=1)
+        return ids[safe[np.arange(len(anchor)), best]]
+
+    def core(self, pair: str, heads: np.ndarray, tails: np.ndarray) -> list[np.ndarray]:
+        """Per-pair columns of the features :func:`_pair_core_features` names, for pairs of one
+        type pair ``pair`` (each array one column per pair, -1 where unknown or absent)."""
+        h_label, t_label = pair.split(">")
+        hs, he, ts, te = self.starts[heads], self.ends[heads], self.starts[tails], self.ends[tails]
+        ht = hs < ts
+        lo, hi = np.where(ht, he, te), np.where(ht, ts, hs)
+        first = np.minimum(hs, ts)
+        first_in = np.searchsorted(self.starts, lo, side="left")
+        n_inside = np.maximum(np.searchsorted(self.ends, hi, side="right") - first_in, 0)
+        last_in = first_in + n_inside
+        orders = ("HT", "TH")
+        order = np.where(ht, 0, 1)
+        pair_order = np.array([self._column(f"pair_order={pair}{o}") for o in orders])
+        buckets = [_distance_bucket(d) for d in (0, 1, 2, 4, 8, 16)]
+        bucket = np.searchsorted([1, 2, 4, 8, 16], np.maximum(0, hi - lo), side="right")
+        distance = np.array(
+            [[self._column(f"distance={b}{pair}{o}") for o in orders] for b in buckets]
+        )
+        between = np.array(
+            [[self._column(f"mentions_between={n}{pair}{o}") for o in orders] for n in range(4)]
+        )
+        out = [
+            np.full(len(heads), self._column(f"pair={pair}")),
+            pair_order[order],
+            distance[bucket, order],
+            between[np.minimum(n_inside, 3), order],
+            self._per_item(heads, lambda k: f"head={self._span_key(k)}"),
+            self._per_item(tails, lambda k: f"tail={self._span_key(k)}"),
+            self._per_item(heads, lambda k: f"head_last={self._last_key(k)}|{pair}"),
+            self._per_item(tails, lambda k: f"tail_last={self._last_key(k)}|{pair}"),
+            np.where(
+                self._nearest(t_label, heads, hs) == tails,
+                self._column(f"tail_nearest{pair}"),
+                -1,
+            ),
+            np.where(
+                self._nearest(h_label, tails, ts) == heads,
+                self._column(f"head_nearest{pair}"),
+                -1,
+            ),
+            np.full(len(heads), self.sentence_first),
+        ]
+        for label in ENTITY_TYPES:
+            counts = self.label_counts[label]
+            out.append(
+                np.where(
+                    counts[last_in] > counts[first_in],
+                    self._column(f"type_between={label}{pair}"),
+                    -1,
+                )
+            )
+        for k in (1, 2):
+            at = first - k
+            found = self._per_item(
+                np.maximum(at, 0), lambda w, k=k: f"before{k}={_key(self.words[w])}|{pair}"
+            )
+            out.append(np.where(at >= 0, found, -1))
+        return out
+
+    def _span_key(self, k: int) -> str:
+        e = self.entities[k]
+        return _key(" ".join(self.words[e.start : e.end]))
+
+    def _last_key(self, k: int) -> str:
+        return _key(self.words[self.entities[k].end - 1])
+
+    def indicator(self, pair: str, heads: np.ndarray, tails: np.ndarray) -> csr_matrix:
+        """``[len(heads), n_features]`` 0/1 matrix of the pairs' features, as
+        :meth:`_WordColumns.pair_columns` lists them row by row."""
+        hs, he, ts, te = self.starts[heads], self.ends[heads], self.starts[tails], self.ends[tails]
+        ht = hs < ts
+        lo, hi = np.where(ht, he, te), np.where(ht, ts, hs)
+        first = np.minimum(hs, ts)
+        stem, paired, trig_between, trig_before = self.word_columns.for_pair(pair)
+        n_trig = trig_between.shape[1]
+        rows = np.arange(len(heads))
+        core = self.core(pair, heads, tails)
+        row_parts = [np.tile(rows, len(core))]
+        col_parts = [np.concatenate(core)]
+        span = np.maximum(hi - lo, 0)
+        for values, a, b, width, when in (
+            (self.word_columns.between, lo, hi, 1, None),
+            (stem, lo, hi, 1, None),
+            (trig_between.ravel(), lo, hi, n_trig, None),
+            (
+                trig_before.ravel(),
+                np.maximum(0, first - TRIGGER_WINDOW_BEFORE),
+                first,
+                n_trig,
+                None,
+            ),
+            (paired, lo, hi, 1, span <= MAX_BETWEEN_FOR_PAIRED_WORDS),
+        ):
+            a, b = a * width, np.maximum(b, a) * width
+            if when is not None:
+                b = np.where(when, b, a)
+            lengths = b - a
+            row_parts.append(np.repeat(rows, lengths))
+            offsets = np.repeat(a - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+            col_parts.append(values[np.arange(int(lengths.sum())) + offsets])
+        r, c = np.concatenate(row_parts), np.concatenate(col_parts)
+        keep = c >= 0
+        matrix = csr_matrix(
+            (np.ones(int(keep.sum())), (r[keep], c[keep])),
+            shape=(len(heads), len(self.columns)),
+        )
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0
+        return matrix
+
+
 class RelationPrior:
     def __init__(
         self, features: list[str], classes: list[str], coef: np.ndarray, intercept: np.ndarray
@@ -363,6 +530,49 @@ class RelationPrior:
         if not pairs:
             return out
         mentions = MentionIndex(entities)
+        scores = (
+            self._scores_by_arrays(words, entities, pairs, mentions)
+            if mentions.usable
+            else self._scores_pair_by_pair(words, entities, pairs, mentions)
+        )
+        exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probs = np.full(out.shape, _FLOOR)
+        probs[:, self._columns] += exp / exp.sum(axis=1, keepdims=True)
+        allowed = allowed_labels(entities, pairs)
+        probs = np.where(allowed, probs, 0.0)
+        out[allowed] = np.log((probs / probs.sum(axis=1, keepdims=True))[allowed])
+        return out
+
+    def _scores_by_arrays(
+        self,
+        words: Sequence[str],
+        entities: Sequence[WordEntity],
+        pairs: Sequence[tuple[int, int]],
+        mentions: MentionIndex,
+    ) -> np.ndarray:
+        """``[len(pairs), len(classes)]`` linear scores, the pairs of each type pair at once."""
+        arrays = _PairArrays(self.index, words, entities, mentions)
+        heads = np.array([h for h, _ in pairs], dtype=np.int64)
+        tails = np.array([t for _, t in pairs], dtype=np.int64)
+        types = np.array([f"{entities[h].label}>{entities[t].label}" for h, t in pairs])
+        scores = np.empty((len(pairs), len(self.classes)))
+        for pair in np.unique(types):
+            where = np.flatnonzero(types == pair)
+            for start in range(0, len(where), _PAIRS_PER_PRODUCT):
+                at = where[start : start + _PAIRS_PER_PRODUCT]
+                matrix = arrays.indicator(str(pair), heads[at], tails[at])
+                scores[at] = self.intercept + matrix @ self.coef.T
+        return scores
+
+    def _scores_pair_by_pair(
+        self,
+        words: Sequence[str],
+        entities: Sequence[WordEntity],
+        pairs: Sequence[tuple[int, int]],
+        mentions: MentionIndex,
+    ) -> np.ndarray:
+        """The same scores, each pair's features listed on its own (overlapping or unordered
+        mentions, where the index's searches do not apply)."""
         word_columns = _WordColumns(self.index, words)
         scores = np.empty((len(pairs), len(self.classes)))
         for start in range(0, len(pairs), _PAIRS_PER_PRODUCT):
@@ -372,13 +582,7 @@ class RelationPrior:
                 rows.append(word_columns.pair_columns(*core))
             matrix = _indicator_matrix(rows, self.coef.shape[1])
             scores[start : start + len(rows)] = self.intercept + matrix @ self.coef.T
-        exp = np.exp(scores - scores.max(axis=1, keepdims=True))
-        probs = np.full(out.shape, _FLOOR)
-        probs[:, self._columns] += exp / exp.sum(axis=1, keepdims=True)
-        allowed = allowed_labels(entities, pairs)
-        probs = np.where(allowed, probs, 0.0)
-        out[allowed] = np.log((probs / probs.sum(axis=1, keepdims=True))[allowed])
-        return out
+        return scores
 
 
 def mix(head_logits: np.ndarray, prior_log_probs: np.ndarray, weight: float) -> np.ndarray:
