@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout-s",
         type=float,
         default=defaults.timeout_s,
-        help="seconds from a request's arrival to its answer; its remaining texts are then not "
-        "computed (default %(default)s)",
+        help="seconds from a request's arrival to its answer; its remaining texts and pieces are "
+        "then not computed (default %(default)s)",
     )
     limits.add_argument(
         "--max-queue",
@@ -57,20 +57,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     batching = parser.add_argument_group(
         "batching",
-        "texts are run in chunks taken round-robin across waiting requests, so a short request "
-        "is answered between two chunks of a long one",
+        "a text over --chunk-chars is cut into pieces at sentence starts (its prediction is the "
+        "whole text's); pieces run in chunks taken round-robin across waiting requests, so a "
+        "short request is answered between two chunks of a long one, or of one long text",
     )
     batching.add_argument(
         "--batch-texts",
         type=int,
         default=defaults.batch_texts,
-        help="texts per model run, across requests (default %(default)s)",
+        help="texts or pieces per model run, across requests (default %(default)s)",
     )
     batching.add_argument(
         "--chunk-chars",
         type=int,
         default=defaults.chunk_chars,
-        help="characters per model run; a longer text runs alone (default %(default)s)",
+        help="characters per model run and per piece of a long text; a longer sentence runs "
+        "alone (default %(default)s)",
     )
     batching.add_argument(
         "--batch-window-ms",
