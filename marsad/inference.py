@@ -26,7 +26,7 @@ from marsad.model.lexical_prior import LexicalPrior
 from marsad.model.relation_prior import mix as mix_relation_prior
 from marsad.model.settings import DecodingSettings
 from marsad.model.windows import Window, make_windows
-from marsad.schema import BIO_TAGS, ENTITY_TYPES
+from marsad.schema import BIO_TAGS, ENTITY_TYPES, pair_can_relate
 from marsad.schema import candidate_pairs as schema_candidate_pairs
 
 TYPE_INDEX = {t: i for i, t in enumerate(ENTITY_TYPES)}
@@ -186,33 +186,99 @@ def _centrality(window: Window, word: int) -> int:
     return min(word - window.word_start, window.word_end - 1 - word)
 
 
-def window_pairs(windows: list[Window], entities: list[WordEntity]) -> dict[tuple[int, int], int]:
-    """Candidate pairs of a long sentence that some window holds whole -> the window holding the
-    pair most centrally (ties: the later window); pairs farther apart than one window are not
-    scored. Pairs are enumerated window by window, so the cost grows with the text's length times
-    the mentions per window, not with the square of all its mentions."""
-    order = sorted(range(len(entities)), key=lambda i: entities[i].start)
-    best: dict[tuple[int, int], tuple[int, int]] = {}
-    first = 0
+_CAN_RELATE = np.array([[pair_can_relate(h, t) for t in ENTITY_TYPES] for h in ENTITY_TYPES])
+
+
+def window_pair_arrays(
+    windows: list[Window], entities: list[WordEntity]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(heads, tails, window)``: the candidate pairs of a long sentence that some window holds
+    whole, sorted by (head, tail), each with the window holding it most centrally (ties: the later
+    window); pairs farther apart than one window are never built, as no window could score them.
+    Pairs are enumerated window by window as arrays, so the cost grows with the text's length
+    times the square of the mentions per window, not with the square of all its mentions, and
+    with no Python work per pair (run-on text makes hundreds of thousands)."""
+    starts = np.array([e.start for e in entities], dtype=np.int64)
+    ends = np.array([e.end for e in entities], dtype=np.int64)
+    types = np.array([TYPE_INDEX[e.label] for e in entities], dtype=np.int64)
+    order = np.argsort(starts, kind="stable")
+    sorted_starts = starts[order]
+    codes, keys, window_of = [], [], []
     for k, w in enumerate(windows):
-        while first < len(order) and entities[order[first]].start < w.word_start:
-            first += 1
-        inside = []
-        for i in order[first:]:
-            if entities[i].start >= w.word_end:
-                break
-            if entities[i].end <= w.word_end:
-                inside.append(i)
-        inside.sort()
-        labels = [entities[i].label for i in inside]
-        for a, b in schema_candidate_pairs(labels):
-            h, t = inside[a], inside[b]
-            lo = min(entities[h].start, entities[t].start)
-            hi = max(entities[h].end, entities[t].end)
-            key = (min(_centrality(w, lo), _centrality(w, hi - 1)), k)
-            if key > best.get((h, t), (-1, -1)):
-                best[(h, t)] = key
-    return {pair: k for pair, (_, k) in best.items()}
+        span = order[
+            np.searchsorted(sorted_starts, w.word_start) : np.searchsorted(
+                sorted_starts, w.word_end
+            )
+        ]
+        inside = np.sort(span[ends[span] <= w.word_end])
+        heads, tails = np.repeat(inside, len(inside)), np.tile(inside, len(inside))
+        keep = (heads != tails) & _CAN_RELATE[types[heads], types[tails]]
+        heads, tails = heads[keep], tails[keep]
+        lo = np.minimum(starts[heads], starts[tails])
+        last = np.maximum(ends[heads], ends[tails]) - 1
+        centrality = np.minimum.reduce(
+            [lo - w.word_start, w.word_end - 1 - lo, last - w.word_start, w.word_end - 1 - last]
+        )
+        codes.append(heads * len(entities) + tails)
+        keys.append(centrality)
+        window_of.append(np.full(len(heads), k, dtype=np.int64))
+    code = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
+    if not len(code):
+        return code, code, code
+    key, window = np.concatenate(keys), np.concatenate(window_of)
+    by = np.lexsort((window, key, code))  # per pair, its best (centrality, window) comes last
+    code, window = code[by], window[by]
+    best = np.flatnonzero(np.append(code[1:] != code[:-1], True))
+    return code[best] // max(len(entities), 1), code[best] % max(len(entities), 1), window[best]
+
+
+def window_pairs(windows: list[Window], entities: list[WordEntity]) -> dict[tuple[int, int], int]:
+    """:func:`window_pair_arrays` as ``{(head, tail): window}``."""
+    heads, tails, window = window_pair_arrays(windows, entities)
+    return {(int(h), int(t)): int(k) for h, t, k in zip(heads, tails, window)}
+
+
+def _window_pair_batch(
+    windows: list[Window],
+    chunk: list[int],
+    entities: list[WordEntity],
+    heads: np.ndarray,
+    tails: np.ndarray,
+    rows: np.ndarray,
+) -> PairBatch:
+    """:func:`build_pair_batch` for the pairs of one long sentence (mentions in word order, not
+    overlapping), computed as arrays: row ``rows[i]`` of the batch is window ``chunk[rows[i]]``."""
+    starts = np.array([e.start for e in entities], dtype=np.int64)
+    ends = np.array([e.end for e in entities], dtype=np.int64)
+    types = np.array([TYPE_INDEX[e.label] for e in entities], dtype=np.int64)
+    chosen = [windows[k] for k in chunk]
+    offsets = np.cumsum([0] + [len(w.first_token) for w in chosen])[:-1]
+    first_token = np.concatenate([np.asarray(w.first_token, dtype=np.int64) for w in chosen])
+    last_token = np.concatenate([np.asarray(w.last_token, dtype=np.int64) for w in chosen])
+    base = offsets[rows] - np.array([w.word_start for w in chosen], dtype=np.int64)[rows]
+    hs, he, ts, te = starts[heads], ends[heads], starts[tails], ends[tails]
+    gap = np.where(ts >= he, ts - he, -(hs - te))
+    unique_gaps, gap_at = np.unique(gap, return_inverse=True)
+    buckets = np.array([distance_bucket(int(g)) for g in unique_gaps], dtype=np.int64)
+    left_end, right_start = np.minimum(he, te), np.maximum(hs, ts)
+    between = np.searchsorted(ends, right_start, side="right") - np.searchsorted(
+        starts, left_end, side="left"
+    )
+    cols = {
+        "example": rows,
+        "head_first": first_token[base + hs],
+        "head_last": last_token[base + he - 1],
+        "tail_first": first_token[base + ts],
+        "tail_last": last_token[base + te - 1],
+        "head_type": types[heads],
+        "tail_type": types[tails],
+        "head_width": he - hs,
+        "tail_width": te - ts,
+        "distance": buckets[gap_at.reshape(-1)],
+        "between": np.maximum(between, 0),
+        "row_tokens": np.array([len(w.input_ids) for w in chosen], dtype=np.int64)[rows],
+    }
+    return PairBatch(**{k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in cols.items()})
 
 
 @torch.inference_mode()
@@ -363,20 +429,29 @@ def _finish_multi_window(
 ) -> None:
     """Score each entity pair of a long sentence (entities decoded over all its words) in its best
     window, over that window's hidden states ``hidden[k]`` kept from the tagging pass."""
-    by_window: dict[int, list[tuple[int, int]]] = {}
-    for (h, t), k in sorted(window_pairs(windows, output.entities).items()):
-        by_window.setdefault(k, []).append((h, t))
-    todo = sorted(by_window.items())
+    heads, tails, window = window_pair_arrays(windows, output.entities)
+    by = np.argsort(window, kind="stable")  # window by window, each in (head, tail) order
+    heads, tails, window = heads[by], tails[by], window[by]
+    todo = np.unique(window).tolist()
+    bounds = np.searchsorted(window, todo + [len(windows)])
+    ordered = MentionIndex(output.entities).usable
+    pad_id = model.tagger.config.pad_token_id or 0
     for b in range(0, len(todo), windows_per_batch):
         chunk = todo[b : b + windows_per_batch]
+        at = slice(int(bounds[b]), int(bounds[b + len(chunk)]))
+        rows = np.searchsorted(chunk, window[at])
+        pairs = list(zip(heads[at].tolist(), tails[at].tolist()))
         # padding rows with zeros is safe: pair features read tokens inside their own window only
-        states = torch.nn.utils.rnn.pad_sequence([hidden[k] for k, _ in chunk], batch_first=True)
-        pb = build_pair_batch(
-            [(row, windows[k], output.entities, pairs) for row, (k, pairs) in enumerate(chunk)]
-        ).to(states.device)
-        pad_id = model.tagger.config.pad_token_id or 0
-        ids, mask = pad_batch([windows[k] for k, _ in chunk], pad_id, states.device)
-        output.add_candidates(
-            [pair for _, pairs in chunk for pair in pairs],
-            model.relation_logits(states, pb, ids, mask),
-        )
+        states = torch.nn.utils.rnn.pad_sequence([hidden[k] for k in chunk], batch_first=True)
+        if ordered:
+            pb = _window_pair_batch(windows, chunk, output.entities, heads[at], tails[at], rows)
+        else:
+            per_row = [[] for _ in chunk]
+            for row, pair in zip(rows.tolist(), pairs):
+                per_row[row].append(pair)
+            pb = build_pair_batch(
+                [(row, windows[k], output.entities, per_row[row]) for row, k in enumerate(chunk)]
+            )
+        pb = pb.to(states.device)
+        ids, mask = pad_batch([windows[k] for k in chunk], pad_id, states.device)
+        output.add_candidates(pairs, model.relation_logits(states, pb, ids, mask))

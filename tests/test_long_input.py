@@ -171,3 +171,93 @@ def test_window_overlap_study_prints_each_overlap(tiny_run, data_dir, capsys):
     assert study.main(["--checkpoint", str(tiny_run / "best"), "--data", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "| sentence by sentence |" in out and out.count("| run-on |") == 3
+
+
+def overlapping_mentions(rng, words):
+    """Mentions that may nest or overlap (gold mentions can), sorted by start only."""
+    entities = []
+    for _ in range(rng.randint(0, words // 2)):
+        start = rng.randrange(words)
+        end = min(words, start + rng.randint(1, 4))
+        entities.append(WordEntity(start, end, rng.choice(LABELS)))
+    return entities
+
+
+def test_window_pairs_of_overlapping_or_no_mentions_equal_the_all_pairs_rule():
+    rng = random.Random(13)
+    for _ in range(40):
+        words = rng.randint(1, 90)
+        entities = overlapping_mentions(rng, words)
+        windows = windows_over(words, rng.randint(3, 30), rng.randint(1, 15))
+        assert window_pairs(windows, entities) == brute_force(windows, entities)
+
+
+def test_long_sentence_pair_batch_as_arrays_equals_the_row_by_row_batch():
+    """The array-built batch of a long sentence's pairs (rows = windows of a chunk, token maps of
+    uneven sub-word counts) holds the same columns as :func:`build_pair_batch`."""
+    from marsad.inference import _window_pair_batch, build_pair_batch, window_pair_arrays
+
+    rng = random.Random(19)
+    for _ in range(20):
+        n = rng.randint(20, 150)
+        entities = random_mentions(rng, n)
+        pieces = [rng.randint(1, 3) for _ in range(n)]
+        windows = []
+        for a in range(0, n, 10):
+            b = min(n, a + 25)
+            first = [1 + sum(pieces[a:w]) for w in range(a, b)]
+            last = [f + pieces[w] - 1 for f, w in zip(first, range(a, b))]
+            windows.append(Window(a, b, [0] * (last[-1] + 2), first, last))
+        heads, tails, window = window_pair_arrays(windows, entities)
+        if not len(heads):
+            continue
+        chunk = sorted(set(window.tolist()))[1::2] or sorted(set(window.tolist()))
+        keep = np.isin(window, chunk)
+        heads, tails, window = heads[keep], tails[keep], window[keep]
+        rows = np.searchsorted(chunk, window)
+        got = _window_pair_batch(windows, chunk, entities, heads, tails, rows)
+        want = build_pair_batch(
+            [
+                (row, windows[k], entities, [(int(h), int(t))])
+                for row, k, h, t in zip(rows, window, heads, tails)
+            ]
+        )
+        for name, value in vars(want).items():
+            if value is not None:
+                assert getattr(got, name).tolist() == value.tolist(), name
+
+
+def test_long_sentence_pairs_are_not_built_pair_by_pair(tiny_run, data_dir, monkeypatch):
+    """A long sentence's decoded mentions (in word order) get their pair batch as arrays: the
+    row-by-row builder, a Python step per pair, is never called for them."""
+    from marsad import inference
+    from marsad.data.corpus import read_corpus
+    from marsad.model.checkpoint import load_checkpoint
+    from marsad.text import split_words
+
+    loaded = load_checkpoint(tiny_run / "best")
+    words = [w for s in read_corpus(data_dir)[:30] for w in split_words(s.text.rstrip("."))]
+    run = dict(batch_size=4, decoding=loaded.decoding)
+    (before,) = inference.extract(
+        loaded.model, loaded.tokenizer, [words], loaded.preprocessing, 48, **run
+    )
+    assert len(make_windows_of(loaded, words)) > 3 and before.candidates
+
+    def row_by_row(rows, labels=None):
+        if any(len(r[1].input_ids) and r[1].word_end - r[1].word_start < len(words) for r in rows):
+            raise AssertionError("a long sentence's pairs were built pair by pair")
+        return build_pair_batch_orig(rows, labels)
+
+    build_pair_batch_orig = inference.build_pair_batch
+    monkeypatch.setattr(inference, "build_pair_batch", row_by_row)
+    (after,) = inference.extract(
+        loaded.model, loaded.tokenizer, [words], loaded.preprocessing, 48, **run
+    )
+    assert after == before and after.candidates == before.candidates
+    np.testing.assert_array_equal(after.candidate_logits, before.candidate_logits)
+
+
+def make_windows_of(loaded, words):
+    from marsad.model.windows import make_windows
+
+    return make_windows(loaded.tokenizer, words, loaded.preprocessing, 48)
