@@ -6,14 +6,16 @@ of tens of thousands of words. Each is run through ``Predictor`` in its own chil
 peak memory is its own), in one run on the same machine, ``--repeats`` times (default 3; the
 fastest counts, as ``timeit`` does: single runs on a shared 2-core machine vary by about 5%);
 prints characters/second, peak resident memory, and the ratio unpunctuated / punctuated (target
->= 0.5: cost grows linearly with the input whatever its punctuation). ``--json FILE`` writes the
-figures.
+>= 0.5: cost grows linearly with the input whatever its punctuation) and the machine's load
+average before and after (on a shared machine the other processes' load moves both figures).
+``--json FILE`` writes the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import subprocess
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 from marsad.data.corpus import read_corpus
+from marsad.fileio import atomic_write_text
 
 
 def build_text(data_dir: Path, chars: int) -> str:
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     punctuated = build_text(args.data, args.chars)
     texts = {"punctuated": punctuated, "unpunctuated": strip_sentence_ends(punctuated)}
     rows = {}
+    load_before = os.getloadavg()
     for name, text in texts.items():
         path = args.workdir / f"{name}.txt"
         path.write_text(text, encoding="utf-8")
@@ -99,9 +103,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['entities']} entities, {r['relations']} relations"
         )
     ratio = rows["unpunctuated"]["chars_per_second"] / rows["punctuated"]["chars_per_second"]
+    load = {"before": load_before, "after": os.getloadavg()}
     print(f"unpunctuated / punctuated chars/s: {ratio:.2f} (target >= 0.5)")
+    print(
+        f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load['before'])}; "
+        f"after: {', '.join(f'{x:.2f}' for x in load['after'])}; {os.cpu_count()} CPUs"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "ratio": ratio}, indent=1) + "\n")
+        figures = {"rows": rows, "ratio": ratio, "load_average": load, "cpus": os.cpu_count()}
+        atomic_write_text(args.json, json.dumps(figures, indent=1) + "\n")
     return 0
 
 

@@ -84,7 +84,9 @@ def test_long_input_benchmark_reports_the_ratio(tiny_run, tmp_path, capsys):
     assert set(result["rows"]) == {"punctuated", "unpunctuated"} and result["ratio"] > 0
     for row in result["rows"].values():
         assert len(row["all_seconds"]) == 2 and row["seconds"] == min(row["all_seconds"])
-    assert "unpunctuated / punctuated chars/s" in capsys.readouterr().out
+    assert len(result["load_average"]["before"]) == 3 and result["cpus"] >= 1
+    out = capsys.readouterr().out
+    assert "unpunctuated / punctuated chars/s" in out and "load average" in out
 
 
 def test_pair_batch_counts_the_mentions_between_as_the_scan_does():
