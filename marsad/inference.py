@@ -5,8 +5,9 @@ Sentences are cut into encoder windows (:mod:`marsad.encoding`), windows are sor
 batched. Each word takes its tag log-probabilities from the window where it sits most centrally,
 and constrained Viterbi runs over the whole sentence, so an entity can never be cut at a window
 edge. A sentence that fits one window (the usual case) gets its relations from the same forward
-pass; longer ones get a second pass over the window that best holds each entity pair. Each output
-keeps the relation scores of all its candidate pairs, so relations can be re-decoded at another
+pass; a longer one's entity pairs are each scored in the window that best holds the pair, from
+that window's hidden states of the tagging pass (pairs no window holds are never built). Each
+output keeps the relation scores of all its candidate pairs, so relations can be re-decoded at another
 NONE threshold without running the encoder again (dev tuning, see :mod:`marsad.relation_decoding`).
 """
 
