@@ -7,8 +7,9 @@ and constrained Viterbi runs over the whole sentence, so an entity can never be 
 edge. A sentence that fits one window (the usual case) gets its relations from the same forward
 pass; a longer one's entity pairs are each scored in the window that best holds the pair, from
 that window's hidden states of the tagging pass (pairs no window holds are never built). Each
-output keeps the relation scores of all its candidate pairs, so relations can be re-decoded at another
-NONE threshold without running the encoder again (dev tuning, see :mod:`marsad.relation_decoding`).
+output keeps the relation scores of all its candidate pairs, so relations can be re-decoded at
+another NONE threshold without running the encoder again (dev tuning, see
+:mod:`marsad.relation_decoding`).
 """
 
 from __future__ import annotations
