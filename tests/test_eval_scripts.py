@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -176,7 +177,9 @@ def test_crossval_reuse_grows_a_seed_study_and_refuses_a_changed_config(data_dir
     with pytest.raises(SystemExit):  # same command, other overrides
         crossval.main([*common, "--set", "dropout=0.3", "--seeds", "1", "--reuse"])
     assert "--set dropout=0.3 --set seed=1` over folds [1]" in capsys.readouterr().err
-    config.write_text(config.read_text() + "dropout: 0.3\n")
+    # the same key given another value (a second `dropout:` line is refused as a duplicate key)
+    config.write_text(re.sub(r"(?m)^dropout:.*$", "dropout: 0.3", config.read_text()))
+    assert "dropout: 0.3" in config.read_text()
     with pytest.raises(SystemExit):  # same command line, but the YAML changed since
         crossval.main([*common, "--seeds", "1", "--reuse"])
     assert "trained with other settings (dropout)" in capsys.readouterr().err
