@@ -45,7 +45,7 @@ from marsad.data.anercorp import read_conll
 from marsad.data.examples import load_examples
 from marsad.evaluation.scoring import EvalPredictions, predict_checkpoint, score_predictions
 from marsad.fileio import atomic_write_text
-from marsad.model.checkpoint import load_checkpoint
+from marsad.model.checkpoint import load_checkpoint, read_meta
 from marsad.predictor import Predictor
 
 CONFIG = Path("configs/offline.yaml")
@@ -135,7 +135,7 @@ def train(name: str, overrides: list[str], run: Path) -> float:
 
 def dev_texts(best: Path) -> list[str]:
     """The mixed dev's news sentences (seed and team parts) of the run's configuration."""
-    cfg = load_checkpoint(best).meta["training_config"]
+    cfg = read_meta(best)["training_config"]
     dev = load_examples(cfg["data_dir"])["dev"]
     dev += [ex for d in cfg["extra_data"] for ex in load_examples(d)["dev"]]
     return [ex.text for ex in dev]

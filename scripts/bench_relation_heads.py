@@ -23,24 +23,26 @@ import torch
 from marsad.data.examples import load_examples
 from marsad.fileio import atomic_write_text
 from marsad.inference import extract
-from marsad.model.checkpoint import load_checkpoint
+from marsad.model.checkpoint import Loaded, load_checkpoint
 from marsad.model.joint import JointModel, RelationHead
 
 VARIANTS = {"checkpoint's head": {}, "+ pair attention": {"pair_attention": True}}
 VARIANTS["+ levitated markers"] = {"markers": True}
 
 
-def variant(model: JointModel, options: dict) -> JointModel:
-    """``model`` with its relation head rebuilt with ``options`` (new weights); encoder shared."""
+def variant(loaded: Loaded, options: dict) -> JointModel:
+    """The checkpoint's model with its relation head rebuilt, in the shape ``marsad.json`` records,
+    with ``options`` added (new weights); the encoder is shared."""
+    model = loaded.model
     if not options:
         return model
-    old = model.relation_head
+    shape = loaded.meta["relation_head"]
     head = RelationHead(
         model.tagger.config.hidden_size,
-        old.mlp[1].out_features,
-        old.width_emb.embedding_dim,
-        old.mlp[0].p,
-        old.left_context,
+        shape["mlp_hidden"],
+        shape["feature_dim"],
+        shape["dropout"],
+        shape.get("left_context", 0),
         **options,
     )
     head = head.to(next(model.parameters()).device).eval()
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = load_examples(cfg["data_dir"])["dev"]
     dev += [ex for d in cfg.get("extra_data") or [] for ex in load_examples(d)["dev"]]
     words, gold = [ex.words for ex in dev], [ex.entities for ex in dev]
-    models = {name: variant(loaded.model, options) for name, options in VARIANTS.items()}
+    models = {name: variant(loaded, options) for name, options in VARIANTS.items()}
     seconds: dict[str, list[float]] = {name: [] for name in models}
     with torch.inference_mode():
         for _ in range(args.rounds):

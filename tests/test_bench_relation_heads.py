@@ -23,7 +23,8 @@ def test_each_head_variant_is_timed_against_the_checkpoint_head(tiny_run, tmp_pa
     assert set(rows) == set(bench.VARIANTS)
     assert rows["checkpoint's head"]["ratio_to_checkpoint_head"] == 1.0
     assert all(r["ms_per_sentence"] > 0 for r in rows.values())
-    model = load_checkpoint(tiny_run / "best").model
-    markers = bench.variant(model, {"markers": True})
+    loaded = load_checkpoint(tiny_run / "best")
+    model = loaded.model
+    markers = bench.variant(loaded, {"markers": True})
     assert markers.relation_head.markers is not None and markers.tagger is model.tagger
     assert model.relation_head.markers is None  # the checkpoint's own model is left as it was

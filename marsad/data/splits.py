@@ -170,7 +170,7 @@ def conflict_splits(
         }
 
     if dev_conflicts is None:
-        dev_conflicts = sorted(random.Random(seed).sample(conflicts, n_dev))
+        dev_conflicts = random.Random(seed).sample(conflicts, n_dev)
     unknown = sorted(set(dev_conflicts) - set(conflicts))
     if unknown:
         raise ValueError(f"dev conflicts {unknown} have no document in the corpus")

@@ -161,16 +161,17 @@ class RelationHead(nn.Module):
         self.between_emb = nn.Embedding(BETWEEN_BUCKETS, feature_dim)
         span_dim = 2 * hidden_size + 2 * feature_dim
         self.pair_attention = PairAttention(2 * span_dim, hidden_size) if pair_attention else None
-        attention_dim = self.pair_attention.out_dim if self.pair_attention is not None else 0
         self.markers = MarkerEmbeddings(hidden_size) if markers else None
-        attention_dim += ROLES * hidden_size if markers else 0
+        option_dim = (self.pair_attention.out_dim if pair_attention else 0) + (
+            ROLES * hidden_size if markers else 0
+        )
         self.mlp = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(
                 2 * span_dim
                 + (2 if left_context else 1) * hidden_size
                 + 2 * feature_dim
-                + attention_dim,
+                + option_dim,
                 mlp_hidden,
             ),
             nn.GELU(),

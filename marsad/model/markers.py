@@ -74,8 +74,8 @@ def marker_states(
         n = ROLES * len(indices)
         embeds[g, width : width + n] = pair_embeds[indices].reshape(n, -1)
         positions[g, width : width + n] = marked[indices].reshape(n)
-    allowed = torch.zeros(len(groups), width + slots, width + slots, dtype=torch.bool)
-    allowed = allowed.to(input_ids.device)
+    length = width + slots
+    allowed = torch.zeros(len(groups), length, length, dtype=torch.bool, device=input_ids.device)
     allowed[:, :, :width] = attention_mask[rows].bool()[:, None, :]  # everyone reads the words
     own_pair = torch.block_diag(*[torch.ones(ROLES, ROLES)] * (slots // ROLES)).bool()
     allowed[:, width:, width:] = own_pair.to(input_ids.device)  # a marker reads its own pair's
