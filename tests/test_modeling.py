@@ -151,3 +151,60 @@ def test_pair_attention_needs_the_row_lengths():
     pairs.row_tokens = None
     with pytest.raises(ValueError, match="row_tokens"):
         head(torch.randn(1, 10, 16), pairs)
+
+
+def _reference_logits(head: RelationHead, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
+    """The head as one concatenated feature row per pair through the whole MLP (the training
+    path's arithmetic), without dropout."""
+    span = lambda f, la, w, ty: head._span(hidden, pairs.example, f, la, w, ty)  # noqa: E731
+    features = torch.cat(
+        [
+            span(pairs.head_first, pairs.head_last, pairs.head_width, pairs.head_type),
+            span(pairs.tail_first, pairs.tail_last, pairs.tail_width, pairs.tail_type),
+            *head._context(hidden, pairs),
+            head.distance_emb(pairs.distance),
+            head.between_emb(pairs.between.clamp(0, 4)),
+        ],
+        dim=-1,
+    )
+    logits = head.mlp[1:](features)
+    return logits.masked_fill(~head.allowed[pairs.head_type, pairs.tail_type], float("-inf"))
+
+
+@pytest.mark.parametrize("left_context", [0, 3])
+def test_prediction_applies_the_span_columns_once_per_mention_with_the_same_logits(left_context):
+    """Many pairs over few mentions (a long sentence): the per-mention first layer gives the
+    per-pair concatenation's logits, in eval and (through the per-pair path) in training."""
+    torch.manual_seed(2)
+    hidden = torch.randn(2, 30, 16)
+    starts = torch.tensor([2, 5, 9, 14, 20, 26])
+    mentions = [(e, int(s), int(s) + w) for e in (0, 1) for s in starts for w in (0, 1)]
+    heads, tails = zip(*[(a, b) for a in mentions for b in mentions if a != b and a[0] == b[0]])
+    t = lambda v: torch.tensor(v)  # noqa: E731
+    n = len(heads)
+    types = torch.randint(0, len(ENTITY_TYPES), (len(mentions),))
+    index = {m: i for i, m in enumerate(mentions)}
+    pairs = PairBatch(
+        example=t([h[0] for h in heads]),
+        head_first=t([h[1] for h in heads]),
+        head_last=t([h[2] for h in heads]),
+        tail_first=t([m[1] for m in tails]),
+        tail_last=t([m[2] for m in tails]),
+        head_type=types[[index[h] for h in heads]],
+        tail_type=types[[index[m] for m in tails]],
+        head_width=t([h[2] - h[1] + 1 for h in heads]),
+        tail_width=t([m[2] - m[1] + 1 for m in tails]),
+        distance=torch.randint(0, 8, (n,)),
+        between=torch.randint(0, 7, (n,)),
+    )
+    head = RelationHead(hidden_size=16, mlp_hidden=8, feature_dim=4, left_context=left_context)
+    head.eval()
+    spans, head_of, _ = head._mention_spans(hidden, pairs)
+    assert spans.shape[0] == len(mentions) and head_of.max() < len(mentions)
+    reference = _reference_logits(head, hidden, pairs)
+    finite = torch.isfinite(reference)
+    assert torch.equal(finite, torch.isfinite(head(hidden, pairs)))
+    torch.testing.assert_close(head(hidden, pairs)[finite], reference[finite])
+    head.mlp[0].p = head.mlp[3].p = 0.0  # training without dropout: the same arithmetic
+    head.train()
+    torch.testing.assert_close(head(hidden, pairs)[finite], reference[finite])

@@ -210,43 +210,69 @@ class RelationHead(nn.Module):
             ranges.append(((first - self.left_context).clamp(min=1), first))
         return _range_max(hidden, pairs.example, ranges)
 
+    def _mention_spans(
+        self, hidden: torch.Tensor, pairs: PairBatch
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The span vectors of the distinct mentions among the pairs' heads and tails, and which
+        of them each pair's head and tail is: a mention in a long sentence stands in hundreds of
+        pairs, so its vector (and, at prediction, its share of the first layer) is made once."""
+        n = len(pairs)
+        example = torch.cat([pairs.example, pairs.example])
+        first = torch.cat([pairs.head_first, pairs.tail_first])
+        last = torch.cat([pairs.head_last, pairs.tail_last])
+        width = torch.cat([pairs.head_width, pairs.tail_width]).clamp(1, WIDTH_BUCKETS)
+        typ = torch.cat([pairs.head_type, pairs.tail_type])
+        tokens = hidden.shape[1]
+        key = (((example * tokens + first) * tokens + last) * (WIDTH_BUCKETS + 1) + width) * len(
+            ENTITY_TYPES
+        ) + typ
+        distinct, which = torch.unique(key, return_inverse=True)
+        counts = torch.bincount(which, minlength=distinct.numel())
+        one = torch.argsort(which, stable=True)[torch.cumsum(counts, 0) - counts]  # a row of each
+        spans = self._span(hidden, example[one], first[one], last[one], width[one], typ[one])
+        return spans, which[:n], which[n:]
+
     def forward(
         self, hidden: torch.Tensor, pairs: PairBatch, marker_features: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Logits ``[P, len(RELATION_LABELS)]`` with type-invalid labels set to -inf."""
-        head = self._span(
-            hidden,
-            pairs.example,
-            pairs.head_first,
-            pairs.head_last,
-            pairs.head_width,
-            pairs.head_type,
-        )
-        tail = self._span(
-            hidden,
-            pairs.example,
-            pairs.tail_first,
-            pairs.tail_last,
-            pairs.tail_width,
-            pairs.tail_type,
-        )
-        parts = [
-            head,
-            tail,
+        """Logits ``[P, len(RELATION_LABELS)]`` with type-invalid labels set to -inf.
+
+        Out of training (no dropout before the first layer) that layer is split by its inputs:
+        the head's and tail's columns are applied once per distinct mention and gathered per pair,
+        which is the same sum in another order and keeps long run-on sentences (hundreds of
+        thousands of pairs over a few thousand mentions) from paying the span columns per pair.
+        """
+        spans, head_of, tail_of = self._mention_spans(hidden, pairs)
+        per_pair = self.training or self.pair_attention is not None
+        head = spans[head_of] if per_pair else None
+        tail = spans[tail_of] if per_pair else None
+        rest = [
             *self._context(hidden, pairs),
             self.distance_emb(pairs.distance),
             self.between_emb(pairs.between.clamp(0, BETWEEN_BUCKETS - 1)),
         ]
         if self.pair_attention is not None:
-            parts.append(self.pair_attention(hidden, pairs, head, tail))
+            rest.append(self.pair_attention(hidden, pairs, head, tail))
         if self.markers is not None:
             if marker_features is None:
                 raise ValueError(
                     "a head with markers needs marker_features (JointModel.relation_logits)"
                 )
-            parts.append(marker_features)
-        features = torch.cat(parts, dim=-1)
-        logits = self.mlp(features)
+            rest.append(marker_features)
+        if self.training:
+            logits = self.mlp(torch.cat([head, tail, *rest], dim=-1))
+        else:
+            first_layer: nn.Linear = self.mlp[1]
+            span_dim = spans.shape[-1]
+            w_head, w_tail, w_rest = first_layer.weight.split(
+                [span_dim, span_dim, first_layer.in_features - 2 * span_dim], dim=1
+            )
+            pre = (
+                (spans @ w_head.T)[head_of]
+                + (spans @ w_tail.T)[tail_of]
+                + torch.nn.functional.linear(torch.cat(rest, dim=-1), w_rest, first_layer.bias)
+            )
+            logits = self.mlp[2:](pre)
         allowed = self.allowed[pairs.head_type, pairs.tail_type]
         return logits.masked_fill(~allowed, float("-inf"))
 
