@@ -1,8 +1,10 @@
 """An HTTP API over one checkpoint (FastAPI; ``marsad serve``, the ``serve`` extra).
 
 ``GET /health``, ``GET /model`` (the checkpoint's metadata), ``POST /predict`` with ``{"texts":
-[...]}`` -> ``{"predictions": [Prediction.to_dict(), ...]}`` and ``POST /events`` -> ``{"events":
-[[row, ...] per text]}`` (the events table's rows, docs/events.md). OpenAPI docs at ``/docs``.
+[...]}`` -> ``{"predictions": [Prediction.to_dict(), ...]}`` (``?events=true`` adds the event rows
+too, from the same model run) and ``POST /events`` -> ``{"events": [[row, ...] per text]}`` (the
+events table's rows, docs/events.md). ``GET /`` is the viewer (``viewer.html``: one static page, no
+build step). OpenAPI docs at ``/docs``.
 
 The model runs in a worker thread, off the event loop, one batch at a time. A text longer than
 ``chunk_chars`` is cut into pieces at sentence starts (:func:`piece_starts`: the sentences
@@ -26,6 +28,7 @@ on fails its own request (500 with the error), never the server. Every error is 
 import asyncio
 import json
 from dataclasses import dataclass, field, replace
+from importlib.resources import files
 from typing import Any, NamedTuple
 
 from marsad.predictor import Prediction, Predictor
@@ -381,7 +384,7 @@ class BodyLimit:
 def create_app(predictor: Predictor, settings: ServeSettings | None = None):
     """The FastAPI application serving ``predictor``."""
     from fastapi import FastAPI, HTTPException, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse
     from pydantic import BaseModel, StrictStr
 
     class SafeJSON(JSONResponse):
@@ -473,6 +476,19 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None):
         except Exception as exc:  # noqa: BLE001 - the server stays up; the client learns why
             raise HTTPException(500, f"{type(exc).__name__}: {exc}") from exc
 
+    viewer = files("marsad").joinpath("viewer.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        """The viewer: paste Arabic text, see its mentions, relations and events."""
+        return HTMLResponse(viewer)
+
+    def event_rows(predictions: list[Prediction], texts: list[str]) -> list[list[dict]]:
+        return [
+            table_rows("events", p.entities, p.relations, p.events(str(i)), str(i), text)
+            for i, (p, text) in enumerate(zip(predictions, texts))
+        ]
+
     @app.get("/health")
     async def health() -> JSONResponse:
         queue = batcher.queue_state()
@@ -499,18 +515,19 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None):
         }
 
     @app.post("/predict")
-    async def predict(body: Texts, request: Request) -> SafeJSON:
-        predictions = await run(check(body), request)
-        return SafeJSON({"predictions": [p.to_dict() for p in predictions]})
+    async def predict(body: Texts, request: Request, events: bool = False) -> SafeJSON:
+        """``events=true`` adds each text's event rows (as ``POST /events`` gives them), from
+        the same model run: the viewer shows both."""
+        texts = check(body)
+        predictions = await run(texts, request)
+        out: dict[str, Any] = {"predictions": [p.to_dict() for p in predictions]}
+        if events:
+            out["events"] = event_rows(predictions, texts)
+        return SafeJSON(out)
 
     @app.post("/events")
     async def events(body: Texts, request: Request) -> SafeJSON:
         texts = check(body)
-        predictions = await run(texts, request)
-        rows = [
-            table_rows("events", p.entities, p.relations, p.events(str(i)), str(i), text)
-            for i, (p, text) in enumerate(zip(predictions, texts))
-        ]
-        return SafeJSON({"events": rows})
+        return SafeJSON({"events": event_rows(await run(texts, request), texts)})
 
     return app

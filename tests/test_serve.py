@@ -1,9 +1,9 @@
 """``marsad serve`` as a real uvicorn process on 127.0.0.1, called over HTTP: health and model,
-predictions equal to ``Predictor``'s, each limit, malformed bodies, concurrent clients; a short
-request answered while a long one runs (many texts, or one long text in pieces), the time limit, a
-client that leaves, overload, a lone surrogate. The batcher's round-robin order, a long text's
-pieces and their merge, in-process with stand-in models; the cut points against the sentence
-splitter (property-based)."""
+predictions equal to ``Predictor``'s, the viewer page and ``?events=true``, each limit, malformed
+bodies, concurrent clients; a short request answered while a long one runs (many texts, or one long
+text in pieces), the time limit, a client that leaves, overload, a lone surrogate. The batcher's
+round-robin order, a long text's pieces and their merge, in-process with stand-in models; the cut
+points against the sentence splitter (property-based)."""
 
 from __future__ import annotations
 
@@ -95,6 +95,20 @@ def test_health_model_and_predictions_equal_the_predictor(server, tiny_run):
     assert len(events) == 2
     assert [len(rows) for rows in events] == [len(p.events()) for p in expected]
     assert httpx.get(f"{server}/docs").status_code == 200
+
+
+def test_viewer_page_and_predictions_with_their_events(server):
+    """``GET /`` is the viewer (tested in a browser in test_viewer.py); ``?events=true`` adds to
+    ``/predict`` the rows ``/events`` gives, from the same run."""
+    page = httpx.get(f"{server}/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<html lang="ar" dir="rtl">' in page.text and "predict?events=true" in page.text
+    both = httpx.post(f"{server}/predict?events=true", json={"texts": TEXTS}, timeout=60).json()
+    plain = httpx.post(f"{server}/predict", json={"texts": TEXTS}, timeout=60).json()
+    events = httpx.post(f"{server}/events", json={"texts": TEXTS}, timeout=60).json()["events"]
+    assert both["predictions"] == plain["predictions"] and both["events"] == events
+    assert "events" not in plain
+    assert "/" not in httpx.get(f"{server}/openapi.json").json()["paths"]
 
 
 def test_limits_and_malformed_bodies_are_named_and_the_server_stays_up(server):
