@@ -21,14 +21,17 @@ document, error records included; the summary and exit code count the whole file
 records), after checking ``OUTPUT.marsad-resume.json``, the input's identity written beside the
 output. A closed pipe (``| head``) ends the run quietly; Ctrl-C says where the finished documents
 are (exit 130); a missing or damaged checkpoint, an unwritable output or a missing GPU is one line.
+
+``--engine ray`` runs the same predictions over a glob of JSONL or Parquet shards in a pool of Ray
+actors and writes Parquet (:mod:`marsad.scale_out`, docs/predict.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
-import math
 import os
 import sys
 from collections.abc import Iterator
@@ -38,6 +41,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from marsad.documents import (
+    Document,
+    document_line,
+    error_record,
+    predict_documents,
+    read_documents,
+    record_line,
+)
 from marsad.fileio import atomic_write_text
 from marsad.model.checkpoint import CheckpointError
 from marsad.predictor import Prediction, Predictor
@@ -45,93 +56,6 @@ from marsad.tables import FORMATS, TABLES, TableWriter, partial_path, table_rows
 
 EXIT_SKIPPED = 3  # some documents were bad and written as error records
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
-
-
-@dataclass
-class Document:
-    line: int  # 1-based input line (the first line for --whole)
-    row: dict | None  # the JSON object (or {"text": line}); None when the line is bad
-    error: str | None = None
-
-    def record_id(self):
-        return None if self.row is None else self.row.get("id")
-
-
-def _decode(raw: bytes, lineno: int) -> tuple[str | None, str | None]:
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})"
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:20]} is out of range for a float")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    limit = sys.get_int_max_str_digits()
-    digits = len(text.lstrip("-"))
-    if limit and digits > limit:
-        raise ValueError(f"a number of {digits} digits, more than {limit}")
-    return int(text)
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json_line(line: str) -> tuple[object, str | None]:
-    """A JSONL line's value, or the reason it is not one. NaN and Infinity (which ``json.loads``
-    takes but JSON has not), a float out of range, a number too long for Python and nesting
-    deeper than the recursion limit are refused here, so the output stays valid JSON and no
-    line stops the run."""
-    try:
-        value = json.loads(
-            line, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int
-        )
-    except json.JSONDecodeError as exc:
-        return None, f"invalid JSON ({exc.msg}, column {exc.colno})"
-    except RecursionError:
-        return (
-            None,
-            f"invalid JSON (nested too deeply for the recursion limit, {sys.getrecursionlimit()})",
-        )
-    except ValueError as exc:
-        return None, f"invalid JSON ({exc})"
-    return value, None
-
-
-def read_documents(handle, jsonl: bool, whole: bool) -> Iterator[Document]:
-    """Documents from a binary handle, lazily; a bad one is yielded with its error, never raised."""
-    if whole:
-        text, error = _decode(handle.read(), 1)
-        yield Document(1, None if text is None else {"text": text}, error)
-        return
-    for lineno, raw in enumerate(handle, 1):
-        line, error = _decode(raw, lineno)
-        if line is None:
-            yield Document(lineno, None, error)
-            continue
-        if not jsonl:
-            yield Document(lineno, {"text": line.rstrip("\r\n")})
-            continue
-        if not line.strip():
-            continue
-        row, error = parse_json_line(line)
-        if error is not None:
-            yield Document(lineno, None, error)
-            continue
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            yield Document(
-                lineno,
-                row if isinstance(row, dict) else None,
-                "expected an object with a string field 'text'",
-            )
-            continue
-        yield Document(lineno, row)
 
 
 def _error_record_line(raw: bytes) -> int | None:
@@ -186,20 +110,9 @@ def _steps(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
 
 
 def _predict_step(predictor: Predictor, step: list[Document], batch_size: int, progress: bool):
-    """Predictions for the good documents of a step; a document the model fails on gets its error
-    (the step is retried document by document, so one bad text never costs the others)."""
-    good = [d for d in step if d.error is None]
-    try:
-        results = predictor([d.row["text"] for d in good], batch_size=batch_size, progress=progress)
-        return dict(zip((id(d) for d in good), results))
-    except Exception:  # noqa: BLE001 - isolate the document that fails, below
-        out = {}
-        for d in good:
-            try:
-                out[id(d)] = predictor(d.row["text"], batch_size=batch_size)
-            except Exception as exc:  # noqa: BLE001 - reported as this document's error
-                d.error = f"{type(exc).__name__}: {exc}"
-        return out
+    """Predictions for the good documents of a step (:func:`marsad.documents.predict_documents`;
+    a name of its own, so a test can stand in for the model)."""
+    return predict_documents(predictor, step, batch_size, progress)
 
 
 def _table_rows(table: str, doc: Document, prediction: Prediction) -> list[dict]:
@@ -208,27 +121,6 @@ def _table_rows(table: str, doc: Document, prediction: Prediction) -> list[dict]
     events = prediction.events(doc_id)
     text = doc.row["text"]
     return table_rows(table, prediction.entities, prediction.relations, events, doc_id, text)
-
-
-def _dumps(record: dict) -> str:
-    """One JSON line; a record whose passed-through text holds a lone surrogate (valid in JSON,
-    not in UTF-8) is written with ASCII escapes, as it was read. Raises ValueError rather than
-    write NaN or Infinity, which are not JSON."""
-    line = json.dumps(record, ensure_ascii=False, allow_nan=False)
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(record, allow_nan=False)
-    return line
-
-
-def _document_line(doc: Document, prediction: Prediction) -> str | None:
-    """A good document's output line; None (and ``doc.error`` set) when it cannot be JSON."""
-    try:
-        return _dumps({**doc.row, **prediction.to_dict()})
-    except (ValueError, RecursionError) as exc:
-        doc.error = f"cannot be written as JSON ({type(exc).__name__}: {exc})"
-        return None
 
 
 # --resume: which input an output was written from
@@ -342,8 +234,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--docs-per-step",
         type=int,
-        default=64,
-        help="documents read, predicted and written at once",
+        default=None,
+        help="documents read, predicted and written at once (default 64)",
     )
     parser.add_argument(
         "--on-error",
@@ -357,7 +249,7 @@ def _parser() -> argparse.ArgumentParser:
         help="continue --output from its last complete line, if it was written from this input "
         "(exit 3 if the whole output holds error records)",
     )
-    parser.add_argument("--format", choices=FORMATS, default="jsonl", help="output format")
+    parser.add_argument("--format", choices=FORMATS, default=None, help="output format (jsonl)")
     parser.add_argument(
         "--table",
         choices=("documents", *TABLES),
@@ -366,10 +258,23 @@ def _parser() -> argparse.ArgumentParser:
         "CSV and Parquet), relation or event",
     )
     parser.add_argument("--events", action="store_true", help="the events table (--table events)")
+    ray = parser.add_argument_group(
+        "scale-out on Ray Data (the ray extra; docs/predict.md)",
+        "--engine ray: --input is a glob of JSONL / Parquet shards ('DIR/*.jsonl'), --output a new "
+        "directory of Parquet (documents/ and events/); --batch-size documents per actor call",
+    )
+    ray.add_argument("--engine", choices=("local", "ray"), default="local")
+    ray.add_argument("--num-actors", type=int, default=1, help="actors, each loading the model")
+    ray.add_argument("--num-cpus-per-actor", type=float, default=1.0)
+    ray.add_argument("--num-gpus-per-actor", type=float, default=0.0)
     return parser
 
 
 def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.docs_per_step is None:
+        args.docs_per_step = 64
+    if args.format is None:
+        args.format = "jsonl"
     if args.events:
         if args.table not in (None, "events"):
             parser.error(f"--events and --table {args.table} disagree")
@@ -428,7 +333,7 @@ def _write_step(args, step, results, out, writer, progress: Progress) -> None:
     for doc in step:
         line = None
         if doc.error is None and out is not None:
-            line = _document_line(doc, results[id(doc)])
+            line = document_line(doc, results[id(doc)])
         if doc.error is not None:
             where = f"input line {doc.line}"
             if args.on_error == "fail":
@@ -439,7 +344,7 @@ def _write_step(args, step, results, out, writer, progress: Progress) -> None:
             if out is None:  # a table has no row for it: say it here
                 print(f"marsad predict: {where}: {doc.error}", file=sys.stderr)
                 continue
-            line = _dumps({"line": doc.line, "id": doc.record_id(), "error": doc.error})
+            line = record_line(error_record(doc))
         if out is None:
             rows += _table_rows(args.table, doc, results[id(doc)])
         else:
@@ -517,6 +422,11 @@ def _open_output(args, identity: dict | None):
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.engine == "ray":
+        return _main_ray(parser, args)
+    for name in ("num_actors", "num_cpus_per_actor", "num_gpus_per_actor"):
+        if getattr(args, name) != parser.get_default(name):
+            parser.error(f"--{name.replace('_', '-')} is for --engine ray")
     _check_args(parser, args)
     try:
         predictor = _load(args)
@@ -577,6 +487,67 @@ def main(argv: list[str] | None = None) -> int:
     if failure is not None:
         raise SystemExit(failure if stopped is None else f"{failure}\n{stopped}")
     return _summary(progress, args.table != "documents")
+
+
+def _check_ray_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What --engine ray cannot do is refused by name, before Ray starts."""
+    if not args.input or not args.output:
+        parser.error("--engine ray needs --input 'DIR/*.jsonl' (or *.parquet) and --output DIR")
+    given = [
+        ("--resume", args.resume),
+        ("--whole", args.whole),
+        ("--table", args.table is not None),
+        ("--events", args.events),
+        ("--format csv/jsonl", args.format not in (None, "parquet")),
+        ("--on-error fail", args.on_error == "fail"),
+        ("--docs-per-step", args.docs_per_step is not None),
+    ]
+    refused = [flag for flag, on in given if on]
+    if refused:
+        parser.error(
+            f"--engine ray writes Parquet documents/ and events/ in batches of --batch-size "
+            f"documents; it has no {refused[0]}"
+        )
+    for flag, value in (("--batch-size", args.batch_size), ("--num-actors", args.num_actors)):
+        if value < 1:
+            parser.error(f"{flag} must be >= 1, got {value}")
+    if args.num_gpus_per_actor < 0 or args.num_cpus_per_actor < 0:
+        parser.error("--num-gpus-per-actor and --num-cpus-per-actor must be >= 0")
+    if args.quantize and (args.num_gpus_per_actor > 0 or (args.device or "cpu") != "cpu"):
+        parser.error("--quantize is int8 on CPU; it cannot run on a GPU")
+
+
+def _main_ray(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``--engine ray`` (:mod:`marsad.scale_out`): exit 0, or 3 when some documents were bad
+    (each named on stderr by file, line and id, and kept as a row with its error)."""
+    _check_ray_args(parser, args)
+    if importlib.util.find_spec("ray") is None:  # an extra
+        raise SystemExit("marsad predict: --engine ray needs Ray Data: pip install -e '.[ray]'")
+    from marsad.scale_out import report_problems, run_on_ray
+
+    try:
+        problems = run_on_ray(
+            str(args.input),
+            args.output,
+            str(args.checkpoint),
+            num_actors=args.num_actors,
+            batch_size=args.batch_size,
+            num_gpus_per_actor=args.num_gpus_per_actor,
+            num_cpus_per_actor=args.num_cpus_per_actor,
+            device=args.device,
+            quantize=args.quantize,
+        )
+    except (OSError, ValueError, CheckpointError) as exc:
+        raise SystemExit(f"marsad predict: {exc}") from None
+    if problems:
+        report_problems(problems)
+        print(
+            f"marsad predict: {len(problems)} bad document(s), kept as rows with their error in "
+            f"{args.output / 'documents'}",
+            file=sys.stderr,
+        )
+        return EXIT_SKIPPED
+    return 0
 
 
 if __name__ == "__main__":
