@@ -223,3 +223,29 @@ def test_refit_stops_before_replacing_a_refit_made_with_other_settings(cv_run, c
         refit.main([str(cv_run), "--name", "guarded", "--set", "num_threads=1"]) == 0
     )  # now the same: read back
     assert "reusing the finished refit" in capsys.readouterr().out
+
+
+def test_a_failing_refit_is_one_line_with_exit_1(cv_run, capsys, monkeypatch):
+    """A run-time failure of the refit's training (a NaN loss, an encoder, a corpus problem) is
+    its message alone with exit 1, not a traceback. The refit repeats its source's settings, so a
+    diverging refit is simulated at the trainer."""
+    from marsad.commands import refit as refit_command
+    from marsad.training.trainer import NonFiniteLoss
+
+    class Diverging:
+        def __init__(self, cfg, resume=False):
+            pass
+
+        def train(self):
+            raise NonFiniteLoss("epoch 1, step 3: training loss is nan (tagging nan, relation 1.0)")
+
+    monkeypatch.setattr(refit_command, "Trainer", Diverging)
+    code = load_script("eval/refit.py").main([str(cv_run), "--name", "diverged"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if "error:" in x]
+    assert (
+        line
+        == "marsad refit: error: epoch 1, step 3: training loss is nan (tagging nan, relation 1.0)"
+    )
+    assert not (cv_run / "diverged" / f"fold{FOLD}" / "best").exists()

@@ -128,3 +128,24 @@ def test_weights_broken_by_an_epochs_last_step_stop_the_run_before_its_checkpoin
     assert code == 1 and line.startswith("marsad train: error: epoch 1: 1 weight tensor(s) are ")
     assert "no longer finite after the last step" in line
     assert not (out / "best").exists() and not (out / "last").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=nobody/no-such-encoder"], "fold 1: hub model 'nobody/no-such-encoder' is not"),
+        (["none_weight=3e38", "epochs=2"], "fold 1: epoch 1, step "),
+    ],
+)
+def test_a_failing_crossval_fold_is_one_line_naming_the_fold(
+    capsys, tmp_path, data_dir, overrides, message
+):
+    from marsad.commands import crossval
+
+    args = ["--config", TINY, "--folds", "1", "--out", str(tmp_path / "cv")]
+    for pair in [f"data_dir={data_dir}", *overrides]:
+        args += ["--set", pair]
+    code = crossval.main(args)
+    line = one_error_line(capsys.readouterr().err)
+    assert code == 1 and line.startswith(f"marsad crossval: error: {message}")
+    assert not (tmp_path / "cv" / "fold1" / "best").exists()

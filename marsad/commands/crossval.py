@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from marsad.commands.train import RUN_ERRORS
 from marsad.config import ConfigError, TrainConfig, load_config
 from marsad.data.examples import load_examples
 from marsad.evaluation.baselines import LexiconTagger, MajorityRelationBaseline
@@ -142,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         if any(o.split("=", 1)[0].strip() == "seed" for o in args.overrides):
             parser.error("give the seeds with --seeds, not --set seed=...")
         per_seed = {}
-        for seed in args.seeds:
+        for seed in args.seeds:  # a failed fold ends the study: exit 1, its message alone
             overrides, seed_out = [*args.overrides, f"seed={seed}"], out / f"seed{seed}"
             finished = finished_run(parser, args, overrides, seed_out) if args.reuse else None
-            per_seed[seed] = finished or run(parser, args, overrides, seed_out)
+            try:
+                per_seed[seed] = finished or run(parser, args, overrides, seed_out)
+            except FoldFailed as exc:
+                return _failed(f"seed {seed}, {exc}")
         command = _command(args, args.overrides) + " --seeds " + " ".join(map(str, args.seeds))
         (out / "seeds.json").write_text(
             json.dumps({"command": command, "per_seed": per_seed}, indent=1) + "\n"
@@ -154,8 +158,20 @@ def main(argv: list[str] | None = None) -> int:
         (out / "seeds.md").write_text(table)
         print(table)
         return 0
-    run(parser, args, args.overrides, out)
+    try:
+        run(parser, args, args.overrides, out)
+    except FoldFailed as exc:
+        return _failed(str(exc))
     return 0
+
+
+class FoldFailed(RuntimeError):
+    """A fold's training failed (corpus, encoder, diverged run); the message names the fold."""
+
+
+def _failed(message: str) -> int:
+    print(f"marsad crossval: error: {message}", file=sys.stderr)
+    return 1
 
 
 # Settings that do not change what a run learns or scores: they may differ in a reused run.
@@ -239,7 +255,10 @@ def run(
         train = train + [ex for d in cfg.extra_data for ex in load_examples(d)["train"]]
         train_sentences.append(len(train))
         t0 = time.perf_counter()
-        Trainer(cfg).train()
+        try:
+            Trainer(cfg).train()
+        except RUN_ERRORS as exc:
+            raise FoldFailed(f"fold {k}: {exc}") from exc
         if not args.keep_last:  # only --resume needs it, and a finished fold is not resumed
             shutil.rmtree(out / f"fold{k}" / "last", ignore_errors=True)
         loaded = load_checkpoint(out / f"fold{k}" / "best")

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from marsad.commands.train import RUN_ERRORS
 from marsad.config import ConfigError, TrainConfig, config_from_dict
 from marsad.data.examples import load_examples
 from marsad.evaluation.baselines import LexiconTagger, MajorityRelationBaseline
@@ -306,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
             per_run[run.name] = record
     except (ConfigError, ValueError, FileNotFoundError, CheckpointError) as exc:
         parser.error(str(exc))
+    except RUN_ERRORS as exc:  # a corpus problem, an encoder, a diverged refit: exit 1
+        print(f"marsad refit: error: {exc}", file=sys.stderr)
+        return 1
     if study:
         table = render_seeds(per_run)
         (args.run / args.name / "seeds.md").write_text(table)
