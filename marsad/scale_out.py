@@ -233,10 +233,10 @@ def _write(dataset, directory: Path, schema) -> None:
 
 
 def check_checkpoint(checkpoint: str) -> None:
-    """Refuse a checkpoint that is not one (missing, damaged metadata, a truncated file) before
-    Ray starts, with the loader's one-line reason (``CheckpointError``); the actors load it in
-    full."""
-    verify_files(Path(checkpoint), read_meta(Path(checkpoint)), hashes=False)
+    """Refuse a checkpoint that is not one (missing, damaged metadata, a file truncated or
+    changed) before Ray starts, with the loader's one-line reason (``CheckpointError``), rather
+    than as every actor's traceback; the actors then load it in full."""
+    verify_files(Path(checkpoint), read_meta(Path(checkpoint)))
 
 
 def run_on_ray(
@@ -295,6 +295,13 @@ def run_on_ray(
     problems = sorted(bad.take_all(), key=lambda r: (r["file"], r["line"]))
     partial.rename(out)
     return problems
+
+
+def failure_line(exc: Exception) -> str:
+    """The last line of a Ray failure (an actor that died, a task that raised): the error that
+    caused it, without the tracebacks Ray wraps around it."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
 
 
 def report_problems(problems: list[dict[str, Any]], stream=None) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 if os.environ.get("CI") == "true":
     import ray  # noqa: F401 - CI installs the ray extra: a missing Ray is a failure there
@@ -138,6 +140,21 @@ def test_ray_record_column_is_the_one_process_cli_output(local_ray, tiny_run, tm
     assert docs[9]["text"] == "قال \ufffd مصدر"  # Parquet holds UTF-8: one character for one
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_an_actor_that_cannot_start_is_one_line(local_ray, tiny_run, tmp_path, capsys):
+    """The driver does not check --device (on a cluster the GPUs are the workers'): an actor
+    that cannot load the model ends the run with the cause in one line, no output written."""
+    from marsad.commands.predict import main
+
+    shard = tmp_path / "a.jsonl"
+    shard.write_text('{"text": "سيطرت قوات النظام على الميادين."}\n', encoding="utf-8")
+    argv = ["--checkpoint", str(tiny_run / "best"), "--engine", "ray", "--device", "cuda"]
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--input", str(shard), "--output", str(tmp_path / "o")])
+    assert str(stop.value).startswith("marsad predict: --engine ray failed (")
+    assert "\n" not in str(stop.value) and not (tmp_path / "o").exists()
+
+
 def test_ray_engine_refuses_what_it_cannot_do(tmp_path, tiny_run, capsys):
     from marsad.commands.predict import main
 
@@ -164,6 +181,13 @@ def test_ray_engine_refuses_what_it_cannot_do(tmp_path, tiny_run, capsys):
         main([*base, "--input", str(tmp_path / "*"), "--output", str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="does not exist"):
         main(["--checkpoint", str(tmp_path / "nothing"), "--engine", "ray", *ok])
+    damaged = tmp_path / "damaged"  # same size, one byte changed: refused before Ray starts
+    shutil.copytree(tiny_run / "best", damaged)
+    weights = bytearray((damaged / "model.safetensors").read_bytes())
+    weights[-10] ^= 0xFF
+    (damaged / "model.safetensors").write_bytes(bytes(weights))
+    with pytest.raises(SystemExit, match="SHA-256 differs"):
+        main(["--checkpoint", str(damaged), "--engine", "ray", *ok])
     with pytest.raises(SystemExit):
         main(["--checkpoint", ckpt, "--num-actors", "2", "--input", str(shard)])
     assert "--num-actors is for --engine ray" in capsys.readouterr().err

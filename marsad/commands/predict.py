@@ -523,7 +523,9 @@ def _main_ray(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     _check_ray_args(parser, args)
     if importlib.util.find_spec("ray") is None:  # an extra
         raise SystemExit("marsad predict: --engine ray needs Ray Data: pip install -e '.[ray]'")
-    from marsad.scale_out import report_problems, run_on_ray
+    import ray.exceptions
+
+    from marsad.scale_out import failure_line, report_problems, run_on_ray
 
     try:
         problems = run_on_ray(
@@ -539,6 +541,11 @@ def _main_ray(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )
     except (OSError, ValueError, CheckpointError) as exc:
         raise SystemExit(f"marsad predict: {exc}") from None
+    except ray.exceptions.RayError as exc:  # an actor or a task failed: the log above has more
+        raise SystemExit(
+            f"marsad predict: --engine ray failed ({type(exc).__name__}): {failure_line(exc)}; "
+            f"{args.output} was not written"
+        ) from None
     if problems:
         report_problems(problems)
         print(
