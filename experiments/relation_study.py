@@ -7,7 +7,8 @@ the team corpus as it was before the relation-dense extension (``TEAM_BEFORE``, 
 into the runs folder) unless the variant names ``extended``, which trains on today's
 ``data/team``; the dev is the same either way (the extension added no dev conflict). A variant
 already in ``--out`` is skipped, so a study cut off by the end of a session goes on from what was
-committed; a variant whose run directory already has ``best/`` is scored without training again.
+committed; a variant whose run has ended (``best/`` and its curves) is scored without training
+again, and one cut off mid-run goes on from its ``last/``.
 For each run, its dev-selected ``best/`` is scored on:
 
 - the mixed dev it was chosen on (seed dev + the team corpus's dev conflicts + ANERcorp train's
@@ -122,14 +123,20 @@ def team_before(runs: Path) -> Path:
     return root / "data" / "team"
 
 
+def finished(run: Path) -> bool:
+    """The trainer plots its curves when the run ends; ``best/`` alone exists from epoch 1 on."""
+    return (run / "best").exists() and (run / "training_curves.png").exists()
+
+
 def train(name: str, overrides: list[str], run: Path) -> float:
+    """Train ``run``, going on from its ``last/`` when a session ended mid-run."""
     from marsad.training.trainer import Trainer
 
     if "extended" not in name:
         overrides = [f"extra_data=[{team_before(run.parent)}]", *overrides]
     cfg = load_config(CONFIG, [*overrides, f"output_dir={run}", "progress=false"])
     start = time.perf_counter()
-    Trainer(cfg).train()
+    Trainer(cfg, resume=(run / "last").exists()).train()
     return time.perf_counter() - start
 
 
@@ -191,9 +198,10 @@ def run_variant(name: str, rows: dict[str, dict], args: argparse.Namespace) -> N
         return
     run = args.runs / f"rel-{name}"
     overrides = [*VARIANTS[name], *args.set]
-    seconds = None if (run / "best").exists() else train(name, overrides, run)
+    resumed = (run / "last").exists() and not finished(run)
+    seconds = None if finished(run) else train(name, overrides, run)
     row = {"overrides": overrides, "run": str(run), **score_run(run, args.anercorp)}
-    row["training_seconds"] = None if seconds is None else round(seconds)
+    row["training_seconds"] = None if seconds is None or resumed else round(seconds)
     rows[name] = row
     atomic_write_text(args.out, json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     print(markdown({name: row}))
