@@ -10,7 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,offline,serve,ray]'
+	$(PY) -m pip install --quiet -e '.[dev,offline,serve,ray,onnx]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -22,9 +22,14 @@ COMMANDS: dict[str, str] = {
     "export": "gold or a checkpoint's pre-annotations for Label Studio, brat or doccano",
     "import": "annotations from Label Studio, brat or doccano into the corpus format, checked",
     "serve": "an HTTP API over a checkpoint (FastAPI; the serve extra)",
+    "export-onnx": "write a checkpoint's encoder as ONNX graphs for the onnxruntime backend",
 }
 # commands whose module name differs (``import`` is a Python keyword)
-MODULES: dict[str, str] = {"export": "export_annotations", "import": "import_annotations"}
+MODULES: dict[str, str] = {
+    "export": "export_annotations",
+    "import": "import_annotations",
+    "export-onnx": "export_onnx",
+}
 
 
 def usage() -> str:

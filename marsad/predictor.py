@@ -16,6 +16,7 @@ from marsad.model.checkpoint import Loaded, load_checkpoint
 from marsad.quantization import ACTIVATION_FILE, quantize_encoder
 from marsad.text import clean_text, split_sentences, word_spans
 
+BACKENDS = ("torch", "onnxruntime")
 SENTENCES_PER_CHUNK = 512  # bounds memory on huge inputs: windows are built and run chunk by chunk
 
 
@@ -94,12 +95,18 @@ def _check_text(text: object, position: int | None = None) -> str:
 class Predictor:
     """Load a checkpoint once, then extract from any number of texts.
 
-    ``Predictor.from_pretrained(dir, device=None, quantize=False, verify_hashes=True)``
-    (``verify_hashes=False``: file sizes only, see :func:`load_checkpoint`); ``device=None`` picks
-    CUDA when present, and the CPU when quantising. ``quantize=True`` applies dynamic int8
-    quantisation to the encoder's linear layers, smoothed with the activation ranges saved at
-    training time (CPU only), with the kernels of ``int8_engine`` (default: torch's; see
-    :mod:`marsad.quantization`).
+    ``Predictor.from_pretrained(dir, device=None, quantize=False, verify_hashes=True,
+    backend="torch")`` (``verify_hashes=False``: file sizes only, see :func:`load_checkpoint`);
+    ``device=None`` picks CUDA when present, and the CPU when quantising. ``quantize=True``
+    applies dynamic int8 quantisation to the encoder's linear layers, smoothed with the activation
+    ranges saved at training time (CPU only), with the kernels of ``int8_engine`` (default:
+    torch's; see :mod:`marsad.quantization`).
+
+    ``backend="onnxruntime"`` (the ``onnx`` extra; CPU) runs the encoder and tag head as an ONNX
+    graph and the rest in torch (:mod:`marsad.onnx_backend`, docs/onnx.md); there ``quantize``
+    is False (fp32), ``"dynamic"`` or ``"static"`` int8 (calibrated on the training sentences of
+    ``calibration_data``, default the checkpoint's corpus), or True (the int8 variant chosen on
+    dev). A checkpoint with levitated relation markers is refused by that backend.
     """
 
     def __init__(self, loaded: Loaded, device: torch.device):
@@ -111,10 +118,22 @@ class Predictor:
         cls,
         directory: str | Path,
         device: str | torch.device | None = None,
-        quantize: bool = False,
+        quantize: bool | str = False,
         int8_engine: str | None = None,
         verify_hashes: bool = True,
+        backend: str = "torch",
+        calibration_data: str | Path | None = None,
     ) -> Predictor:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend={backend!r}: expected one of {', '.join(BACKENDS)}")
+        if backend == "onnxruntime":
+            return cls._from_onnx(directory, device, quantize, verify_hashes, calibration_data)
+        if quantize not in (False, True, "dynamic"):
+            raise ValueError(
+                f"quantize={quantize!r} with backend='torch': expected False or True (dynamic "
+                "int8); static int8 is backend='onnxruntime'"
+            )
+        quantize = bool(quantize)
         device = torch.device(
             device or ("cuda" if torch.cuda.is_available() and not quantize else "cpu")
         )
@@ -129,6 +148,28 @@ class Predictor:
                 engine=int8_engine,
             )
         return cls(loaded, device)
+
+    @classmethod
+    def _from_onnx(
+        cls,
+        directory: str | Path,
+        device: str | torch.device | None,
+        quantize: bool | str,
+        verify_hashes: bool,
+        calibration_data: str | Path | None,
+    ) -> Predictor:
+        """The torch checkpoint (relation head, priors, tokenizer), its tagger swapped for an
+        onnxruntime session (:mod:`marsad.onnx_backend`, imported here: onnxruntime is an
+        extra)."""
+        from marsad.onnx_backend import onnx_model, require_onnxruntime
+
+        require_onnxruntime()  # before the minutes a load and an export take
+        if device is not None and torch.device(device).type != "cpu":
+            raise ValueError("backend='onnxruntime' runs on the CPU here; use device='cpu'")
+        cpu = torch.device("cpu")
+        loaded = load_checkpoint(directory, cpu, verify_hashes=verify_hashes)
+        loaded = onnx_model(loaded, Path(directory), quantize, verify_hashes, calibration_data)
+        return cls(loaded, cpu)
 
     def __call__(
         self,
