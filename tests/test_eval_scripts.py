@@ -457,3 +457,12 @@ def test_predict_command_refuses_a_batch_size_below_one(tiny_run, capsys):
         with pytest.raises(SystemExit) as stop:
             predict_cli.main(["--checkpoint", str(tiny_run / "best"), flag, "-1"])
         assert stop.value.code == 2 and f"{flag} must be >= 1, got -1" in capsys.readouterr().err
+
+
+def test_bench_head_per_mention_times_both_forms_of_the_head(tiny_run, capsys):
+    bench = load_script("scripts/bench_head_per_mention.py")
+    assert bench.main(["--checkpoint", str(tiny_run / "best"), "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "pairs over 8 windows" in out and "per mention / per pair speed: " in out
+    pairs = bench.random_pairs(2, 64, 10)
+    assert len(pairs) > 0 and bool((pairs.head_first != pairs.tail_first).all())
