@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from marsad.fileio import atomic_directory, atomic_write_text, cache_root
-from marsad.model.checkpoint import FILES_KEY, CheckpointError, Loaded
+from marsad.model.checkpoint import FILES_KEY, CheckpointError, Loaded, sha256_file
 from marsad.model.joint import JointModel
 
 logger = logging.getLogger(__name__)
@@ -101,14 +101,6 @@ def check_supported(loaded: Loaded, directory: Path) -> None:
         )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def weights_key(directory: Path, meta: dict[str, Any]) -> str:
     """A hash of what the graphs are built from (tagger weights, activation ranges, this format):
     the file list's SHA-256 where the checkpoint has one (checked at load), else computed."""
@@ -119,7 +111,7 @@ def weights_key(directory: Path, meta: dict[str, Any]) -> str:
         if name in listed:
             parts.append(f"{name} {listed[name]['sha256']}")
         elif path.is_file():
-            parts.append(f"{name} {_sha256(path)}")
+            parts.append(f"{name} {sha256_file(path)}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
@@ -336,7 +328,7 @@ def _head_nodes(path: Path) -> list[str]:
 
 
 def _manifest_entry(path: Path) -> dict[str, Any]:
-    return {"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}
+    return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def write_checkpoint_graphs(
@@ -394,7 +386,7 @@ def _checked(folder: Path, manifest: dict[str, Any], variant: str, hashes: bool)
     if not path.is_file():
         raise CheckpointError(f"{path}: missing (listed in {folder / MANIFEST})")
     if path.stat().st_size != entry.get("bytes") or (
-        hashes and _sha256(path) != entry.get("sha256")
+        hashes and sha256_file(path) != entry.get("sha256")
     ):
         raise CheckpointError(
             f"{path}: size or SHA-256 differs from {folder / MANIFEST}: the graph is damaged or "

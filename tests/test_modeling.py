@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import load_script
 
 from marsad.model.joint import PairBatch, RelationHead
 from marsad.schema import ENTITY_TYPES, RELATION_LABELS
@@ -155,19 +156,8 @@ def test_pair_attention_needs_the_row_lengths():
 
 def _reference_logits(head: RelationHead, hidden: torch.Tensor, pairs: PairBatch) -> torch.Tensor:
     """The head as one concatenated feature row per pair through the whole MLP (the training
-    path's arithmetic), without dropout."""
-    span = lambda f, la, w, ty: head._span(hidden, pairs.example, f, la, w, ty)  # noqa: E731
-    features = torch.cat(
-        [
-            span(pairs.head_first, pairs.head_last, pairs.head_width, pairs.head_type),
-            span(pairs.tail_first, pairs.tail_last, pairs.tail_width, pairs.tail_type),
-            *head._context(hidden, pairs),
-            head.distance_emb(pairs.distance),
-            head.between_emb(pairs.between.clamp(0, 4)),
-        ],
-        dim=-1,
-    )
-    logits = head.mlp[1:](features)
+    path's arithmetic, as the head's benchmark runs it), masked by the schema."""
+    logits = load_script("scripts/bench_head_per_mention.py").per_pair_logits(head, hidden, pairs)
     return logits.masked_fill(~head.allowed[pairs.head_type, pairs.tail_type], float("-inf"))
 
 

@@ -143,7 +143,8 @@ def save_checkpoint(
     return Path(dest)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """A file's SHA-256, read in 1 MiB blocks (weights are hundreds of MB)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -154,7 +155,7 @@ def _sha256(path: Path) -> str:
 def file_digests(directory: Path) -> dict[str, dict[str, Any]]:
     """Size and SHA-256 of every file of a checkpoint but its metadata (which holds them)."""
     return {
-        p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
         for p in sorted(Path(directory).iterdir())
         if p.is_file() and p.name != META_FILE
     }
@@ -214,7 +215,7 @@ def verify_files(directory: Path, meta: dict[str, Any], hashes: bool = True) -> 
                 f"{path}: {size} bytes, {META_FILE} says {size_wanted}: the file is truncated or "
                 "was changed after the checkpoint was written"
             )
-        if hashes and _sha256(path) != sha256:
+        if hashes and sha256_file(path) != sha256:
             raise CheckpointError(
                 f"{path}: SHA-256 differs from {META_FILE}: the file is damaged or was changed "
                 "after the checkpoint was written"
