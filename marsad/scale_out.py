@@ -154,8 +154,17 @@ def read_shard(item: dict[str, Any]) -> Iterator[dict[str, Any]]:
 class PredictorActor:
     """One ``Predictor`` per Ray actor: loaded once, then called on batches of documents."""
 
-    def __init__(self, checkpoint: str, device: str | None, quantize: bool, batch_size: int):
-        self.predictor = Predictor.from_pretrained(checkpoint, device=device, quantize=quantize)
+    def __init__(
+        self,
+        checkpoint: str,
+        device: str | None,
+        quantize: bool | str,
+        batch_size: int,
+        backend: str = "torch",
+    ):
+        self.predictor = Predictor.from_pretrained(
+            checkpoint, device=device, quantize=quantize, backend=backend
+        )
         self.batch_size = batch_size
         self.schema = document_schema()
 
@@ -248,7 +257,8 @@ def run_on_ray(
     num_gpus_per_actor: float = 0.0,
     num_cpus_per_actor: float = 1.0,
     device: str | None = None,
-    quantize: bool = False,
+    quantize: bool | str = False,
+    backend: str = "torch",
 ) -> list[dict[str, Any]]:
     """Predict every document of the shards matching ``pattern`` into ``out`` (Parquet, see the
     module docstring) with ``num_actors`` actors, ``batch_size`` documents per call; returns the
@@ -277,6 +287,7 @@ def run_on_ray(
             "device": device,
             "quantize": quantize,
             "batch_size": batch_size,
+            "backend": backend,
         },
         batch_size=batch_size,
         batch_format="pyarrow",

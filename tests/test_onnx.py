@@ -192,3 +192,45 @@ def test_static_int8_without_a_corpus_names_what_to_pass(ckpt, tmp_path, monkeyp
         Predictor.from_pretrained(
             ckpt, backend="onnxruntime", quantize="static", calibration_data=tmp_path / "none"
         )
+
+
+def test_predict_cli_backend_writes_what_the_onnx_predictor_predicts(ckpt, tmp_path, monkeypatch):
+    """``marsad predict --backend onnxruntime [--quantize dynamic]`` runs the ONNX graph: its
+    lines are the ONNX ``Predictor``'s predictions for the same documents."""
+    from marsad.commands import predict as predict_cli
+    from marsad.documents import Document, document_line
+
+    monkeypatch.setenv("MARSAD_CACHE", str(tmp_path / "cache"))
+    texts = ["قصفت طائرات روسية مواقع في إدلب وقتل 5 مدنيين.", "سيطر الجيش على المدينة."]
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    for quantize in ([], ["--quantize", "dynamic"]):
+        out = tmp_path / f"out{len(quantize)}.jsonl"
+        argv = ["--checkpoint", str(ckpt), "--input", str(src), "--output", str(out)]
+        assert predict_cli.main([*argv, "--backend", "onnxruntime", *quantize]) == 0
+        predictor = Predictor.from_pretrained(
+            ckpt, backend="onnxruntime", quantize=quantize[-1] if quantize else False
+        )
+        expected = [
+            document_line(Document(i + 1, {"text": t}, None), predictor(t))
+            for i, t in enumerate(texts)
+        ]
+        assert out.read_text(encoding="utf-8").splitlines() == expected
+
+
+def test_predict_cli_backend_refusals_are_one_line(tiny_run, tmp_path, monkeypatch, capsys):
+    from marsad.commands import predict as predict_cli
+
+    argv = ["--checkpoint", str(tiny_run / "best"), "--input", str(tmp_path / "x.txt")]
+    (tmp_path / "x.txt").write_text("سيطر الجيش على المدينة.\n", encoding="utf-8")
+    for extra, message in (
+        (["--quantize", "static"], "--quantize static is calibrated int8 of --backend onnxruntime"),
+        (["--backend", "onnxruntime", "--device", "cuda"], "runs on the CPU here"),
+        (["--backend", "onnx"], "invalid choice: 'onnx'"),
+    ):
+        with pytest.raises(SystemExit):
+            predict_cli.main([*argv, *extra])
+        assert message in capsys.readouterr().err, extra
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
+    with pytest.raises(SystemExit, match=r"--backend onnxruntime: .*marsad\[onnx\]"):
+        predict_cli.main([*argv, "--backend", "onnxruntime"])

@@ -22,6 +22,9 @@ records), after checking ``OUTPUT.marsad-resume.json``, the input's identity wri
 output. A closed pipe (``| head``) ends the run quietly; Ctrl-C says where the finished documents
 are (exit 130); a missing or damaged checkpoint, an unwritable output or a missing GPU is one line.
 
+``--backend onnxruntime`` runs the encoder as an ONNX graph (the ``onnx`` extra; CPU) and
+``--quantize [dynamic|static]`` in int8 (docs/onnx.md); the same flags reach ``--engine ray``.
+
 ``--engine ray`` runs the same predictions over a glob of JSONL or Parquet shards in a pool of Ray
 actors and writes Parquet (:mod:`marsad.scale_out`, docs/predict.md).
 """
@@ -51,7 +54,7 @@ from marsad.documents import (
 )
 from marsad.fileio import atomic_write_text
 from marsad.model.checkpoint import CheckpointError
-from marsad.predictor import Prediction, Predictor
+from marsad.predictor import BACKENDS, Prediction, Predictor
 from marsad.tables import FORMATS, TABLES, TableWriter, partial_path, table_rows
 
 EXIT_SKIPPED = 3  # some documents were bad and written as error records
@@ -190,7 +193,7 @@ def check_resume(output: Path, identity: dict) -> None:
         )
 
 
-def _check_device(parser: argparse.ArgumentParser, name: str | None, quantize: bool) -> None:
+def _check_device(parser: argparse.ArgumentParser, name: str | None, quantize: bool | str) -> None:
     """A device this machine has, named before the model loads (not a traceback from CUDA)."""
     if name is None:
         return
@@ -230,7 +233,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if any)")
-    parser.add_argument("--quantize", action="store_true", help="dynamic int8 quantisation (CPU)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="torch",
+        help="torch, or onnxruntime (the onnx extra; CPU): the encoder as an ONNX graph "
+        "(docs/onnx.md)",
+    )
+    parser.add_argument(
+        "--quantize",
+        nargs="?",
+        const=True,
+        default=False,
+        choices=("dynamic", "static"),
+        help="int8 on CPU: alone, dynamic int8 (torch) or the int8 variant chosen on dev "
+        "(onnxruntime); 'static' (calibrated) is onnxruntime's only",
+    )
     parser.add_argument(
         "--docs-per-step",
         type=int,
@@ -298,15 +316,31 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error("--resume needs --output (the file to continue)")
     if args.input and not args.input.is_file():
         raise SystemExit(f"marsad predict: input file not found: {args.input}")
+    _check_backend(parser, args)
     _check_device(parser, args.device, args.quantize)
+
+
+def _check_backend(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What only one backend can do is refused by name, before the model loads."""
+    if args.backend == "torch" and args.quantize == "static":
+        parser.error("--quantize static is calibrated int8 of --backend onnxruntime")
+    if args.backend == "onnxruntime":
+        if (args.device or "cpu") != "cpu" or getattr(args, "num_gpus_per_actor", 0) > 0:
+            parser.error("--backend onnxruntime runs on the CPU here; leave out --device")
+        from marsad.onnx_backend import require_onnxruntime  # onnxruntime itself is an extra
+
+        try:
+            require_onnxruntime()
+        except ImportError as exc:
+            raise SystemExit(f"marsad predict: --backend onnxruntime: {exc}") from None
 
 
 def _load(args: argparse.Namespace) -> Predictor:
     try:
         return Predictor.from_pretrained(
-            args.checkpoint, device=args.device, quantize=args.quantize
+            args.checkpoint, device=args.device, quantize=args.quantize, backend=args.backend
         )
-    except (CheckpointError, OSError) as exc:
+    except (CheckpointError, OSError, ValueError, ImportError) as exc:
         raise SystemExit(
             f"marsad predict: cannot load --checkpoint {args.checkpoint}: {exc}"
         ) from None
@@ -515,6 +549,7 @@ def _check_ray_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--num-gpus-per-actor and --num-cpus-per-actor must be >= 0")
     if args.quantize and (args.num_gpus_per_actor > 0 or (args.device or "cpu") != "cpu"):
         parser.error("--quantize is int8 on CPU; it cannot run on a GPU")
+    _check_backend(parser, args)
 
 
 def _main_ray(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -538,6 +573,7 @@ def _main_ray(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             num_cpus_per_actor=args.num_cpus_per_actor,
             device=args.device,
             quantize=args.quantize,
+            backend=args.backend,
         )
     except (OSError, ValueError, CheckpointError) as exc:
         raise SystemExit(f"marsad predict: {exc}") from None
