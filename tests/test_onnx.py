@@ -234,3 +234,25 @@ def test_predict_cli_backend_refusals_are_one_line(tiny_run, tmp_path, monkeypat
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
     with pytest.raises(SystemExit, match=r"--backend onnxruntime: .*marsad\[onnx\]"):
         predict_cli.main([*argv, "--backend", "onnxruntime"])
+
+
+def test_dev_quality_script_scores_each_variant_and_resumes(tiny_run, tmp_path, monkeypatch):
+    """``scripts/onnx_dev_quality.py``: one row per variant on the checkpoint's own dev, points
+    lost against torch fp32 (none for the fp32 graph, whose predictions are torch's), and a rerun
+    keeps the rows already written instead of scoring them again."""
+    from conftest import load_script
+
+    script = load_script("scripts/onnx_dev_quality.py")
+    monkeypatch.setenv("MARSAD_CACHE", str(tmp_path / "cache"))
+    ckpt, out = tiny_run / "best", tmp_path / "quality.json"
+    variants = ["--variant", "torch fp32", "--variant", "onnxruntime fp32"]
+    assert script.main(["--checkpoint", str(ckpt), "--out", str(out), *variants]) == 0
+    rows = json.loads(out.read_text())[str(ckpt)]
+    assert list(rows) == ["torch fp32", "onnxruntime fp32"]
+    assert rows["torch fp32"]["sentences"] == len(script.mixed_dev(ckpt)) > 0
+    assert rows["onnxruntime fp32"]["points_lost"] == {m: 0.0 for m in script.METRICS}
+    monkeypatch.setattr(script, "score_variant", lambda *a: pytest.fail("scored again"))
+    assert script.main(["--checkpoint", str(ckpt), "--out", str(out), *variants]) == 0
+    assert "| onnxruntime fp32 |" in script.markdown(json.loads(out.read_text()))
+    with pytest.raises(SystemExit):
+        script.main(["--checkpoint", str(tmp_path), "--out", str(out)])
