@@ -256,3 +256,21 @@ def test_dev_quality_script_scores_each_variant_and_resumes(tiny_run, tmp_path, 
     assert "| onnxruntime fp32 |" in script.markdown(json.loads(out.read_text()))
     with pytest.raises(SystemExit):
         script.main(["--checkpoint", str(tmp_path), "--out", str(out)])
+
+
+def test_predict_cli_bench_runs_each_backend_over_the_same_articles(ckpt, tmp_path, monkeypatch):
+    """``scripts/bench_predict_cli.py`` times the real ``marsad predict`` per backend; the fp32
+    graph finds the same entities as torch in every article."""
+    from conftest import load_script
+
+    script = load_script("scripts/bench_predict_cli.py")
+    monkeypatch.setenv("MARSAD_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "bench.json"
+    backends = ["--backend", "torch fp32", "--backend", "onnxruntime fp32"]
+    argv = ["--checkpoint", str(ckpt), "--articles", "7", "--json", str(out), *backends]
+    assert script.main(argv) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert list(rows) == ["torch fp32", "onnxruntime fp32"]
+    for row in rows.values():
+        assert row["same_entities_as_first"] == 7 and row["articles_per_s"] > 0
+        assert row["sentences_per_s"] > row["articles_per_s"]  # articles hold several sentences
