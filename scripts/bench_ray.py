@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from marsad.data.corpus import read_corpus
+from marsad.fileio import atomic_write_text
 
 
 def write_shards(root: Path, texts: list[str], shards: int) -> Path:
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"load average {row['load_before']:.2f} before, {row['load_after']:.2f} after)"
             )
     if args.json:
-        args.json.write_text(json.dumps({"docs": args.docs, "rows": rows}, indent=1) + "\n")
+        payload = json.dumps({"docs": args.docs, "rows": rows}, indent=1) + "\n"
+        atomic_write_text(args.json, payload)
     return 0
 
 

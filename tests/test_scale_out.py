@@ -192,3 +192,20 @@ def test_ray_engine_refuses_what_it_cannot_do(tmp_path, tiny_run, capsys):
         main(["--checkpoint", ckpt, "--num-actors", "2", "--input", str(shard)])
     assert "--num-actors is for --engine ray" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_bench_ray_times_the_plain_cli_and_the_actor_pool(tiny_run, tmp_path, capsys):
+    """``scripts/bench_ray.py`` end to end on a few documents: a row for the plain CLI and one per
+    actor count, each having predicted every document."""
+    from conftest import load_script
+
+    bench = load_script("scripts/bench_ray.py")
+    out = tmp_path / "bench.json"
+    argv = ["--checkpoint", str(tiny_run / "best"), "--docs", "6", "--shards", "2"]
+    assert bench.main([*argv, "--actors", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["docs"] == 6
+    assert list(result["rows"]) == ["plain CLI (1 process)", "ray, 1 actor(s)"]
+    assert all(row["docs_per_second"] > 0 for row in result["rows"].values())
+    with pytest.raises(SystemExit):
+        bench.main([*argv, "--actors", "0"])
