@@ -49,6 +49,12 @@ def common_dev(data_dir: str, extra: list[str], aux_corpus: Path | None, held_ou
     return dev
 
 
+def config_dev(cfg: dict) -> list:
+    """:func:`common_dev` of a run's ``training_config`` (as its ``marsad.json`` keeps it)."""
+    aux = Path(cfg["aux_corpus"]) if cfg.get("aux_corpus") else None
+    return common_dev(cfg["data_dir"], cfg["extra_data"], aux, cfg["aux_dev_sentences"])
+
+
 def scores_on(loaded, examples) -> dict:
     return score_predictions(predict_checkpoint(loaded, examples))
 

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 from experiments.dev_parts import part_of, parts_by_epoch
-from experiments.generalisation import common_dev
+from experiments.generalisation import config_dev
 from marsad.commands.anercorp import DEFAULT_FILE, score_checkpoint
 from marsad.config import load_config
 from marsad.data.anercorp import read_conll
@@ -152,8 +152,7 @@ def score_run(run: Path, aner_file: Path) -> dict:
     best = run / "best"
     loaded = load_checkpoint(best)
     cfg = loaded.meta["training_config"]
-    aux = Path(cfg["aux_corpus"]) if cfg.get("aux_corpus") else None
-    dev = common_dev(cfg["data_dir"], cfg["extra_data"], aux, cfg["aux_dev_sentences"])
+    dev = config_dev(cfg)
     test = load_examples(cfg["data_dir"])["test"]
     sentences = read_conll(aner_file)
     aner = score_checkpoint(

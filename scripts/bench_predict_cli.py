@@ -76,13 +76,11 @@ def run_backend(checkpoint: Path, articles: Path, out: Path, flags: list[str], b
     return time.perf_counter() - start
 
 
-def entity_keys(path: Path) -> list[list[tuple]]:
+def read_output(path: Path) -> tuple[list[list[tuple]], int]:
+    """Each article's entities (label, start, end) and the number of sentences, in one read."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return [[(e["label"], e["start"], e["end"]) for e in r["entities"]] for r in rows]
-
-
-def sentence_count(path: Path) -> int:
-    return sum(len(json.loads(line)["sentences"]) for line in path.open(encoding="utf-8"))
+    keys = [[(e["label"], e["start"], e["end"]) for e in r["entities"]] for r in rows]
+    return keys, sum(len(r["sentences"]) for r in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(tmp) / f"{len(rows)}.jsonl"
             before = load_average()
             seconds = run_backend(args.checkpoint, articles, out, BACKENDS[name], args.batch_size)
-            keys = entity_keys(out)
-            reference = reference or keys
+            keys, sentences = read_output(out)
+            reference = keys if reference is None else reference
             rows[name] = {
                 "seconds": round(seconds, 2),
                 "articles_per_s": round(args.articles / seconds, 3),
-                "sentences_per_s": round(sentence_count(out) / seconds, 2),
+                "sentences_per_s": round(sentences / seconds, 2),
                 "same_entities_as_first": sum(a == b for a, b in zip(keys, reference)),
                 "load_before": before,
                 "load_after": load_average(),

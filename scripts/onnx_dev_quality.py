@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # experiments/ (the mixed dev) when run as a script
 
-from experiments.generalisation import common_dev  # noqa: E402
+from experiments.generalisation import config_dev  # noqa: E402
 from marsad.evaluation.scoring import predict_checkpoint, score_predictions  # noqa: E402
 from marsad.fileio import atomic_write_text  # noqa: E402
 from marsad.model.checkpoint import read_meta  # noqa: E402
@@ -46,9 +46,7 @@ METRICS = {
 
 def mixed_dev(checkpoint: Path) -> list:
     """The dev the checkpoint's run chose its epoch and decoding on."""
-    cfg = read_meta(checkpoint)["training_config"]
-    aux = Path(cfg["aux_corpus"]) if cfg.get("aux_corpus") else None
-    return common_dev(cfg["data_dir"], cfg["extra_data"], aux, cfg["aux_dev_sentences"])
+    return config_dev(read_meta(checkpoint)["training_config"])
 
 
 def score_variant(checkpoint: Path, dev: list, kwargs: dict) -> dict[str, float]:

@@ -325,7 +325,7 @@ def _check_backend(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     if args.backend == "torch" and args.quantize == "static":
         parser.error("--quantize static is calibrated int8 of --backend onnxruntime")
     if args.backend == "onnxruntime":
-        if (args.device or "cpu") != "cpu" or getattr(args, "num_gpus_per_actor", 0) > 0:
+        if (args.device or "cpu") != "cpu" or args.num_gpus_per_actor > 0:
             parser.error("--backend onnxruntime runs on the CPU here; leave out --device")
         from marsad.onnx_backend import require_onnxruntime  # onnxruntime itself is an extra
 
